@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources, one a file; each takes its AWS provider from the caller."""

@@ -1,0 +1,50 @@
+"""The AWS Backup service role that the org backup policy names in every member account."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from policies import arns
+from policies.iam import BACKUP_SERVICE_ROLE_POLICIES, service_trust_policy
+
+
+@dataclass(frozen=True)
+class BackupServiceRoleArgs:
+    """The role's name and IAM path (e.g. `AWSBackupDefaultServiceRole` at `/service-role/`)."""
+
+    role_name: str
+    role_path: str
+    provider: aws.Provider
+
+
+class BackupServiceRole(pulumi.ComponentResource):
+    """A role trusting `backup.amazonaws.com` with AWS's managed backup and restore policies."""
+
+    role_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: BackupServiceRoleArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("backup:index:BackupServiceRole", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        role = aws.iam.Role(
+            f"{name}-role",
+            name=args.role_name,
+            path=args.role_path,
+            assume_role_policy=json.dumps(service_trust_policy("backup")),
+            description="Used by AWS Backup plans deployed by the organization backup policy",
+            opts=child,
+        )
+        for policy in BACKUP_SERVICE_ROLE_POLICIES:
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{policy.rpartition('/')[2]}",
+                role=role.name,
+                policy_arn=arns.aws_managed_policy(policy),
+                opts=child,
+            )
+        self.role_arn = role.arn
+        self.register_outputs({"role_arn": self.role_arn})

@@ -1,0 +1,95 @@
+"""The destination account: customer managed keys and the central vault(s) receiving copies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from policies import arns
+from policies.backup import vault_access_policy
+from policies.kms import destination_key_policy
+from stack_config import VaultLockConfig
+
+
+@dataclass(frozen=True)
+class DestinationAccountArgs:
+    """What the destination account needs to know about the accounts copying into it."""
+
+    account_id: str
+    vault_name: str
+    key_alias: str
+    # Region -> provider of the destination account in that Region (primary first, then DR).
+    providers: Mapping[str, aws.Provider]
+    source_account_ids: Sequence[str]
+    # Set: any account of this organization may copy in; None: only `source_account_ids`.
+    organization_id: str | None
+    vault_lock: VaultLockConfig | None
+
+
+class DestinationAccount(pulumi.ComponentResource):
+    """Per Region: a rotating CMK with its alias, the vault on it, its access policy and lock."""
+
+    vault_arns: dict[str, pulumi.Output[str]]
+    key_arns: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self, name: str, args: DestinationAccountArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("backup:index:DestinationAccount", name, None, opts)
+        self.vault_arns = {}
+        self.key_arns = {}
+        for region, provider in args.providers.items():
+            child = pulumi.ResourceOptions(parent=self, provider=provider)
+            key = aws.kms.Key(
+                f"{name}-{region}-key",
+                description=f"Encrypts copies in backup vault {args.vault_name} ({region})",
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
+                policy=json.dumps(
+                    destination_key_policy(
+                        args.account_id, args.source_account_ids, args.organization_id
+                    )
+                ),
+                # Deleting this key makes every copy it encrypted unreadable.
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
+            )
+            aws.kms.Alias(
+                f"{name}-{region}-key-alias",
+                name=args.key_alias,
+                target_key_id=key.key_id,
+                opts=child,
+            )
+            vault = aws.backup.Vault(
+                f"{name}-{region}-vault",
+                name=args.vault_name,
+                kms_key_arn=key.arn,
+                opts=child,
+            )
+            aws.backup.VaultPolicy(
+                f"{name}-{region}-vault-policy",
+                backup_vault_name=vault.name,
+                policy=json.dumps(
+                    vault_access_policy(
+                        arns.backup_vault(region, args.account_id, args.vault_name),
+                        args.source_account_ids,
+                        args.organization_id,
+                    )
+                ),
+                opts=child,
+            )
+            if args.vault_lock is not None:
+                aws.backup.VaultLockConfiguration(
+                    f"{name}-{region}-vault-lock",
+                    backup_vault_name=vault.name,
+                    min_retention_days=args.vault_lock.min_retention_days,
+                    max_retention_days=args.vault_lock.max_retention_days,
+                    changeable_for_days=args.vault_lock.changeable_for_days,
+                    opts=child,
+                )
+            self.vault_arns[region] = vault.arn
+            self.key_arns[region] = key.arn
+        self.register_outputs({"vault_arns": self.vault_arns, "key_arns": self.key_arns})

@@ -1,0 +1,57 @@
+"""A source account in one Region: the CMK and vault that the org backup policy backs up into."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from policies.kms import source_key_policy
+
+
+@dataclass(frozen=True)
+class SourceAccountArgs:
+    """One source account and Region, and the destination account it copies to."""
+
+    account_id: str
+    region: str
+    vault_name: str
+    key_alias: str
+    destination_account_id: str
+    provider: aws.Provider
+
+
+class SourceAccount(pulumi.ComponentResource):
+    """The source vault, on a rotating CMK the destination account may read copies with.
+
+    The org policy cannot use the `Default` vault: its AWS managed key cannot be shared.
+    """
+
+    vault_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: SourceAccountArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("backup:index:SourceAccount", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        key = aws.kms.Key(
+            f"{name}-key",
+            description=f"Encrypts backups in vault {args.vault_name} ({args.region})",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=json.dumps(source_key_policy(args.account_id, args.destination_account_id)),
+            # Deleting this key makes every backup it encrypted unreadable.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
+        )
+        aws.kms.Alias(
+            f"{name}-key-alias", name=args.key_alias, target_key_id=key.key_id, opts=child
+        )
+        vault = aws.backup.Vault(
+            f"{name}-vault", name=args.vault_name, kms_key_arn=key.arn, opts=child
+        )
+        self.vault_arn = vault.arn
+        self.key_arn = key.arn
+        self.register_outputs({"vault_arn": self.vault_arn, "key_arn": self.key_arn})

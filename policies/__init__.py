@@ -1,0 +1,1 @@
+"""Policy documents as plain Python data: pure functions, testable and renderable offline."""

@@ -1,0 +1,137 @@
+"""AWS Backup documents: the destination vault access policy and the Organizations backup policy.
+
+Backup policy syntax: AWS Organizations User Guide, "Backup policy syntax and examples"
+(orgs_manage_policies_backup_syntax). Every value is set with the `@@assign` operator, numbers
+are strings, and `copy_actions` are keyed by the destination vault ARN.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from policies.arns import PARTITION, account_root
+from policies.statements import PolicyDocument, aws_principals, document, organization_condition
+
+# AWS Organizations quota: "Maximum size of a policy document: ... Backup policies: 10,000 characters".
+MAX_BACKUP_POLICY_CHARACTERS = 10_000
+COPY_INTO_VAULT = "backup:CopyIntoBackupVault"
+SELECTION_NAME = "tagged-resources"
+
+
+class PolicyTooLargeError(ValueError):
+    """The rendered backup policy exceeds what AWS Organizations accepts."""
+
+
+def vault_access_policy(
+    vault_arn: str,
+    source_account_ids: Sequence[str],
+    organization_id: str | None = None,
+) -> PolicyDocument:
+    """Lets the source accounts (or every account of the organization) copy into this vault.
+
+    Nothing else: no read, no delete, no policy changes.
+    """
+    statement: dict[str, Any] = {
+        "Sid": "AllowCopiesFromSourceAccounts",
+        "Effect": "Allow",
+        "Action": COPY_INTO_VAULT,
+        "Resource": vault_arn,
+    }
+    if organization_id is not None:
+        statement["Principal"] = {"AWS": "*"}
+        statement["Condition"] = organization_condition(organization_id)
+    else:
+        statement["Principal"] = aws_principals([account_root(a) for a in source_account_ids])
+    return document(statement)
+
+
+def _assign(value: Any) -> dict[str, Any]:
+    return {"@@assign": value}
+
+
+def _tags(tags: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        key: {"tag_key": _assign(key), "tag_value": _assign(value)} for key, value in sorted(tags)
+    }
+
+
+def _lifecycle(delete_after_days: int, cold_storage_after_days: int | None) -> dict[str, Any]:
+    lifecycle = {"delete_after_days": _assign(str(delete_after_days))}
+    if cold_storage_after_days is not None:
+        lifecycle["move_to_cold_storage_after_days"] = _assign(str(cold_storage_after_days))
+    return lifecycle
+
+
+def backup_policy_document(
+    *,
+    plan_name: str,
+    regions: Sequence[str],
+    schedule_expression: str,
+    start_window_minutes: int,
+    complete_window_minutes: int,
+    delete_after_days: int,
+    cold_storage_after_days: int | None,
+    source_vault_name: str,
+    copy_target_vault_arns: Sequence[str],
+    copy_delete_after_days: int,
+    copy_cold_storage_after_days: int | None,
+    selection_tag_key: str,
+    selection_tag_values: Sequence[str],
+    service_role_name: str,
+    windows_vss: bool,
+    recovery_point_tags: Sequence[tuple[str, str]],
+    plan_tags: Sequence[tuple[str, str]],
+) -> dict[str, Any]:
+    """The Organizations BACKUP_POLICY document for one plan with one rule.
+
+    Backups land in `source_vault_name` in each member account (never `Default`, whose AWS
+    managed key cannot be shared), then are copied to every `copy_target_vault_arns` entry.
+    The service role is named per member account through the `$account` variable.
+    """
+    copy_lifecycle = _lifecycle(copy_delete_after_days, copy_cold_storage_after_days)
+    rule = {
+        "schedule_expression": _assign(schedule_expression),
+        "start_backup_window_minutes": _assign(str(start_window_minutes)),
+        "complete_backup_window_minutes": _assign(str(complete_window_minutes)),
+        "lifecycle": _lifecycle(delete_after_days, cold_storage_after_days),
+        "target_backup_vault_name": _assign(source_vault_name),
+        "recovery_point_tags": _tags(recovery_point_tags),
+        "copy_actions": {
+            arn: {"target_backup_vault_arn": _assign(arn), "lifecycle": copy_lifecycle}
+            for arn in copy_target_vault_arns
+        },
+    }
+    plan = {
+        "regions": _assign(list(regions)),
+        "rules": {plan_name: rule},
+        "selections": {
+            "tags": {
+                SELECTION_NAME: {
+                    "iam_role_arn": _assign(
+                        f"arn:{PARTITION}:iam::$account:role/{service_role_name}"
+                    ),
+                    "tag_key": _assign(selection_tag_key),
+                    "tag_value": _assign(list(selection_tag_values)),
+                }
+            }
+        },
+        "advanced_backup_settings": {
+            "ec2": {"windows_vss": _assign("enabled" if windows_vss else "disabled")}
+        },
+        "backup_plan_tags": _tags(plan_tags),
+    }
+    return {"plans": {plan_name: plan}}
+
+
+def render_backup_policy(policy: dict[str, Any]) -> str:
+    """Compact JSON of a backup policy, refused when over AWS's 10,000-character limit."""
+    rendered = json.dumps(policy, separators=(",", ":"), sort_keys=True)
+    if len(rendered) > MAX_BACKUP_POLICY_CHARACTERS:
+        raise PolicyTooLargeError(
+            f"the organization backup policy is {len(rendered):,} characters; AWS Organizations "
+            f"accepts at most {MAX_BACKUP_POLICY_CHARACTERS:,} (use fewer copy targets, regions, "
+            "selection values or tags)"
+        )
+    return rendered

@@ -1,0 +1,150 @@
+"""The Pulumi program: the accounts, components and outputs of one stack."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.backup_service_role import BackupServiceRole, BackupServiceRoleArgs
+from components.destination_account import DestinationAccount, DestinationAccountArgs
+from components.organization_backup_policy import (
+    OrganizationBackupPolicy,
+    OrganizationBackupPolicyArgs,
+)
+from components.source_account import SourceAccount, SourceAccountArgs
+from policies import arns
+from policies.backup import PolicyTooLargeError, backup_policy_document, render_backup_policy
+from providers import ProviderRegistry
+from stack_config import ConfigError, StackConfig, load_stack_config
+
+
+def copy_target_vault_arns(config: StackConfig) -> list[str]:
+    """The destination vault ARN in the primary Region, then in the DR Region if any."""
+    destination = config.destination
+    return [
+        arns.backup_vault(region, destination.account.account_id, destination.vault_name)
+        for region in destination.regions
+    ]
+
+
+def organization_backup_policy(config: StackConfig) -> str:
+    """The rendered BACKUP_POLICY document; a size problem is reported as a config error."""
+    plan = config.backup_plan
+    document = backup_policy_document(
+        plan_name=plan.name,
+        regions=plan.regions,
+        schedule_expression=plan.schedule_expression,
+        start_window_minutes=plan.start_window_minutes,
+        complete_window_minutes=plan.complete_window_minutes,
+        delete_after_days=plan.delete_after_days,
+        cold_storage_after_days=plan.cold_storage_after_days,
+        source_vault_name=plan.source_vault_name,
+        copy_target_vault_arns=copy_target_vault_arns(config),
+        copy_delete_after_days=plan.copy_delete_after_days,
+        copy_cold_storage_after_days=plan.copy_cold_storage_after_days,
+        selection_tag_key=plan.selection_tag.key,
+        selection_tag_values=plan.selection_tag.values,
+        service_role_name=plan.service_role_name,
+        windows_vss=plan.windows_vss,
+        recovery_point_tags=plan.recovery_point_tags,
+        plan_tags=(
+            ("ManagedBy", "pulumi"),
+            ("Project", config.project),
+            ("Environment", config.environment),
+        ),
+    )
+    try:
+        return render_backup_policy(document)
+    except PolicyTooLargeError as error:
+        raise ConfigError([f"backupPlan: {error}"]) from None
+
+
+def deploy(config: StackConfig) -> None:
+    """Declare every resource of the stack and export its outputs.
+
+    Everything that can be refused for the config's sake is computed before the first
+    resource is declared, so a bad stack file never leaves a half-deployed stack.
+    """
+    policy_content = organization_backup_policy(config)
+    providers = ProviderRegistry(config.project, config.environment)
+    prefix = f"{config.project}-{config.environment}"
+    destination_config = config.destination
+    source_ids = [source.account.account_id for source in config.source_accounts]
+
+    destination = DestinationAccount(
+        "destination",
+        DestinationAccountArgs(
+            account_id=destination_config.account.account_id,
+            vault_name=destination_config.vault_name,
+            key_alias=f"alias/{prefix}-{destination_config.vault_name}",
+            providers={
+                region: providers.get(destination_config.account, region)
+                for region in destination_config.regions
+            },
+            source_account_ids=source_ids,
+            organization_id=(
+                config.organization.id
+                if destination_config.allow_copies_from == "organization"
+                else None
+            ),
+            vault_lock=destination_config.vault_lock,
+        ),
+    )
+
+    plan = config.backup_plan
+    source_vault_arns: dict[str, pulumi.Output[str]] = {}
+    service_role_arns: dict[str, pulumi.Output[str]] = {}
+    member_resources: list[pulumi.Resource] = [destination]
+    for source in config.source_accounts:
+        account_id = source.account.account_id
+        role = BackupServiceRole(
+            f"source-{account_id}-backup-service",
+            BackupServiceRoleArgs(
+                role_name=plan.service_role_short_name,
+                role_path=plan.service_role_path,
+                # IAM is global: the first Region's provider creates the account's one role.
+                provider=providers.get(source.account, source.regions[0]),
+            ),
+        )
+        service_role_arns[account_id] = role.role_arn
+        member_resources.append(role)
+        for region in source.regions:
+            source_stack = SourceAccount(
+                f"source-{account_id}-{region}",
+                SourceAccountArgs(
+                    account_id=account_id,
+                    region=region,
+                    vault_name=plan.source_vault_name,
+                    key_alias=f"alias/{prefix}-{plan.source_vault_name}",
+                    destination_account_id=destination_config.account.account_id,
+                    provider=providers.get(source.account, region),
+                ),
+            )
+            source_vault_arns[f"{account_id}/{region}"] = source_stack.vault_arn
+            member_resources.append(source_stack)
+
+    organization = OrganizationBackupPolicy(
+        "organization",
+        OrganizationBackupPolicyArgs(
+            policy_name=f"{prefix}-{plan.name}",
+            description=f"{plan.name} backups copied to {destination_config.vault_name} ({config.environment})",
+            content=policy_content,
+            targets=config.organization.policy_targets,
+            provider=providers.get(
+                config.organization.management_account, config.organization.region
+            ),
+        ),
+        # Member accounts start jobs as soon as the policy is attached: their vaults and role,
+        # and the vaults copies go to, must exist first.
+        opts=pulumi.ResourceOptions(depends_on=member_resources),
+    )
+
+    pulumi.export("destinationVaultArns", destination.vault_arns)
+    pulumi.export("destinationKeyArns", destination.key_arns)
+    pulumi.export("sourceVaultArns", source_vault_arns)
+    pulumi.export("backupServiceRoleArns", service_role_arns)
+    pulumi.export("organizationPolicyId", organization.policy_id)
+
+
+def main() -> None:
+    """Entry point used by `__main__.py` (and so by `pulumi up` and the offline plan)."""
+    deploy(load_stack_config())

@@ -1,0 +1,292 @@
+"""Runs the Pulumi program in-process under recording mocks: no cloud, no Pulumi CLI.
+
+The mocks answer like AWS would where it matters for review: each resource gets ARNs in
+the account and Region of the provider it was declared with, so rendered documents read
+like the real ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import runpy
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parent.parent
+PROVIDER_TYPE = "pulumi:providers:aws"
+
+# Resource type -> the input that holds a JSON policy document, and the file suffix it gets.
+POLICY_PROPERTIES: dict[str, tuple[str, str]] = {
+    "aws:kms/key:Key": ("policy", "policy"),
+    "aws:backup/vaultPolicy:VaultPolicy": ("policy", "policy"),
+    "aws:organizations/policy:Policy": ("content", "policy"),
+    "aws:iam/role:Role": ("assumeRolePolicy", "trust-policy"),
+    "aws:iam/rolePolicy:RolePolicy": ("policy", "policy"),
+    "aws:iam/policy:Policy": ("policy", "policy"),
+    "aws:s3/bucketPolicy:BucketPolicy": ("policy", "policy"),
+}
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """What a mocked AWS provider was configured with."""
+
+    account_id: str
+    region: str
+    inputs: Mapping[str, Any]
+
+
+@dataclass
+class RecordedResource:
+    """One registered resource: its inputs, the provider it uses and its parent component."""
+
+    urn: str
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    custom: bool
+    parent_urn: str | None
+    provider_ref: str | None
+    account_id: str | None = None
+    region: str | None = None
+
+    @property
+    def parent_name(self) -> str:
+        """Logical name of the parent resource (the component), or '' for top-level ones."""
+        if not self.parent_urn or self.parent_urn.endswith(
+            "pulumi:pulumi:Stack::" + self.parent_urn.split("::")[-1]
+        ):
+            return ""
+        return self.parent_urn.split("::")[-1]
+
+
+@dataclass
+class OfflineRun:
+    """Everything one offline run of the program registered and exported."""
+
+    stack: str
+    resources: list[RecordedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    providers: dict[str, ProviderInfo] = field(default_factory=dict)
+
+    def of_type(self, type_token: str) -> list[RecordedResource]:
+        """Resources of one type, in registration order."""
+        return [resource for resource in self.resources if resource.type == type_token]
+
+    def named(self, name: str) -> RecordedResource:
+        """The resource with this logical name (names are unique in this program)."""
+        matches = [resource for resource in self.resources if resource.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+    def documents(self) -> dict[str, Any]:
+        """Every policy document the program sends, decoded, keyed by a readable file stem."""
+        documents: dict[str, Any] = {}
+        for resource in self.resources:
+            spec = POLICY_PROPERTIES.get(resource.type)
+            if spec is None or spec[0] not in resource.inputs:
+                continue
+            prop, suffix = spec
+            stem = (
+                resource.name
+                if resource.name.endswith(f"-{suffix}")
+                else f"{resource.name}-{suffix}"
+            )
+            value = resource.inputs[prop]
+            documents[stem] = json.loads(value) if isinstance(value, str) else value
+        return documents
+
+
+def _fake_id(urn: str, length: int = 8) -> str:
+    return hashlib.sha256(urn.encode()).hexdigest()[:length]
+
+
+def _provider_from_inputs(inputs: Mapping[str, Any]) -> ProviderInfo:
+    # Provider configuration reaches the engine JSON-encoded where it is not a plain string.
+    allowed = inputs.get("allowedAccountIds", "[]")
+    allowed_ids = json.loads(allowed) if isinstance(allowed, str) else list(allowed)
+    account_id = allowed_ids[0] if allowed_ids else "000000000000"
+    return ProviderInfo(account_id=account_id, region=str(inputs.get("region", "")), inputs=inputs)
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Answers resource registrations with plausible AWS ids and ARNs."""
+
+    def __init__(self) -> None:
+        self.providers: dict[str, ProviderInfo] = {}
+        self._lock = threading.Lock()
+
+    def provider_of(self, provider_ref: str | None) -> ProviderInfo | None:
+        """The provider a `urn::id` reference points at, if it is one of ours."""
+        if not provider_ref:
+            return None
+        return self.providers.get(provider_ref.rsplit("::", 1)[-1])
+
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
+        """Invent an id and the computed outputs (ARNs) AWS would return."""
+        inputs = dict(args.inputs)
+        if args.typ == PROVIDER_TYPE:
+            provider_id = f"provider-{args.name}"
+            with self._lock:
+                self.providers[provider_id] = _provider_from_inputs(inputs)
+            return provider_id, inputs
+        provider = self.provider_of(args.provider)
+        account = provider.account_id if provider else "000000000000"
+        region = provider.region if provider else "us-east-1"
+        resource_id, outputs = _computed_outputs(args.typ, args.name, inputs, account, region)
+        return resource_id, {**inputs, **outputs}
+
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        """The program makes no invokes; any invoke is a bug worth seeing."""
+        raise NotImplementedError(f"unexpected invoke {args.token}: the program must not call out")
+
+
+def _computed_outputs(
+    type_token: str, name: str, inputs: Mapping[str, Any], account: str, region: str
+) -> tuple[str, dict[str, Any]]:
+    """The id and outputs AWS computes for the resource types this program declares."""
+    unique = _fake_id(f"{type_token}/{account}/{region}/{name}", 32)
+    service = type_token.split(":")[1].split("/")[0]
+    if type_token == "aws:kms/key:Key":
+        key_id = f"{unique[:8]}-{unique[8:12]}-{unique[12:16]}-{unique[16:20]}-{unique[20:32]}"
+        return key_id, {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{account}:key/{key_id}"}
+    if type_token == "aws:kms/alias:Alias":
+        alias = str(inputs.get("name", name))
+        return alias, {"arn": f"arn:aws:kms:{region}:{account}:{alias}"}
+    if type_token == "aws:backup/vault:Vault":
+        vault = str(inputs.get("name", name))
+        return vault, {"arn": f"arn:aws:backup:{region}:{account}:backup-vault:{vault}"}
+    if type_token == "aws:iam/role:Role":
+        role = str(inputs.get("name", name))
+        path = str(inputs.get("path", "/"))
+        return role, {
+            "arn": f"arn:aws:iam::{account}:role{path}{role}",
+            "uniqueId": f"AROA{unique[:17].upper()}",
+        }
+    if type_token == "aws:organizations/policy:Policy":
+        policy_id = f"p-{unique[:8]}"
+        return policy_id, {
+            "arn": f"arn:aws:organizations::{account}:policy/o-mock/backup_policy/{policy_id}"
+        }
+    if type_token == "aws:s3/bucket:Bucket":
+        bucket = str(inputs.get("bucket", name))
+        return bucket, {"arn": f"arn:aws:s3:::{bucket}", "bucket": bucket}
+    if type_token == "aws:lambda/function:Function":
+        function = str(inputs.get("name", name))
+        return function, {"arn": f"arn:aws:lambda:{region}:{account}:function:{function}"}
+    if type_token == "aws:cloudwatch/logGroup:LogGroup":
+        group = str(inputs.get("name", name))
+        return group, {"arn": f"arn:aws:logs:{region}:{account}:log-group:{group}"}
+    if type_token == "aws:cloudwatch/eventRule:EventRule":
+        rule = str(inputs.get("name", name))
+        return rule, {"arn": f"arn:aws:events:{region}:{account}:rule/{rule}"}
+    return f"{name}-{unique[:8]}", {"arn": f"arn:aws:{service}:{region}:{account}:{name}"}
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that also remembers each registration's parent and provider."""
+
+    def __init__(self, mocks: RecordingMocks) -> None:
+        super().__init__(mocks)
+        self.recording_mocks = mocks
+        self.recorded: list[RecordedResource] = []
+        self._record_lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        """Register as the stock mock monitor does, and record the request."""
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+            with self._record_lock:
+                self.recorded.append(
+                    RecordedResource(
+                        urn=response.urn,
+                        type=request.type,
+                        name=request.name,
+                        inputs=dict(inputs),
+                        custom=bool(request.custom),
+                        parent_urn=request.parent or None,
+                        provider_ref=request.provider or None,
+                    )
+                )
+        return response
+
+
+def load_stack_file(stack: str, root: Path = ROOT) -> tuple[str, dict[str, str]]:
+    """The project name and the stack's config as the engine hands it to a program.
+
+    Pulumi.yaml `config:` values come first, then `Pulumi.<stack>.yaml` overrides them;
+    structured values are JSON-encoded, as the engine does.
+    """
+    project_file = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    project = str(project_file["name"])
+    stack_path = root / f"Pulumi.{stack}.yaml"
+    if not stack_path.is_file():
+        raise FileNotFoundError(f"no stack file {stack_path.name} in {root}")
+    values: dict[str, Any] = {}
+    for key, declaration in (project_file.get("config") or {}).items():
+        if isinstance(declaration, Mapping) and "value" in declaration:
+            values[key if ":" in key else f"{project}:{key}"] = declaration["value"]
+    values.update((yaml.safe_load(stack_path.read_text()) or {}).get("config") or {})
+    encoded = {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()
+    }
+    return project, encoded
+
+
+def _resolve(value: Any) -> Any:
+    output = pulumi.Output.from_input(value)
+    return _sync_await(output.future())
+
+
+def run_program(
+    stack: str, config: Mapping[str, str] | None = None, root: Path = ROOT
+) -> OfflineRun:
+    """Run `__main__.py` for `stack` under mocks and return what it registered and exported.
+
+    `config` replaces the stack file's values when given (for tests of bad input).
+    """
+    project, stack_config = load_stack_file(stack, root)
+    if config is not None:
+        stack_config = dict(config)
+    mocks = RecordingMocks()
+    monitor = RecordingMonitor(mocks)
+    # A fresh root stack for every run, so that outputs of one run never leak into the next.
+    pulumi_settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_all_config(stack_config)
+
+    def program() -> None:
+        runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+
+    _sync_await(run_pulumi_func(program))
+    root_stack = pulumi.runtime.get_root_resource()
+    run = OfflineRun(stack=stack, providers=dict(mocks.providers))
+    exported = getattr(root_stack, "outputs", {})
+    run.outputs = {name: _resolve(value) for name, value in exported.items()}
+    for resource in monitor.recorded:
+        provider = mocks.provider_of(resource.provider_ref)
+        if provider is not None:
+            resource.account_id = provider.account_id
+            resource.region = provider.region
+        elif resource.type == PROVIDER_TYPE:
+            info = _provider_from_inputs(resource.inputs)
+            resource.account_id, resource.region = info.account_id, info.region
+        run.resources.append(resource)
+    return run
