@@ -91,9 +91,9 @@ class OfflineRun:
             raise KeyError(f"{len(matches)} resources named {name!r}")
         return matches[0]
 
-    def documents(self) -> dict[str, Any]:
-        """Every policy document the program sends, decoded, keyed by a readable file stem."""
-        documents: dict[str, Any] = {}
+    def policy_documents(self) -> list[tuple[RecordedResource, str, Any]]:
+        """(resource, file stem, decoded document) for every policy document the program sends."""
+        found = []
         for resource in self.resources:
             spec = POLICY_PROPERTIES.get(resource.type)
             if spec is None or spec[0] not in resource.inputs:
@@ -105,8 +105,12 @@ class OfflineRun:
                 else f"{resource.name}-{suffix}"
             )
             value = resource.inputs[prop]
-            documents[stem] = json.loads(value) if isinstance(value, str) else value
-        return documents
+            found.append((resource, stem, json.loads(value) if isinstance(value, str) else value))
+        return found
+
+    def documents(self) -> dict[str, Any]:
+        """Every policy document, keyed by a readable file stem."""
+        return {stem: document for _, stem, document in self.policy_documents()}
 
 
 def _fake_id(urn: str, length: int = 8) -> str:
@@ -210,7 +214,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         """Register as the stock mock monitor does, and record the request."""
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
             with self._record_lock:

@@ -1,0 +1,225 @@
+"""The program under Pulumi mocks: the right resources, in the right accounts and Regions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from policies.backup import MAX_BACKUP_POLICY_CHARACTERS
+from stack_config import ConfigError
+from tools.offline import OfflineRun, RecordedResource, load_stack_file, run_program
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def aws_resources(run: OfflineRun) -> list[RecordedResource]:
+    return [r for r in run.resources if r.custom and r.type.startswith("aws:")]
+
+
+def backup_policy(run: OfflineRun) -> dict[str, Any]:
+    [policy] = run.of_type("aws:organizations/policy:Policy")
+    document: dict[str, Any] = json.loads(policy.inputs["content"])
+    return document
+
+
+def test_default_providers_are_disabled_in_the_project() -> None:
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+
+    assert project["config"]["pulumi:disable-default-providers"]["value"] == ["aws"]
+    assert project["runtime"] == {
+        "name": "python",
+        "options": {"toolchain": "pip", "virtualenv": "venv"},
+    }
+
+
+def test_every_aws_resource_uses_one_of_our_pinned_providers(stack_run: OfflineRun) -> None:
+    for resource in aws_resources(stack_run):
+        provider = stack_run.providers.get((resource.provider_ref or "").rsplit("::", 1)[-1])
+        assert provider is not None, f"{resource.name} uses a default provider"
+        assert json.loads(provider.inputs["allowedAccountIds"]) == [provider.account_id]
+
+
+def test_providers_assume_the_configured_role_as_typed_args(dev_run: OfflineRun) -> None:
+    roles = {
+        provider.account_id: json.loads(provider.inputs["assumeRoles"])
+        for provider in dev_run.providers.values()
+    }
+
+    # The serialized input carries `roleArn`: a plain dict would have been dropped (pulumi-aws#5271).
+    assert roles["222222222222"][0]["roleArn"] == "arn:aws:iam::222222222222:role/BackupDeployer"
+    assert roles["111111111111"][0]["roleArn"] == "arn:aws:iam::111111111111:role/BackupDeployer"
+    assert roles["000000000000"][0]["roleArn"] == "arn:aws:iam::000000000000:role/BackupDeployer"
+
+
+def test_provider_without_role_uses_ambient_credentials() -> None:
+    project, config = load_stack_file("dev")
+    destination = json.loads(config[f"{project}:destination"])
+    del destination["roleArn"]
+    config[f"{project}:destination"] = json.dumps(destination)
+
+    run = run_program("dev", config)
+
+    [provider] = [p for p in run.providers.values() if p.account_id == "222222222222"]
+    assert "assumeRoles" not in provider.inputs
+
+
+def test_resources_land_in_their_accounts_and_regions(prod_run: OfflineRun) -> None:
+    placed = {(r.type, r.account_id, r.region) for r in aws_resources(prod_run)}
+
+    assert ("aws:backup/vault:Vault", "555555555555", "ap-southeast-2") in placed
+    assert ("aws:backup/vault:Vault", "555555555555", "ap-southeast-1") in placed
+    assert ("aws:backup/vault:Vault", "444444444444", "ap-southeast-1") in placed
+    assert ("aws:backup/vault:Vault", "666666666666", "ap-southeast-2") in placed
+    assert ("aws:organizations/policy:Policy", "000000000000", "us-east-1") in placed
+    assert ("aws:backup/globalSettings:GlobalSettings", "000000000000", "us-east-1") in placed
+    # One service role per source account, not per Region.
+    roles = [
+        r for r in prod_run.of_type("aws:iam/role:Role") if r.name.endswith("backup-service-role")
+    ]
+    assert sorted(str(r.account_id) for r in roles) == ["444444444444", "666666666666"]
+
+
+def test_every_child_has_a_component_parent(stack_run: OfflineRun) -> None:
+    components = {r.urn for r in stack_run.resources if not r.custom}
+    for resource in aws_resources(stack_run):
+        assert resource.parent_urn in components, resource.name
+
+
+def test_vaults_use_their_own_rotating_customer_managed_key(stack_run: OfflineRun) -> None:
+    vaults = stack_run.of_type("aws:backup/vault:Vault")
+    key_arns = [vault.inputs["kmsKeyArn"] for vault in vaults]
+
+    assert len(set(key_arns)) == len(vaults)
+    for vault, key_arn in zip(vaults, key_arns, strict=True):
+        assert key_arn.startswith(f"arn:aws:kms:{vault.region}:{vault.account_id}:key/")
+        assert vault.inputs["name"].lower() != "default"
+    assert set(stack_run.outputs["destinationKeyArns"].values()) <= set(key_arns)
+    assert all(
+        key.inputs["enableKeyRotation"] is True for key in stack_run.of_type("aws:kms/key:Key")
+    )
+
+
+def test_copy_actions_target_the_destination_and_dr_vaults(prod_run: OfflineRun) -> None:
+    rule = backup_policy(prod_run)["plans"]["daily"]["rules"]["daily"]
+    vault_arns = prod_run.outputs["destinationVaultArns"]
+
+    assert set(rule["copy_actions"]) == set(vault_arns.values())
+    for arn, action in rule["copy_actions"].items():
+        assert action["target_backup_vault_arn"] == {"@@assign": arn}
+        assert action["lifecycle"]["delete_after_days"] == {"@@assign": "365"}
+        assert action["lifecycle"]["move_to_cold_storage_after_days"] == {"@@assign": "30"}
+    assert rule["target_backup_vault_name"] == {"@@assign": "backup-source"}
+
+
+def test_plan_backs_up_into_the_source_vault_the_program_creates(stack_run: OfflineRun) -> None:
+    plan = next(iter(backup_policy(stack_run)["plans"].values()))
+    target_vault = next(iter(plan["rules"].values()))["target_backup_vault_name"]["@@assign"]
+    regions = plan["regions"]["@@assign"]
+    source_vaults = {
+        (v.account_id, v.region)
+        for v in stack_run.of_type("aws:backup/vault:Vault")
+        if v.inputs["name"] == target_vault
+    }
+    source_accounts = {key.split("/")[0] for key in stack_run.outputs["sourceVaultArns"]}
+
+    for account in source_accounts:
+        for region in regions:
+            assert (account, region) in source_vaults
+
+
+def test_attachments_cover_every_target(stack_run: OfflineRun) -> None:
+    project, config = load_stack_file(stack_run.stack)
+    targets = json.loads(config[f"{project}:organization"])["policyTargets"]
+    attachments = stack_run.of_type("aws:organizations/policyAttachment:PolicyAttachment")
+    [policy] = stack_run.of_type("aws:organizations/policy:Policy")
+
+    assert sorted(a.inputs["targetId"] for a in attachments) == sorted(targets)
+    assert {a.inputs["policyId"] for a in attachments} == {
+        stack_run.outputs["organizationPolicyId"]
+    }
+    assert policy.inputs["type"] == "BACKUP_POLICY"
+
+
+def test_cross_account_backup_is_switched_on(stack_run: OfflineRun) -> None:
+    [settings] = stack_run.of_type("aws:backup/globalSettings:GlobalSettings")
+
+    assert settings.inputs["globalSettings"] == {"isCrossAccountBackupEnabled": "true"}
+
+
+def test_vault_lock_only_where_configured(dev_run: OfflineRun, prod_run: OfflineRun) -> None:
+    locks = prod_run.of_type("aws:backup/vaultLockConfiguration:VaultLockConfiguration")
+
+    assert dev_run.of_type("aws:backup/vaultLockConfiguration:VaultLockConfiguration") == []
+    assert sorted(str(lock.region) for lock in locks) == ["ap-southeast-1", "ap-southeast-2"]
+    assert all(
+        lock.inputs["minRetentionDays"] == 30 and lock.inputs["changeableForDays"] == 3
+        for lock in locks
+    )
+
+
+def test_outputs_are_present(prod_run: OfflineRun) -> None:
+    outputs = prod_run.outputs
+
+    assert set(outputs["destinationVaultArns"]) == {"ap-southeast-2", "ap-southeast-1"}
+    assert outputs["destinationVaultArns"]["ap-southeast-1"] == (
+        "arn:aws:backup:ap-southeast-1:555555555555:backup-vault:central-backup-prod"
+    )
+    assert set(outputs["destinationKeyArns"]) == {"ap-southeast-2", "ap-southeast-1"}
+    assert outputs["organizationPolicyId"].startswith("p-")
+    assert set(outputs["sourceVaultArns"]) == {
+        "444444444444/ap-southeast-2",
+        "444444444444/ap-southeast-1",
+        "666666666666/ap-southeast-2",
+    }
+    assert outputs["backupServiceRoleArns"]["666666666666"] == (
+        "arn:aws:iam::666666666666:role/service-role/AWSBackupDefaultServiceRole"
+    )
+
+
+def test_bad_config_declares_nothing() -> None:
+    project, config = load_stack_file("dev")
+    destination = json.loads(config[f"{project}:destination"])
+    destination["vaultName"] = "Default"
+    config[f"{project}:destination"] = json.dumps(destination)
+
+    with pytest.raises(ConfigError, match=r"destination\.vaultName"):
+        run_program("dev", config)
+
+
+def test_oversized_backup_policy_is_refused_before_any_resource() -> None:
+    project, config = load_stack_file("dev")
+    plan = json.loads(config[f"{project}:backupPlan"])
+    plan["recoveryPointTags"] = {f"Tag{i:03d}": "x" * 200 for i in range(60)}
+    config[f"{project}:backupPlan"] = json.dumps(plan)
+
+    with pytest.raises(ConfigError, match=f"at most {MAX_BACKUP_POLICY_CHARACTERS:,}"):
+        run_program("dev", config)
+
+
+def test_plan_command_reports_bad_config_without_a_trace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tools import plan
+
+    assert plan.main(["--stack", "nosuchstack", "--out", str(tmp_path)]) == 2
+    assert "Pulumi.nosuchstack.yaml" in capsys.readouterr().err
+
+
+def test_plan_command_writes_every_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tools import plan
+
+    assert plan.main(["--stack", "prod", "--out", str(tmp_path)]) == 0
+
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert "organization-policy.json" in written
+    assert "destination-ap-southeast-1-key-policy.json" in written
+    assert "source-444444444444-backup-service-role-trust-policy.json" in written
+    table = capsys.readouterr().out
+    assert "aws:backup/vault:Vault" in table and "555555555555" in table and "destination" in table
+    assert all(p.read_text().endswith("}\n") for p in tmp_path.iterdir())

@@ -1,0 +1,295 @@
+"""Each validation rule refuses bad input with a message that names the offending key."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from stack_config import ConfigError, parse_stack_config
+from tools.offline import load_stack_file
+
+PROJECT = "aws-backup-copy"
+
+
+def stack_values(stack: str) -> dict[str, Any]:
+    """A stack file's values, decoded, without the project namespace."""
+    _, encoded = load_stack_file(stack)
+    values: dict[str, Any] = {}
+    for key, value in encoded.items():
+        namespace, _, name = key.partition(":")
+        if namespace == PROJECT:
+            values[name] = value if name == "environment" else json.loads(value)
+    return values
+
+
+def problems_for(mutate: Callable[[dict[str, Any]], None], stack: str = "dev") -> list[str]:
+    raw = copy.deepcopy(stack_values(stack))
+    mutate(raw)
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(PROJECT, raw)
+    return list(caught.value.problems)
+
+
+def test_real_stacks_parse() -> None:
+    dev = parse_stack_config(PROJECT, stack_values("dev"))
+    prod = parse_stack_config(PROJECT, stack_values("prod"))
+
+    assert dev.destination.vault_name == "central-backup-dev"
+    assert dev.destination.dr_region is None
+    assert prod.destination.regions == ("ap-southeast-2", "ap-southeast-1")
+    assert prod.backup_plan.service_role_path == "/service-role/"
+    assert prod.backup_plan.service_role_short_name == "AWSBackupDefaultServiceRole"
+    assert prod.dynamodb_export is not None and prod.dynamodb_export.bucket.encryption == "KMS"
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    """A mutation that sets a dotted path (list indexes as numbers) to `value`."""
+
+    def mutate(raw: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = raw
+        for part in parents:
+            node = node[int(part)] if part.isdigit() else node[part]
+        if value is _DELETE:
+            del node[int(last) if last.isdigit() else last]
+        elif last.isdigit():
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+    return mutate
+
+
+_DELETE = object()
+
+RULES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
+    ("account id is 12 digits", _set("destination.accountId", "2222"), "destination.accountId"),
+    (
+        "account id is required",
+        _set("sourceAccounts.0.accountId", _DELETE),
+        "sourceAccounts[0].accountId: is required",
+    ),
+    ("organization id format", _set("organization.id", "org-123"), "organization.id"),
+    ("known Region", _set("destination.region", "mars-east-1"), "destination.region"),
+    (
+        "known Region in a list",
+        _set("sourceAccounts.0.regions", ["ap-southeast-2", "eu-nowhere-9"]),
+        "sourceAccounts[0].regions[1]",
+    ),
+    ("known DR Region", _set("destination.drRegion", "xx-1"), "destination.drRegion"),
+    ("DR Region differs", _set("destination.drRegion", "ap-southeast-2"), "destination.drRegion"),
+    (
+        "role ARN in the same account",
+        _set("destination.roleArn", "arn:aws:iam::111111111111:role/X"),
+        "destination.roleArn: is in account 111111111111",
+    ),
+    (
+        "role ARN format",
+        _set("organization.managementAccount.roleArn", "BackupDeployer"),
+        "organization.managementAccount.roleArn",
+    ),
+    (
+        "cron has 6 fields",
+        _set("backupPlan.scheduleExpression", "cron(10 14 * * *)"),
+        "backupPlan.scheduleExpression",
+    ),
+    (
+        "cron needs ?",
+        _set("backupPlan.scheduleExpression", "cron(10 14 * * * *)"),
+        "backupPlan.scheduleExpression",
+    ),
+    (
+        "schedule is cron or rate",
+        _set("backupPlan.scheduleExpression", "daily"),
+        "backupPlan.scheduleExpression",
+    ),
+    (
+        "start window >= 60",
+        _set("backupPlan.startWindowMinutes", 30),
+        "backupPlan.startWindowMinutes",
+    ),
+    (
+        "complete window > start",
+        _set("backupPlan.completeWindowMinutes", 60),
+        "backupPlan.completeWindowMinutes",
+    ),
+    ("delete after >= 1", _set("backupPlan.deleteAfterDays", 0), "backupPlan.deleteAfterDays"),
+    (
+        "delete after <= 36500",
+        _set("backupPlan.copyDeleteAfterDays", 40000),
+        "backupPlan.copyDeleteAfterDays",
+    ),
+    (
+        "cold storage + 90",
+        _set("backupPlan.coldStorageAfterDays", 10),
+        "backupPlan.deleteAfterDays: must be at least coldStorageAfterDays + 90",
+    ),
+    (
+        "copy cold storage + 90",
+        _set("backupPlan.copyColdStorageAfterDays", 30),
+        "backupPlan.copyDeleteAfterDays: must be at least copyColdStorageAfterDays + 90",
+    ),
+    (
+        "vault name pattern",
+        _set("destination.vaultName", "central backup!"),
+        "destination.vaultName",
+    ),
+    (
+        "vault name never Default",
+        _set("destination.vaultName", "Default"),
+        "destination.vaultName: must not be the Default vault",
+    ),
+    (
+        "source vault never Default",
+        _set("backupPlan.sourceVaultName", "default"),
+        "backupPlan.sourceVaultName: must not be the Default vault",
+    ),
+    (
+        "policy target format",
+        _set("organization.policyTargets", ["ou-ab12-cdef3456", "team-a"]),
+        "organization.policyTargets[1]",
+    ),
+    (
+        "policy targets required",
+        _set("organization.policyTargets", []),
+        "organization.policyTargets: must not be empty",
+    ),
+    (
+        "no duplicate source",
+        lambda raw: raw["sourceAccounts"].append(copy.deepcopy(raw["sourceAccounts"][0])),
+        "sourceAccounts[1].accountId: 111111111111 is listed twice",
+    ),
+    (
+        "destination is not a source",
+        _set("sourceAccounts.0", {"accountId": "222222222222", "regions": ["ap-southeast-2"]}),
+        "sourceAccounts[0].accountId: 222222222222 is the destination account",
+    ),
+    (
+        "source regions cover plan",
+        _set("backupPlan.regions", ["ap-southeast-2", "eu-west-1"]),
+        "sourceAccounts[0].regions: must cover every backupPlan.regions entry",
+    ),
+    (
+        "unknown key is a typo",
+        _set("destination.valtName", "x"),
+        "destination.valtName: is not a known key",
+    ),
+    (
+        "numbers are numbers",
+        _set("backupPlan.startWindowMinutes", "soon"),
+        "backupPlan.startWindowMinutes: must be a whole number",
+    ),
+    (
+        "booleans are booleans",
+        _set("backupPlan.windowsVss", "maybe"),
+        "backupPlan.windowsVss: must be true or false",
+    ),
+    ("section must be an object", _set("destination", "central"), "destination: must be an object"),
+    ("section is required", _set("backupPlan", _DELETE), "backupPlan: is required"),
+    (
+        "selection values are strings",
+        _set("backupPlan.selectionTag.values", [True]),
+        "backupPlan.selectionTag.values",
+    ),
+    (
+        "copy access mode",
+        _set("destination.allowCopiesFrom", "everyone"),
+        "destination.allowCopiesFrom",
+    ),
+    (
+        "export bucket name",
+        _set("dynamodbExport.bucket.name", "Bad_Bucket"),
+        "dynamodbExport.bucket.name",
+    ),
+    (
+        "export concurrency <= 300",
+        _set("dynamodbExport.maxConcurrentExports", 301),
+        "dynamodbExport.maxConcurrentExports",
+    ),
+    ("export format", _set("dynamodbExport.exportFormat", "CSV"), "dynamodbExport.exportFormat"),
+    ("export type", _set("dynamodbExport.exportType", "DELTA"), "dynamodbExport.exportType"),
+    (
+        "export schedule",
+        _set("dynamodbExport.scheduleExpression", "cron(0 3 * * *)"),
+        "dynamodbExport.scheduleExpression",
+    ),
+    (
+        "log retention is a CloudWatch value",
+        _set("dynamodbExport.logRetentionDays", 45),
+        "dynamodbExport.logRetentionDays",
+    ),
+    (
+        "bucket account role matches",
+        _set("dynamodbExport.bucket.roleArn", "arn:aws:iam::111111111111:role/X"),
+        "dynamodbExport.bucket.roleArn",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "mutate", "expected"), RULES, ids=[rule for rule, _, _ in RULES])
+def test_rule_names_the_key(
+    rule: str, mutate: Callable[[dict[str, Any]], None], expected: str
+) -> None:
+    problems = problems_for(mutate)
+
+    assert any(problem.startswith(expected) for problem in problems), problems
+
+
+def test_vault_lock_must_admit_the_copy_retention() -> None:
+    problems = problems_for(_set("backupPlan.copyDeleteAfterDays", 500), stack="prod")
+
+    assert any(
+        p.startswith("backupPlan.copyDeleteAfterDays: must be at most destination.vaultLock")
+        for p in problems
+    )
+
+
+def test_vault_lock_compliance_grace_is_at_least_three_days() -> None:
+    problems = problems_for(_set("destination.vaultLock.changeableForDays", 1), stack="prod")
+
+    assert any(p.startswith("destination.vaultLock.changeableForDays") for p in problems)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    def break_three_things(raw: dict[str, Any]) -> None:
+        raw["destination"]["vaultName"] = "Default"
+        raw["backupPlan"]["startWindowMinutes"] = 5
+        raw["organization"]["id"] = "nope"
+
+    problems = problems_for(break_three_things)
+
+    assert len(problems) == 3
+    message = str(ConfigError(problems))
+    assert "destination.vaultName" in message and "backupPlan.startWindowMinutes" in message
+    assert "organization.id" in message
+
+
+def test_non_mapping_lists_and_missing_everything_never_crash() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(PROJECT, {"sourceAccounts": "111111111111", "organization": [1]})
+
+    problems = caught.value.problems
+    assert "environment: is required" in problems
+    assert any(p.startswith("sourceAccounts: must be a non-empty list") for p in problems)
+    assert any(p.startswith("organization: must be an object") for p in problems)
+
+
+def test_role_arn_is_optional() -> None:
+    raw = copy.deepcopy(stack_values("dev"))
+    del raw["destination"]["roleArn"]
+
+    config = parse_stack_config(PROJECT, raw)
+
+    assert config.destination.account.role_arn is None
+    assert config.destination.account.account_id == "222222222222"
+
+
+def test_export_is_off_unless_enabled() -> None:
+    raw = copy.deepcopy(stack_values("dev"))
+    raw["dynamodbExport"]["enabled"] = False
+
+    assert parse_stack_config(PROJECT, raw).dynamodb_export is None

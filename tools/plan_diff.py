@@ -1,0 +1,251 @@
+"""Which policy documents a change touches: the offline plan at BASE against the working tree.
+
+`make plan-diff BASE=<rev>` runs `python -m tools.plan --stack S --out DIR` twice per stack:
+once in a temporary `git worktree` checked out at BASE, once in the working tree, both with
+the interpreter running this script (the worktree has no venv of its own). It then prints, per
+stack, a one-line verdict and a unified diff of each added, removed or changed JSON document.
+
+Exit status: 0 whenever a report was produced, differences or not (this is a report for a
+reviewer, not a gate); 1 when the plan fails on the working tree; 2 on a bad BASE or git error.
+A base that cannot be planned (no tools/plan.py yet, no such stack file, or a failing plan) is
+treated as empty, and the report says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TextIO
+
+Status = Literal["added", "removed", "changed"]
+
+
+@dataclass(frozen=True)
+class DocumentChange:
+    """One policy document that differs between base and head."""
+
+    name: str
+    status: Status
+    diff: str
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """Outcome of one `tools.plan` run: exit code and what it printed."""
+
+    returncode: int
+    output: str
+
+
+# (working directory, stack, output directory) -> result; injectable so tests need no real plan.
+PlanRunner = Callable[[Path, str, Path], PlanResult]
+
+
+# --- pure core: two directories in, verdict and diffs out ---------------------------------------
+
+
+def _documents(directory: Path | None) -> dict[str, Path]:
+    if directory is None or not directory.is_dir():
+        return {}
+    return {
+        path.relative_to(directory).with_suffix("").as_posix(): path
+        for path in sorted(directory.rglob("*.json"))
+    }
+
+
+def _read_lines(path: Path | None) -> list[str]:
+    if path is None:
+        return []
+    return path.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def _unified(name: str, before: list[str], after: list[str], stack: str) -> str:
+    lines = list(
+        difflib.unified_diff(
+            before,
+            after,
+            fromfile=f"base/{stack}/{name}.json" if before else "/dev/null",
+            tofile=f"head/{stack}/{name}.json" if after else "/dev/null",
+        ),
+    )
+    # difflib leaves the last line without "\n" when the file lacks one; keep the diff readable.
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def compare_dirs(base: Path | None, head: Path | None, stack: str = "") -> list[DocumentChange]:
+    """Compare the documents (``*.json``) of two plan output directories.
+
+    A missing directory counts as empty. Documents are named by their path relative to the
+    directory without ``.json``; the result is sorted by name.
+    """
+    before = _documents(base)
+    after = _documents(head)
+    changes: list[DocumentChange] = []
+    for name in sorted(before.keys() | after.keys()):
+        old = _read_lines(before.get(name))
+        new = _read_lines(after.get(name))
+        if name not in before:
+            status: Status = "added"
+        elif name not in after:
+            status = "removed"
+        elif old != new:
+            status = "changed"
+        else:
+            continue
+        changes.append(DocumentChange(name, status, _unified(name, old, new, stack)))
+    return changes
+
+
+def verdict(stack: str, changes: Sequence[DocumentChange]) -> str:
+    """The one-line summary for a stack, e.g. ``dev: 2 documents changed: a, b (added)``."""
+    if not changes:
+        return f"{stack}: no policy document changed"
+    noun = "document" if len(changes) == 1 else "documents"
+    names = ", ".join(
+        c.name if c.status == "changed" else f"{c.name} ({c.status})" for c in changes
+    )
+    return f"{stack}: {len(changes)} {noun} changed: {names}"
+
+
+def render_stack(stack: str, changes: Sequence[DocumentChange], notes: Sequence[str] = ()) -> str:
+    """Verdict, any notes about the base, then every diff, as one block of text."""
+    parts = [verdict(stack, changes) + "\n"]
+    parts.extend(f"  note: {note}\n" for note in notes)
+    for change in changes:
+        parts.append("\n" + change.diff)
+    return "".join(parts)
+
+
+# --- git and plan plumbing ---------------------------------------------------------------------
+
+
+def run_plan(cwd: Path, stack: str, out: Path) -> PlanResult:
+    """Run the offline plan of one stack in `cwd` with this interpreter, writing into `out`."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "tools.plan", "--stack", stack, "--out", str(out)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return PlanResult(completed.returncode, completed.stdout + completed.stderr)
+
+
+def stacks_in(root: Path) -> list[str]:
+    """Stack names from the ``Pulumi.<stack>.yaml`` files at `root`."""
+    return sorted(
+        path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+        for path in root.glob("Pulumi.*.yaml")
+    )
+
+
+def _git(repo: Path, *args: str) -> str:
+    completed = subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, check=False
+    )
+    if completed.returncode != 0:
+        raise GitError(f"git {' '.join(args)}: {completed.stderr.strip()}")
+    return completed.stdout.strip()
+
+
+class GitError(RuntimeError):
+    """A git command failed (unknown revision, not a repository, ...)."""
+
+
+@contextmanager
+def base_worktree(repo: Path, rev: str, parent: Path) -> Iterator[Path]:
+    """Check `rev` out in a detached worktree under `parent`, removed again on exit."""
+    commit = _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    path = parent / "base-tree"
+    _git(repo, "worktree", "add", "--detach", "--quiet", str(path), commit)
+    try:
+        yield path
+    finally:
+        # --force: the base plan may have left untracked files (build/, __pycache__) behind.
+        # If removal fails, keep going so the temporary directory still goes; prune then
+        # forgets the worktree entry.
+        with suppress(GitError):
+            _git(repo, "worktree", "remove", "--force", str(path))
+        _git(repo, "worktree", "prune")
+
+
+def _plan_base(
+    worktree: Path, stack: str, out: Path, runner: PlanRunner
+) -> tuple[Path | None, list[str]]:
+    if not (worktree / "tools" / "plan.py").is_file():
+        return None, ["base has no tools/plan.py; treating base as empty"]
+    if not (worktree / f"Pulumi.{stack}.yaml").is_file():
+        return None, [f"base has no Pulumi.{stack}.yaml; treating base as empty"]
+    result = runner(worktree, stack, out)
+    if result.returncode != 0:
+        last = result.output.strip().splitlines()[-1:] or ["(no output)"]
+        return None, [f"plan failed on base (exit {result.returncode}: {last[0]}); base empty"]
+    return out, []
+
+
+def plan_diff(
+    repo: Path, base: str, runner: PlanRunner = run_plan, out: TextIO | None = None
+) -> int:
+    """Plan every stack at `base` and in the working tree of `repo`, print the report."""
+    # Looked up at call time, not bound as a default, so a redirected stdout is honoured.
+    out = out if out is not None else sys.stdout
+    head_stacks = stacks_in(repo)
+    with tempfile.TemporaryDirectory(prefix="plan-diff-") as tmp_name:
+        tmp = Path(tmp_name)
+        try:
+            with base_worktree(repo, base, tmp) as tree:
+                stacks = sorted(set(head_stacks) | set(stacks_in(tree)))
+                base_dirs: dict[str, tuple[Path | None, list[str]]] = {
+                    stack: _plan_base(tree, stack, tmp / "base" / stack, runner) for stack in stacks
+                }
+        except GitError as error:
+            print(f"plan-diff: cannot check out {base!r}: {error}", file=sys.stderr)
+            return 2
+
+        failed = False
+        blocks: list[str] = []
+        for stack in stacks:
+            base_dir, notes = base_dirs[stack]
+            head_dir: Path | None = tmp / "head" / stack
+            if stack in head_stacks:
+                result = runner(repo, stack, tmp / "head" / stack)
+                if result.returncode != 0:
+                    failed = True
+                    print(f"plan-diff: plan failed for stack {stack!r}:", file=sys.stderr)
+                    print(result.output, file=sys.stderr)
+                    continue
+            else:
+                head_dir = None
+                notes = [*notes, f"Pulumi.{stack}.yaml no longer exists in the working tree"]
+            blocks.append(render_stack(stack, compare_dirs(base_dir, head_dir, stack), notes))
+        out.write("\n".join(blocks))
+        out.flush()
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``python -m tools.plan_diff --base REV``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--base", required=True, help="git revision to compare against")
+    parser.add_argument(
+        "--repo", type=Path, default=None, help="repository root (default: the current one)"
+    )
+    args = parser.parse_args(argv)
+    start = args.repo if args.repo is not None else Path.cwd()
+    try:
+        repo = Path(_git(start, "rev-parse", "--show-toplevel"))
+    except GitError as error:
+        print(f"plan-diff: {error}", file=sys.stderr)
+        return 2
+    return plan_diff(repo, args.base)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
