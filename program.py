@@ -6,6 +6,8 @@ import pulumi
 
 from components.backup_service_role import BackupServiceRole, BackupServiceRoleArgs
 from components.destination_account import DestinationAccount, DestinationAccountArgs
+from components.dynamodb_exporter import DynamoDbExporter, DynamoDbExporterArgs
+from components.export_bucket import ExportBucket, ExportBucketArgs
 from components.organization_backup_policy import (
     OrganizationBackupPolicy,
     OrganizationBackupPolicyArgs,
@@ -14,7 +16,7 @@ from components.source_account import SourceAccount, SourceAccountArgs
 from policies import arns
 from policies.backup import PolicyTooLargeError, backup_policy_document, render_backup_policy
 from providers import ProviderRegistry
-from stack_config import ConfigError, StackConfig, load_stack_config
+from stack_config import ConfigError, DynamoDbExportConfig, StackConfig, load_stack_config
 
 
 def copy_target_vault_arns(config: StackConfig) -> list[str]:
@@ -138,11 +140,76 @@ def deploy(config: StackConfig) -> None:
         opts=pulumi.ResourceOptions(depends_on=member_resources),
     )
 
+    if config.dynamodb_export is not None:
+        deploy_dynamodb_export(config, config.dynamodb_export, providers)
+
     pulumi.export("destinationVaultArns", destination.vault_arns)
     pulumi.export("destinationKeyArns", destination.key_arns)
     pulumi.export("sourceVaultArns", source_vault_arns)
     pulumi.export("backupServiceRoleArns", service_role_arns)
     pulumi.export("organizationPolicyId", organization.policy_id)
+
+
+def exporter_role_name(prefix: str, region: str) -> str:
+    """IAM role names are global to an account: one exporter role per Region."""
+    return f"{prefix}-ddb-export-{region}"
+
+
+def deploy_dynamodb_export(
+    config: StackConfig, export: DynamoDbExportConfig, providers: ProviderRegistry
+) -> None:
+    """The export bucket in its account, and an exporter in every source account and Region."""
+    prefix = f"{config.project}-{config.environment}"
+    placements = [
+        (source.account, region) for source in config.source_accounts for region in source.regions
+    ]
+    writer_role_arns = [
+        arns.iam_role(account.account_id, exporter_role_name(prefix, region))
+        for account, region in placements
+    ]
+    bucket = ExportBucket(
+        "export-bucket",
+        ExportBucketArgs(
+            account_id=export.bucket.account.account_id,
+            bucket_name=export.bucket.name,
+            key_alias=f"alias/{prefix}-dynamodb-export",
+            writer_role_arns=writer_role_arns,
+            retention_days=export.retention_days,
+            use_kms_key=export.bucket.encryption == "KMS",
+            provider=providers.get(export.bucket.account, export.bucket.region),
+        ),
+    )
+    schedules = [export.schedule_expression]
+    if export.catch_up_schedule_expression is not None:
+        schedules.append(export.catch_up_schedule_expression)
+    function_arns: dict[str, pulumi.Output[str]] = {}
+    for account, region in placements:
+        exporter = DynamoDbExporter(
+            f"exporter-{account.account_id}-{region}",
+            DynamoDbExporterArgs(
+                account_id=account.account_id,
+                region=region,
+                function_name=f"{prefix}-dynamodb-export",
+                role_name=exporter_role_name(prefix, region),
+                environment=config.environment,
+                bucket_name=export.bucket.name,
+                bucket_owner_account_id=export.bucket.account.account_id,
+                kms_key_arn=bucket.kms_key_arn,
+                schedule_expressions=schedules,
+                export_format=export.export_format,
+                export_type=export.export_type,
+                max_concurrent_exports=export.max_concurrent_exports,
+                include_tables=export.include_tables,
+                exclude_tables=export.exclude_tables,
+                log_retention_days=export.log_retention_days,
+                provider=providers.get(account, region),
+            ),
+            # Writes are refused until the bucket policy admits the exporter roles.
+            opts=pulumi.ResourceOptions(depends_on=[bucket]),
+        )
+        function_arns[f"{account.account_id}/{region}"] = exporter.function_arn
+    pulumi.export("exportBucketName", bucket.bucket_name)
+    pulumi.export("exporterFunctionArns", function_arns)
 
 
 def main() -> None:

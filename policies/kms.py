@@ -32,7 +32,8 @@ GRANT_ACTIONS = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
 GRANT_FOR_AWS_RESOURCE = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
 
 
-def _administration(account_id: str) -> Statement:
+def key_administration(account_id: str) -> Statement:
+    """Lets the owning account's IAM policies administer and use the key."""
     # The account's own IAM policies decide who administers the key; without this statement
     # the key becomes unmanageable (KMS refuses such a policy unless told to bypass the check).
     return {
@@ -81,7 +82,7 @@ def destination_key_policy(
     key for copies, and create grants only for AWS resources.
     """
     return document(
-        _administration(destination_account_id),
+        key_administration(destination_account_id),
         _use_by_others(
             "SourceAccountsEncryptCopies",
             COPY_CRYPTO_ACTIONS,
@@ -105,7 +106,7 @@ def source_key_policy(source_account_id: str, destination_account_id: str) -> Po
     encrypted with this key; the destination account must be able to read them to copy them.
     """
     return document(
-        _administration(source_account_id),
+        key_administration(source_account_id),
         _use_by_others(
             "DestinationAccountReadsBackupsToCopy",
             SOURCE_KEY_ACTIONS,

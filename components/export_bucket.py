@@ -1,0 +1,125 @@
+"""The bucket that receives DynamoDB exports, in its own account (possibly outside the org)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from policies.s3 import export_bucket_policy, export_key_policy
+
+
+@dataclass(frozen=True)
+class ExportBucketArgs:
+    """The bucket, who may write to it, and how long exports are kept."""
+
+    account_id: str
+    bucket_name: str
+    key_alias: str
+    writer_role_arns: Sequence[str]
+    retention_days: int
+    use_kms_key: bool
+    provider: aws.Provider
+
+
+class ExportBucket(pulumi.ComponentResource):
+    """Versioned, encrypted, private, owner-enforced, expiring, TLS-only, writable by exporters."""
+
+    bucket_name: pulumi.Output[str]
+    kms_key_arn: pulumi.Output[str] | None
+
+    def __init__(
+        self, name: str, args: ExportBucketArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("backup:index:ExportBucket", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        bucket = aws.s3.Bucket(f"{name}-bucket", bucket=args.bucket_name, opts=child)
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access-block",
+            bucket=bucket.bucket,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            bucket=bucket.bucket,
+            # Objects belong to the bucket owner whoever wrote them; ACLs are ignored.
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            opts=child,
+        )
+        aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=bucket.bucket,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+                status="Enabled"
+            ),
+            opts=child,
+        )
+        self.kms_key_arn = None
+        if args.use_kms_key:
+            key = aws.kms.Key(
+                f"{name}-key",
+                description=f"Encrypts DynamoDB exports in {args.bucket_name}",
+                enable_key_rotation=True,
+                deletion_window_in_days=30,
+                policy=json.dumps(export_key_policy(args.account_id, args.writer_role_arns)),
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
+            )
+            aws.kms.Alias(
+                f"{name}-key-alias", name=args.key_alias, target_key_id=key.key_id, opts=child
+            )
+            self.kms_key_arn = key.arn
+            encryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="aws:kms", kms_master_key_id=key.arn
+            )
+        else:
+            encryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="AES256"
+            )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.bucket,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=encryption,
+                    bucket_key_enabled=args.use_kms_key,
+                )
+            ],
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=bucket.bucket,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-exports",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                        days=args.retention_days
+                    ),
+                    # Versioning keeps overwritten/deleted objects: expire those too, a day later.
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=1
+                    ),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=7
+                    ),
+                )
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-policy",
+            bucket=bucket.bucket,
+            policy=json.dumps(export_bucket_policy(args.bucket_name, args.writer_role_arns)),
+            opts=child,
+        )
+        self.bucket_name = bucket.bucket
+        self.register_outputs({"bucket_name": self.bucket_name, "kms_key_arn": self.kms_key_arn})

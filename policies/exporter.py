@@ -1,0 +1,64 @@
+"""The DynamoDB export Lambda's permissions: only what the function calls, scoped tightly."""
+
+from __future__ import annotations
+
+from policies.arns import PARTITION, s3_bucket
+from policies.s3 import EXPORT_KEY_ACTIONS, EXPORT_WRITE_ACTIONS
+from policies.statements import PolicyDocument, Statement, document
+
+
+def exporter_permissions(
+    *,
+    account_id: str,
+    region: str,
+    bucket_name: str,
+    log_group_name: str,
+    kms_key_arn: str | None,
+) -> PolicyDocument:
+    """ListTables/ListExports (no resource-level scoping exists for them), exports of this
+    account's and Region's tables, writes to the bucket's objects, the bucket key if any,
+    and the function's own log group."""
+    tables = f"arn:{PARTITION}:dynamodb:{region}:{account_id}:table/*"
+    log_group = f"arn:{PARTITION}:logs:{region}:{account_id}:log-group:{log_group_name}"
+    statements: list[Statement] = [
+        {
+            "Sid": "ListTablesAndExports",
+            "Effect": "Allow",
+            "Action": ["dynamodb:ListExports", "dynamodb:ListTables"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "ExportThisAccountsTables",
+            "Effect": "Allow",
+            "Action": "dynamodb:ExportTableToPointInTime",
+            "Resource": tables,
+        },
+        {
+            "Sid": "DescribeThisAccountsExports",
+            "Effect": "Allow",
+            "Action": "dynamodb:DescribeExport",
+            "Resource": f"{tables}/export/*",
+        },
+        {
+            "Sid": "WriteExportObjects",
+            "Effect": "Allow",
+            "Action": sorted(EXPORT_WRITE_ACTIONS),
+            "Resource": f"{s3_bucket(bucket_name)}/*",
+        },
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{log_group}:*",
+        },
+    ]
+    if kms_key_arn is not None:
+        statements.append(
+            {
+                "Sid": "EncryptExportObjects",
+                "Effect": "Allow",
+                "Action": sorted(EXPORT_KEY_ACTIONS),
+                "Resource": kms_key_arn,
+            }
+        )
+    return document(*statements)

@@ -1,0 +1,192 @@
+"""The DynamoDB export deployment under mocks: bucket, exporters, and what they may do."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tools.offline import OfflineRun, RecordedResource
+
+
+def only(run: OfflineRun, type_token: str) -> RecordedResource:
+    [resource] = run.of_type(type_token)
+    return resource
+
+
+def exporter_roles(run: OfflineRun) -> list[RecordedResource]:
+    return [r for r in run.of_type("aws:iam/role:Role") if r.parent_name.startswith("exporter-")]
+
+
+def document(resource: RecordedResource, prop: str = "policy") -> dict[str, Any]:
+    decoded: dict[str, Any] = json.loads(resource.inputs[prop])
+    return decoded
+
+
+def test_bucket_is_private_versioned_owner_enforced_and_expiring(stack_run: OfflineRun) -> None:
+    bucket = only(stack_run, "aws:s3/bucket:Bucket")
+    block = only(stack_run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    ownership = only(stack_run, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    versioning = only(stack_run, "aws:s3/bucketVersioning:BucketVersioning")
+    [rule] = only(
+        stack_run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    ).inputs["rules"]
+
+    assert bucket.account_id in {"333333333333", "777777777777"}
+    assert all(
+        block.inputs[flag] is True
+        for flag in (
+            "blockPublicAcls",
+            "blockPublicPolicy",
+            "ignorePublicAcls",
+            "restrictPublicBuckets",
+        )
+    )
+    assert ownership.inputs["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+    assert rule["expiration"]["days"] == (35 if stack_run.stack == "dev" else 90)
+    assert rule["status"] == "Enabled"
+
+
+def test_bucket_encryption_follows_config(dev_run: OfflineRun, prod_run: OfflineRun) -> None:
+    def default_encryption(run: OfflineRun) -> dict[str, Any]:
+        config = only(
+            run,
+            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        )
+        by_default: dict[str, Any] = config.inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+        return by_default
+
+    assert default_encryption(dev_run) == {"sseAlgorithm": "AES256"}
+    prod = default_encryption(prod_run)
+    assert prod["sseAlgorithm"] == "aws:kms"
+    assert prod["kmsMasterKeyId"].startswith("arn:aws:kms:ap-southeast-2:777777777777:key/")
+
+
+def test_bucket_policy_admits_exactly_the_exporter_roles_to_write(stack_run: OfflineRun) -> None:
+    policy = document(only(stack_run, "aws:s3/bucketPolicy:BucketPolicy"))
+    allow, deny = policy["Statement"]
+    role_arns = sorted(
+        f"arn:aws:iam::{role.account_id}:role/{role.inputs['name']}"
+        for role in exporter_roles(stack_run)
+    )
+    bucket = only(stack_run, "aws:s3/bucket:Bucket").inputs["bucket"]
+
+    assert allow["Effect"] == "Allow"
+    assert allow["Action"] == ["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"]
+    assert allow["Resource"] == f"arn:aws:s3:::{bucket}/*"
+    assert allow["Condition"] == {"ArnEquals": {"aws:PrincipalArn": role_arns}}
+    roots = {f"arn:aws:iam::{arn.split(':')[4]}:root" for arn in role_arns}
+    principals = allow["Principal"]["AWS"]
+    assert set([principals] if isinstance(principals, str) else principals) == roots
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Resource"] == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+
+
+def test_one_exporter_per_source_account_and_region(prod_run: OfflineRun) -> None:
+    functions = prod_run.of_type("aws:lambda/function:Function")
+
+    assert sorted((f.account_id, f.region) for f in functions) == [
+        ("444444444444", "ap-southeast-1"),
+        ("444444444444", "ap-southeast-2"),
+        ("666666666666", "ap-southeast-2"),
+    ]
+
+
+def test_function_settings_and_environment(stack_run: OfflineRun) -> None:
+    for function in stack_run.of_type("aws:lambda/function:Function"):
+        env = function.inputs["environment"]["variables"]
+        assert function.inputs["handler"] == "handler.lambda_handler"
+        assert function.inputs["runtime"] in {"python3.12", "python3.13"}
+        assert function.inputs["timeout"] == 900
+        assert function.inputs["reservedConcurrentExecutions"] == 1
+        assert env["S3_BUCKET_DEST"] == only(stack_run, "aws:s3/bucket:Bucket").inputs["bucket"]
+        assert env["S3_BUCKET_OWNER"] == only(stack_run, "aws:s3/bucket:Bucket").account_id
+        assert env["ENV"] == stack_run.stack
+        assert env["MAX_CONCURRENT_EXPORTS"] == "250"
+        if stack_run.stack == "prod":
+            assert env["S3_SSE_ALGORITHM"] == "KMS"
+            assert env["S3_SSE_KMS_KEY_ID"].startswith(
+                "arn:aws:kms:ap-southeast-2:777777777777:key/"
+            )
+        else:
+            assert env["S3_SSE_ALGORITHM"] == "AES256"
+            assert "S3_SSE_KMS_KEY_ID" not in env
+
+
+def test_exporter_role_is_scoped_to_its_account_region_bucket_and_key(prod_run: OfflineRun) -> None:
+    for policy_resource in [
+        r
+        for r in prod_run.of_type("aws:iam/rolePolicy:RolePolicy")
+        if r.parent_name.startswith("exporter-")
+    ]:
+        statements = {s["Sid"]: s for s in document(policy_resource)["Statement"]}
+        account, region = policy_resource.account_id, policy_resource.region
+        assert (
+            statements["ExportThisAccountsTables"]["Resource"]
+            == f"arn:aws:dynamodb:{region}:{account}:table/*"
+        )
+        assert (
+            statements["DescribeThisAccountsExports"]["Resource"]
+            == f"arn:aws:dynamodb:{region}:{account}:table/*/export/*"
+        )
+        assert (
+            statements["WriteExportObjects"]["Resource"]
+            == "arn:aws:s3:::dynamodb-backup-prod-777777777777/*"
+        )
+        assert statements["EncryptExportObjects"]["Resource"].startswith(
+            "arn:aws:kms:ap-southeast-2:777777777777:key/"
+        )
+        assert statements["WriteOwnLogs"]["Resource"] == (
+            f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/aws-backup-copy-prod-dynamodb-export:*"
+        )
+        assert statements["ListTablesAndExports"]["Action"] == [
+            "dynamodb:ListExports",
+            "dynamodb:ListTables",
+        ]
+        assert len(statements) == 6
+
+
+def test_exporter_trusts_lambda_only(stack_run: OfflineRun) -> None:
+    for role in exporter_roles(stack_run):
+        [statement] = document(role, "assumeRolePolicy")["Statement"]
+        assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+
+def test_schedules_invoke_the_function(prod_run: OfflineRun) -> None:
+    rules = [
+        r
+        for r in prod_run.of_type("aws:cloudwatch/eventRule:EventRule")
+        if r.account_id == "666666666666"
+    ]
+    permissions = [
+        p
+        for p in prod_run.of_type("aws:lambda/permission:Permission")
+        if p.account_id == "666666666666"
+    ]
+
+    assert sorted(r.inputs["scheduleExpression"] for r in rules) == [
+        "cron(0 3 * * ? *)",
+        "cron(0 9,15,21 * * ? *)",
+    ]
+    assert {p.inputs["sourceArn"] for p in permissions} == {
+        f"arn:aws:events:ap-southeast-2:666666666666:rule/{r.inputs['name']}" for r in rules
+    }
+    assert all(p.inputs["principal"] == "events.amazonaws.com" for p in permissions)
+
+
+def test_logs_are_kept_as_configured(prod_run: OfflineRun) -> None:
+    groups = prod_run.of_type("aws:cloudwatch/logGroup:LogGroup")
+
+    assert {g.inputs["retentionInDays"] for g in groups} == {365}
+    assert {g.inputs["name"] for g in groups} == {
+        "/aws/lambda/aws-backup-copy-prod-dynamodb-export"
+    }
+
+
+def test_failed_runs_raise_an_alarm(dev_run: OfflineRun) -> None:
+    alarm = only(dev_run, "aws:cloudwatch/metricAlarm:MetricAlarm")
+
+    assert alarm.inputs["metricName"] == "Errors"
+    assert alarm.inputs["dimensions"] == {"FunctionName": "aws-backup-copy-dev-dynamodb-export"}
+    assert alarm.inputs["threshold"] == 1
