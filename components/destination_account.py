@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.customer_managed_key import CustomerManagedKey, CustomerManagedKeyArgs
 from policies import arns
 from policies.backup import vault_access_policy
 from policies.kms import destination_key_policy
@@ -44,24 +45,17 @@ class DestinationAccount(pulumi.ComponentResource):
         self.key_arns = {}
         for region, provider in args.providers.items():
             child = pulumi.ResourceOptions(parent=self, provider=provider)
-            key = aws.kms.Key(
-                f"{name}-{region}-key",
-                description=f"Encrypts copies in backup vault {args.vault_name} ({region})",
-                enable_key_rotation=True,
-                deletion_window_in_days=30,
-                policy=json.dumps(
-                    destination_key_policy(
+            key = CustomerManagedKey(
+                f"{name}-{region}",
+                CustomerManagedKeyArgs(
+                    description=f"Encrypts copies in backup vault {args.vault_name} ({region})",
+                    alias=args.key_alias,
+                    policy=destination_key_policy(
                         args.account_id, args.source_account_ids, args.organization_id
-                    )
+                    ),
+                    provider=provider,
                 ),
-                # Deleting this key makes every copy it encrypted unreadable.
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
-            )
-            aws.kms.Alias(
-                f"{name}-{region}-key-alias",
-                name=args.key_alias,
-                target_key_id=key.key_id,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self),
             )
             vault = aws.backup.Vault(
                 f"{name}-{region}-vault",

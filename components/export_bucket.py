@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.customer_managed_key import CustomerManagedKey, CustomerManagedKeyArgs
 from policies.s3 import export_bucket_policy, export_key_policy
 
 
@@ -63,16 +64,15 @@ class ExportBucket(pulumi.ComponentResource):
         )
         self.kms_key_arn = None
         if args.use_kms_key:
-            key = aws.kms.Key(
-                f"{name}-key",
-                description=f"Encrypts DynamoDB exports in {args.bucket_name}",
-                enable_key_rotation=True,
-                deletion_window_in_days=30,
-                policy=json.dumps(export_key_policy(args.account_id, args.writer_role_arns)),
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
-            )
-            aws.kms.Alias(
-                f"{name}-key-alias", name=args.key_alias, target_key_id=key.key_id, opts=child
+            key = CustomerManagedKey(
+                name,
+                CustomerManagedKeyArgs(
+                    description=f"Encrypts DynamoDB exports in {args.bucket_name}",
+                    alias=args.key_alias,
+                    policy=export_key_policy(args.account_id, args.writer_role_arns),
+                    provider=args.provider,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
             )
             self.kms_key_arn = key.arn
             encryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(

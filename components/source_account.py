@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+from components.customer_managed_key import CustomerManagedKey, CustomerManagedKeyArgs
 from policies.kms import source_key_policy
 
 
@@ -37,17 +37,15 @@ class SourceAccount(pulumi.ComponentResource):
     ) -> None:
         super().__init__("backup:index:SourceAccount", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        key = aws.kms.Key(
-            f"{name}-key",
-            description=f"Encrypts backups in vault {args.vault_name} ({args.region})",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=json.dumps(source_key_policy(args.account_id, args.destination_account_id)),
-            # Deleting this key makes every backup it encrypted unreadable.
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
-        )
-        aws.kms.Alias(
-            f"{name}-key-alias", name=args.key_alias, target_key_id=key.key_id, opts=child
+        key = CustomerManagedKey(
+            name,
+            CustomerManagedKeyArgs(
+                description=f"Encrypts backups in vault {args.vault_name} ({args.region})",
+                alias=args.key_alias,
+                policy=source_key_policy(args.account_id, args.destination_account_id),
+                provider=args.provider,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )
         vault = aws.backup.Vault(
             f"{name}-vault", name=args.vault_name, kms_key_arn=key.arn, opts=child

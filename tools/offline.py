@@ -161,6 +161,23 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(f"unexpected invoke {args.token}: the program must not call out")
 
 
+# Resources whose id is one of their inputs and whose ARN is built from it.
+NAMED_ARNS: dict[str, tuple[str, str]] = {
+    "aws:kms/alias:Alias": ("name", "arn:aws:kms:{region}:{account}:{value}"),
+    "aws:backup/vault:Vault": ("name", "arn:aws:backup:{region}:{account}:backup-vault:{value}"),
+    "aws:s3/bucket:Bucket": ("bucket", "arn:aws:s3:::{value}"),
+    "aws:lambda/function:Function": ("name", "arn:aws:lambda:{region}:{account}:function:{value}"),
+    "aws:cloudwatch/logGroup:LogGroup": (
+        "name",
+        "arn:aws:logs:{region}:{account}:log-group:{value}",
+    ),
+    "aws:cloudwatch/eventRule:EventRule": (
+        "name",
+        "arn:aws:events:{region}:{account}:rule/{value}",
+    ),
+}
+
+
 def _computed_outputs(
     type_token: str, name: str, inputs: Mapping[str, Any], account: str, region: str
 ) -> tuple[str, dict[str, Any]]:
@@ -170,12 +187,14 @@ def _computed_outputs(
     if type_token == "aws:kms/key:Key":
         key_id = f"{unique[:8]}-{unique[8:12]}-{unique[12:16]}-{unique[16:20]}-{unique[20:32]}"
         return key_id, {"keyId": key_id, "arn": f"arn:aws:kms:{region}:{account}:key/{key_id}"}
-    if type_token == "aws:kms/alias:Alias":
-        alias = str(inputs.get("name", name))
-        return alias, {"arn": f"arn:aws:kms:{region}:{account}:{alias}"}
-    if type_token == "aws:backup/vault:Vault":
-        vault = str(inputs.get("name", name))
-        return vault, {"arn": f"arn:aws:backup:{region}:{account}:backup-vault:{vault}"}
+    named = NAMED_ARNS.get(type_token)
+    if named is not None:
+        name_input, template = named
+        value = str(inputs.get(name_input, name))
+        return value, {
+            "arn": template.format(region=region, account=account, value=value),
+            name_input: value,
+        }
     if type_token == "aws:iam/role:Role":
         role = str(inputs.get("name", name))
         path = str(inputs.get("path", "/"))
@@ -188,18 +207,6 @@ def _computed_outputs(
         return policy_id, {
             "arn": f"arn:aws:organizations::{account}:policy/o-mock/backup_policy/{policy_id}"
         }
-    if type_token == "aws:s3/bucket:Bucket":
-        bucket = str(inputs.get("bucket", name))
-        return bucket, {"arn": f"arn:aws:s3:::{bucket}", "bucket": bucket}
-    if type_token == "aws:lambda/function:Function":
-        function = str(inputs.get("name", name))
-        return function, {"arn": f"arn:aws:lambda:{region}:{account}:function:{function}"}
-    if type_token == "aws:cloudwatch/logGroup:LogGroup":
-        group = str(inputs.get("name", name))
-        return group, {"arn": f"arn:aws:logs:{region}:{account}:log-group:{group}"}
-    if type_token == "aws:cloudwatch/eventRule:EventRule":
-        rule = str(inputs.get("name", name))
-        return rule, {"arn": f"arn:aws:events:{region}:{account}:rule/{rule}"}
     return f"{name}-{unique[:8]}", {"arn": f"arn:aws:{service}:{region}:{account}:{name}"}
 
 
