@@ -33,6 +33,7 @@ CRON = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
 RATE = re.compile(r"^rate\((?P<value>\d+) (?P<unit>minutes?|hours?|days?)\)$")
 
 MAX_RETENTION_DAYS = 36500
+DEFAULT_CATCH_UP_SCHEDULE = "cron(5 * * * ? *)"
 # Lifecycle rule: cold storage must last at least 90 days before deletion.
 MIN_COLD_STORAGE_DAYS = 90
 MIN_START_WINDOW_MINUTES = 60
@@ -672,11 +673,13 @@ def _read_dynamodb_export(reader: _Reader, raw: Any) -> DynamoDbExportConfig | N
         default="SSE_S3",
     )
     schedule = reader.schedule(section, path, "scheduleExpression")
-    catch_up = (
-        reader.schedule(section, path, "catchUpScheduleExpression")
-        if section.get("catchUpScheduleExpression") is not None
-        else None
-    )
+    # One run starts at most maxConcurrentExports exports; the rest are deferred to the next
+    # run of the same UTC day (same cut). Hourly catch-up runs drain 2,500 tables in a day.
+    catch_up: str | None = DEFAULT_CATCH_UP_SCHEDULE
+    if section.get("catchUpScheduleExpression") == "none":
+        catch_up = None
+    elif section.get("catchUpScheduleExpression") is not None:
+        catch_up = reader.schedule(section, path, "catchUpScheduleExpression")
     export_format = reader.text(
         section,
         path,

@@ -288,6 +288,16 @@ def test_role_arn_is_optional() -> None:
     assert config.destination.account.account_id == "222222222222"
 
 
+def test_catch_up_runs_hourly_unless_switched_off() -> None:
+    raw = copy.deepcopy(stack_values("dev"))
+    export = parse_stack_config(PROJECT, raw).dynamodb_export
+    raw["dynamodbExport"]["catchUpScheduleExpression"] = "none"
+    switched_off = parse_stack_config(PROJECT, raw).dynamodb_export
+
+    assert export is not None and export.catch_up_schedule_expression == "cron(5 * * * ? *)"
+    assert switched_off is not None and switched_off.catch_up_schedule_expression is None
+
+
 def test_export_is_off_unless_enabled() -> None:
     raw = copy.deepcopy(stack_values("dev"))
     raw["dynamodbExport"]["enabled"] = False

@@ -1,0 +1,268 @@
+"""Settings of the DynamoDB exporter and the consistent cut of one run.
+
+Everything the function reads from its environment or its event is parsed and
+checked here, so that a bad deployment fails with one message naming every
+offending variable instead of a KeyError in the middle of a run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+# AWS documents at most 300 exports in flight per account (DynamoDB service quotas);
+# anything above would only turn into LimitExceededException.
+AWS_EXPORT_LIMIT = 300
+DEFAULT_MAX_CONCURRENT_EXPORTS = 250
+DEFAULT_WORKER_THREADS = 16
+MAX_WORKER_THREADS = 64
+
+SSE_ALGORITHMS = ("AES256", "KMS")
+EXPORT_FORMATS = ("DYNAMODB_JSON", "ION")
+EXPORT_TYPES = ("FULL_EXPORT", "INCREMENTAL_EXPORT")
+VIEW_TYPES = ("NEW_AND_OLD_IMAGES", "NEW_IMAGE")
+
+# ENV becomes the first segment of every S3 key; keep it to characters that need no
+# escaping and cannot smuggle in extra path segments.
+_ENV_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# S3 bucket naming rules (general purpose buckets), close enough to reject typos early.
+_BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
+_TIME_OF_DAY_PATTERN = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+class ConfigurationError(Exception):
+    """The function's environment is unusable; the message names every bad variable."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration: " + "; ".join(problems))
+
+
+class InvalidEventError(ValueError):
+    """The invocation event carries a field that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings of one deployment, parsed from the environment."""
+
+    bucket: str
+    bucket_owner: str
+    env: str
+    sse_algorithm: str = "AES256"
+    kms_key_id: str | None = None
+    export_format: str = "DYNAMODB_JSON"
+    export_type: str = "FULL_EXPORT"
+    view_type: str = "NEW_AND_OLD_IMAGES"
+    max_concurrent_exports: int = DEFAULT_MAX_CONCURRENT_EXPORTS
+    include_tables: tuple[str, ...] = ()
+    exclude_tables: tuple[str, ...] = ()
+    export_time_of_day: time = time(0, 0)
+    worker_threads: int = DEFAULT_WORKER_THREADS
+
+    @property
+    def incremental(self) -> bool:
+        """True when the deployment chains incremental exports."""
+        return self.export_type == "INCREMENTAL_EXPORT"
+
+
+def _get(environ: Mapping[str, str], name: str) -> str | None:
+    # Deployment tools often pass optional settings as empty strings: treat as unset.
+    value = environ.get(name, "").strip()
+    return value or None
+
+
+def _choice(
+    environ: Mapping[str, str],
+    name: str,
+    allowed: tuple[str, ...],
+    problems: list[str],
+) -> str:
+    raw = _get(environ, name)
+    if raw is None:
+        return allowed[0]
+    value = raw.upper()
+    if value not in allowed:
+        problems.append(f"{name}={raw!r} must be one of {', '.join(allowed)}")
+        return allowed[0]
+    return value
+
+
+def _int_in_range(
+    environ: Mapping[str, str],
+    name: str,
+    default: int,
+    low: int,
+    high: int,
+    problems: list[str],
+) -> int:
+    raw = _get(environ, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        problems.append(f"{name}={raw!r} is not an integer")
+        return default
+    if not low <= value <= high:
+        problems.append(f"{name}={value} must be between {low} and {high}")
+        return default
+    return value
+
+
+def _patterns(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    raw = _get(environ, name) or ""
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _time_of_day(environ: Mapping[str, str], problems: list[str]) -> time:
+    name = "EXPORT_TIME_OF_DAY"
+    raw = _get(environ, name)
+    if raw is None:
+        return time(0, 0)
+    match = _TIME_OF_DAY_PATTERN.match(raw)
+    if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        problems.append(f"{name}={raw!r} must be HH:MM (UTC, 00:00-23:59)")
+        return time(0, 0)
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Parse the environment into Settings.
+
+    Raises ConfigurationError listing every problem found, not just the first one.
+    """
+    problems: list[str] = []
+
+    bucket = _get(environ, "S3_BUCKET_DEST")
+    if bucket is None:
+        problems.append("S3_BUCKET_DEST is required (name of the destination bucket)")
+    elif not _BUCKET_PATTERN.match(bucket):
+        problems.append(f"S3_BUCKET_DEST={bucket!r} is not a valid S3 bucket name")
+
+    owner = _get(environ, "S3_BUCKET_OWNER")
+    if owner is None:
+        problems.append("S3_BUCKET_OWNER is required (12-digit account id owning the bucket)")
+    elif not _ACCOUNT_PATTERN.match(owner):
+        problems.append(f"S3_BUCKET_OWNER={owner!r} must be a 12-digit AWS account id")
+
+    env = _get(environ, "ENV")
+    if env is None:
+        problems.append("ENV is required (first segment of the S3 prefix)")
+    elif not _ENV_PATTERN.match(env):
+        problems.append(f"ENV={env!r} may only contain letters, digits, '.', '_' and '-'")
+
+    sse = _choice(environ, "S3_SSE_ALGORITHM", SSE_ALGORITHMS, problems)
+    kms_key_id = _get(environ, "S3_SSE_KMS_KEY_ID")
+    if sse == "KMS" and kms_key_id is None:
+        problems.append("S3_SSE_KMS_KEY_ID is required when S3_SSE_ALGORITHM=KMS")
+    if sse != "KMS" and kms_key_id is not None:
+        # A key id that is silently ignored would mean data encrypted with another key
+        # than the operator believes.
+        problems.append("S3_SSE_KMS_KEY_ID is set but S3_SSE_ALGORITHM is not KMS")
+
+    export_format = _choice(environ, "EXPORT_FORMAT", EXPORT_FORMATS, problems)
+    export_type = _choice(environ, "EXPORT_TYPE", EXPORT_TYPES, problems)
+    view_type = _choice(environ, "EXPORT_VIEW_TYPE", VIEW_TYPES, problems)
+    if _get(environ, "EXPORT_VIEW_TYPE") is not None and export_type != "INCREMENTAL_EXPORT":
+        problems.append("EXPORT_VIEW_TYPE only applies to EXPORT_TYPE=INCREMENTAL_EXPORT")
+
+    max_exports = _int_in_range(
+        environ,
+        "MAX_CONCURRENT_EXPORTS",
+        DEFAULT_MAX_CONCURRENT_EXPORTS,
+        1,
+        AWS_EXPORT_LIMIT,
+        problems,
+    )
+    threads = _int_in_range(
+        environ, "WORKER_THREADS", DEFAULT_WORKER_THREADS, 1, MAX_WORKER_THREADS, problems
+    )
+    time_of_day = _time_of_day(environ, problems)
+
+    if problems:
+        raise ConfigurationError(problems)
+    # The checks above guarantee these are set; the asserts narrow the types.
+    assert bucket is not None and owner is not None and env is not None
+    return Settings(
+        bucket=bucket,
+        bucket_owner=owner,
+        env=env,
+        sse_algorithm=sse,
+        kms_key_id=kms_key_id,
+        export_format=export_format,
+        export_type=export_type,
+        view_type=view_type,
+        max_concurrent_exports=max_exports,
+        include_tables=_patterns(environ, "INCLUDE_TABLES"),
+        exclude_tables=_patterns(environ, "EXCLUDE_TABLES"),
+        export_time_of_day=time_of_day,
+        worker_threads=threads,
+    )
+
+
+def _parse_instant(value: Any, field: str) -> datetime:
+    if not isinstance(value, str):
+        raise InvalidEventError(
+            f"event field {field!r} must be an ISO-8601 string, got {type(value).__name__}"
+        )
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidEventError(
+            f"event field {field!r}={value!r} is not an ISO-8601 date-time"
+        ) from None
+    if parsed.tzinfo is None:
+        raise InvalidEventError(
+            f"event field {field!r}={value!r} has no time zone (add 'Z' or '+00:00')"
+        )
+    return parsed.astimezone(UTC)
+
+
+def resolve_cut(event: Any, settings: Settings, now: datetime) -> datetime:
+    """Return the instant every table is exported as of (UTC, whole seconds).
+
+    `exportTime` in the event (manual backfill) wins; otherwise the UTC date of the
+    EventBridge `time` field (or of `now`) at EXPORT_TIME_OF_DAY. Using the event's
+    time, not the clock, keeps a Lambda retry or a late catch-up run on the same cut.
+    """
+    fields: Mapping[str, Any] = event if isinstance(event, Mapping) else {}
+    if fields.get("exportTime") is not None:
+        cut = _parse_instant(fields["exportTime"], "exportTime")
+        source = "event field 'exportTime'"
+    else:
+        if fields.get("time") is not None:
+            day: date = _parse_instant(fields["time"], "time").date()
+            source = "date of event field 'time' at EXPORT_TIME_OF_DAY"
+        else:
+            day = now.astimezone(UTC).date()
+            source = "today at EXPORT_TIME_OF_DAY"
+        cut = datetime.combine(day, settings.export_time_of_day, tzinfo=UTC)
+    # DynamoDB exports at per-second granularity; dropping fractions keeps the cut
+    # comparable with the ExportTime that DescribeExport reports back.
+    cut = cut.replace(microsecond=0)
+    if cut > now:
+        raise InvalidEventError(
+            f"export time {cut.isoformat()} ({source}) is in the future "
+            f"(now {now.astimezone(UTC).replace(microsecond=0).isoformat()})"
+        )
+    return cut
+
+
+def s3_prefix(settings: Settings, table: str, cut: datetime) -> str:
+    """The seed's layout: {ENV}/{table}/{YYYY}/{MM}/{DD} (AWS adds AWSDynamoDB/<id>/)."""
+    return f"{table_root(settings, table)}{cut:%Y}/{cut:%m}/{cut:%d}"
+
+
+def table_root(settings: Settings, table: str) -> str:
+    """Prefix under which all exports of one table live, with a trailing slash."""
+    return f"{settings.env}/{table}/"
+
+
+# AWS accepts incremental windows from 15 minutes to 24 hours.
+INCREMENTAL_MIN_WINDOW = timedelta(minutes=15)
+INCREMENTAL_MAX_WINDOW = timedelta(hours=24)

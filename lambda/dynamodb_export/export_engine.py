@@ -1,0 +1,526 @@
+"""Decide and start one export per DynamoDB table, within the account's export limit.
+
+A run has two passes over the tables:
+
+1. ListExports per table (first page only, newest first) tells how many exports are
+   in flight in the account and, with at most MAX_DESCRIBES DescribeExport calls,
+   whether this cut was already exported (and, for incremental exports, where the
+   previous export of the chain ended).
+2. ExportTableToPointInTime for the tables that still need it, never more than the
+   free capacity (MAX_CONCURRENT_EXPORTS minus exports in flight).
+"""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+from export_config import (
+    INCREMENTAL_MAX_WINDOW,
+    INCREMENTAL_MIN_WINDOW,
+    Settings,
+    s3_prefix,
+    table_root,
+)
+
+# Bounded so that a table exported by other tools many times a day cannot make the
+# run expensive; if the cap is hit we start an export, which ClientToken keeps
+# idempotent for 8 hours.
+MAX_DESCRIBES = 3
+# ListExports allows 1..25 results per page.
+LIST_EXPORTS_PAGE = 25
+# Export ids start with the request time in epoch milliseconds
+# (".../export/01234567890123-a1b2c3d4"). An export requested before the cut cannot
+# be an export *of* the cut, so it needs no DescribeExport to rule it out. The slack
+# absorbs clock skew between AWS and this function.
+_CLOCK_SLACK = timedelta(minutes=5)
+
+_ALREADY_STARTED_CODES = frozenset(
+    # botocore's model names ExportConflictException; the API reference also says
+    # ImportConflictException / IdempotentParameterMismatch for a reused token.
+    {"ExportConflictException", "ImportConflictException", "IdempotentParameterMismatchException"}
+)
+
+DynamoDBClient = Any  # boto3 ships no type stubs; the client is dynamically built.
+
+
+class Outcome(enum.Enum):
+    """What happened to one table in this run."""
+
+    STARTED = "started"
+    EXISTING = "existing"
+    SKIPPED = "skipped"
+    DEFERRED = "deferred"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the account and Region."""
+
+    name: str
+    arn: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The final word on one table, as reported and logged."""
+
+    table: str
+    outcome: Outcome
+    reason: str | None = None
+    export_arn: str | None = None
+    export_type: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        """Summary entry: {table, exportArn} for exports, {table, reason} otherwise."""
+        entry = {"table": self.table}
+        if self.export_arn is not None:
+            entry["exportArn"] = self.export_arn
+        if self.reason is not None:
+            entry["reason"] = self.reason
+        if self.export_type is not None:
+            entry["exportType"] = self.export_type
+        return entry
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """A table that needs an export in pass 2."""
+
+    table: Table
+    export_type: str
+    attempt: int
+    from_time: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass
+class Scan:
+    """Pass 1 result for one table."""
+
+    table: Table
+    selected: bool
+    in_flight: int = 0
+    plan: Decision | ExportRequest | None = None
+    list_error: str | None = None
+
+
+@dataclass
+class RunResult:
+    """Everything a run decided, for the summary."""
+
+    cut: datetime
+    decisions: list[Decision] = field(default_factory=list)
+    tables_seen: int = 0
+    excluded: int = 0
+    in_flight_before: int = 0
+    capacity: int = 0
+
+
+def is_selected(name: str, settings: Settings) -> bool:
+    """INCLUDE_TABLES (empty = all) minus EXCLUDE_TABLES; fnmatch, case-sensitive."""
+    if settings.include_tables and not any(
+        fnmatch.fnmatchcase(name, pattern) for pattern in settings.include_tables
+    ):
+        return False
+    return not any(fnmatch.fnmatchcase(name, pattern) for pattern in settings.exclude_tables)
+
+
+def list_tables(client: DynamoDBClient, region: str, account: str, partition: str) -> list[Table]:
+    """Every table of the account and Region (ListTables pages hold at most 100)."""
+    tables: list[Table] = []
+    for page in client.get_paginator("list_tables").paginate():
+        for name in page.get("TableNames", []):
+            arn = f"arn:{partition}:dynamodb:{region}:{account}:table/{name}"
+            tables.append(Table(name=str(name), arn=arn))
+    return tables
+
+
+def client_token(settings: Settings, request: ExportRequest, cut: datetime) -> str:
+    """Deterministic token: same table, cut and parameters give the same export.
+
+    The attempt suffix lets a run retry a FAILED export of the same cut: within the
+    8-hour window the old token would just hand back the failed export.
+    """
+    material = json.dumps(
+        [
+            request.table.arn,
+            cut.isoformat(),
+            request.export_type,
+            request.from_time.isoformat() if request.from_time else None,
+            settings.export_format,
+            settings.view_type if request.export_type == "INCREMENTAL_EXPORT" else None,
+            settings.bucket,
+            settings.bucket_owner,
+            s3_prefix(settings, request.table.name, cut),
+            settings.sse_algorithm,
+            settings.kms_key_id,
+        ]
+    )
+    return f"{hashlib.sha256(material.encode()).hexdigest()[:40]}-{request.attempt}"
+
+
+def export_requested_at(export_arn: str) -> datetime | None:
+    """Request time encoded in an export id, or None if the id has another shape."""
+    export_id = export_arn.rsplit("/", 1)[-1]
+    millis = export_id.split("-", 1)[0]
+    if len(millis) < 13 or not millis.isdigit():
+        return None
+    try:
+        return datetime.fromtimestamp(int(millis) / 1000, tz=UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _as_utc(value: Any) -> datetime | None:
+    if not isinstance(value, datetime):
+        return None
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).replace(microsecond=0)
+
+
+def _export_end(description: Mapping[str, Any]) -> datetime | None:
+    """Where an export leaves the chain: ExportTime (full) or ExportToTime (incremental)."""
+    if description.get("ExportType") == "INCREMENTAL_EXPORT":
+        spec = description.get("IncrementalExportSpecification") or {}
+        return _as_utc(spec.get("ExportToTime"))
+    return _as_utc(description.get("ExportTime"))
+
+
+def _covers_cut(
+    description: Mapping[str, Any], settings: Settings, prefix: str, cut: datetime
+) -> bool:
+    if description.get("S3Bucket") != settings.bucket or description.get("S3Prefix") != prefix:
+        return False
+    if not settings.incremental and description.get("ExportType") == "INCREMENTAL_EXPORT":
+        # A full deployment wants a full snapshot; a changes-only export is not one.
+        return False
+    return _export_end(description) == cut
+
+
+def plan_table(
+    client: DynamoDBClient,
+    settings: Settings,
+    table: Table,
+    summaries: list[Mapping[str, Any]],
+    cut: datetime,
+) -> Decision | ExportRequest:
+    """Decide from the table's newest export summaries what this run must do."""
+    prefix = s3_prefix(settings, table.name, cut)
+    root = table_root(settings, table.name)
+    failed_for_cut = 0
+    chain_end: datetime | None = None
+    describes = 0
+    for summary in summaries:
+        arn = str(summary.get("ExportArn", ""))
+        status = summary.get("ExportStatus")
+        requested = export_requested_at(arn)
+        may_be_this_cut = requested is None or requested >= cut - _CLOCK_SLACK
+        wants_chain_end = settings.incremental and chain_end is None and status == "COMPLETED"
+        if not may_be_this_cut and not wants_chain_end:
+            if settings.incremental and chain_end is None:
+                continue
+            # Summaries are newest first, so every later one is older still.
+            break
+        if describes >= MAX_DESCRIBES:
+            break
+        describes += 1
+        description: Mapping[str, Any] = client.describe_export(ExportArn=arn)["ExportDescription"]
+        current = description.get("ExportStatus", status)
+        if _covers_cut(description, settings, prefix, cut):
+            if current in ("IN_PROGRESS", "COMPLETED"):
+                return Decision(
+                    table.name,
+                    Outcome.EXISTING,
+                    reason=f"export of this cut already {current}",
+                    export_arn=arn,
+                    export_type=str(description.get("ExportType", "")) or None,
+                )
+            if current == "FAILED":
+                failed_for_cut += 1
+            continue
+        if (
+            wants_chain_end
+            and current == "COMPLETED"
+            and description.get("S3Bucket") == settings.bucket
+            and str(description.get("S3Prefix", "")).startswith(root)
+        ):
+            end = _export_end(description)
+            if end is not None and end < cut:
+                chain_end = end
+
+    attempt = failed_for_cut + 1
+    if not settings.incremental:
+        return ExportRequest(table, "FULL_EXPORT", attempt)
+    if chain_end is None:
+        return ExportRequest(
+            table,
+            "FULL_EXPORT",
+            attempt,
+            reason="incremental requested but no previous completed export found: full export",
+        )
+    gap = cut - chain_end
+    if gap > INCREMENTAL_MAX_WINDOW:
+        return ExportRequest(
+            table,
+            "FULL_EXPORT",
+            attempt,
+            reason=(
+                f"incremental requested but previous export ends {chain_end.isoformat()}, "
+                f"{gap} before the cut (over 24 h): full export"
+            ),
+        )
+    if gap < INCREMENTAL_MIN_WINDOW:
+        return Decision(
+            table.name,
+            Outcome.SKIPPED,
+            reason=(
+                f"previous export already covers up to {chain_end.isoformat()}, less than "
+                "15 minutes before the cut; the next run continues from there"
+            ),
+        )
+    return ExportRequest(table, "INCREMENTAL_EXPORT", attempt, from_time=chain_end)
+
+
+class _Capacity:
+    """Export slots left under MAX_CONCURRENT_EXPORTS, shared by the pass 2 workers.
+
+    A slot is held while a call is in flight and given back unless an export
+    started, so tables without PITR do not use up capacity. A worker waits only
+    while another call could still give a slot back.
+    """
+
+    def __init__(self, slots: int) -> None:
+        self._free = slots
+        self._pending = 0
+        self._stopped = False
+        self._cond = threading.Condition()
+
+    def acquire(self) -> bool:
+        with self._cond:
+            while not self._stopped and self._free == 0 and self._pending > 0:
+                self._cond.wait()
+            if self._stopped or self._free == 0:
+                return False
+            self._free -= 1
+            self._pending += 1
+            return True
+
+    def release(self, *, started: bool) -> None:
+        with self._cond:
+            self._pending -= 1
+            if not started:
+                self._free += 1
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    @property
+    def stopped(self) -> bool:
+        with self._cond:
+            return self._stopped
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        message = exc.response.get("Error", {}).get("Message", "")
+        return f"{_error_code(exc)}: {message}".rstrip(": ")
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Exporter:
+    """One run: scan all tables, then start the exports that are due."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        settings: Settings,
+        cut: datetime,
+        started_at: datetime,
+        on_decision: Callable[[Decision], None] = lambda _decision: None,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._cut = cut
+        self._started_at = started_at
+        self._on_decision = on_decision
+
+    def _decide(self, decision: Decision) -> Decision:
+        self._on_decision(decision)
+        return decision
+
+    def _scan(self, table: Table, selected: bool) -> Scan:
+        scan = Scan(table=table, selected=selected)
+        try:
+            page = self._client.list_exports(TableArn=table.arn, MaxResults=LIST_EXPORTS_PAGE)
+            summaries: list[Mapping[str, Any]] = list(page.get("ExportSummaries", []))
+            scan.in_flight = sum(1 for s in summaries if s.get("ExportStatus") == "IN_PROGRESS")
+            if selected:
+                scan.plan = plan_table(self._client, self._settings, table, summaries, self._cut)
+        # One table's trouble (throttling beyond retries, a malformed answer, a bug)
+        # must not cost the other tables their backup; it is reported and re-raised
+        # as a failed run at the end.
+        except Exception as exc:  # noqa: BLE001
+            scan.list_error = _error_text(exc)
+            if selected:
+                scan.plan = Decision(
+                    table.name, Outcome.FAILED, reason=f"checking exports: {scan.list_error}"
+                )
+        if isinstance(scan.plan, Decision):
+            self._decide(scan.plan)
+        return scan
+
+    def _start(self, request: ExportRequest, capacity: _Capacity, cap_reason: str) -> Decision:
+        name = request.table.name
+        if capacity.stopped:
+            return self._decide(
+                Decision(name, Outcome.DEFERRED, reason="LimitExceededException earlier in run")
+            )
+        if not capacity.acquire():
+            reason = "LimitExceededException earlier in run" if capacity.stopped else cap_reason
+            return self._decide(Decision(name, Outcome.DEFERRED, reason=reason))
+        started = False
+        try:
+            decision = self._call_export(request, capacity)
+            started = decision.outcome is Outcome.STARTED
+        finally:
+            capacity.release(started=started)
+        return self._decide(decision)
+
+    def _call_export(self, request: ExportRequest, capacity: _Capacity) -> Decision:
+        settings = self._settings
+        name = request.table.name
+        params: dict[str, Any] = {
+            "TableArn": request.table.arn,
+            "ClientToken": client_token(settings, request, self._cut),
+            "S3Bucket": settings.bucket,
+            "S3BucketOwner": settings.bucket_owner,
+            "S3Prefix": s3_prefix(settings, name, self._cut),
+            "S3SseAlgorithm": settings.sse_algorithm,
+            "ExportFormat": settings.export_format,
+            "ExportType": request.export_type,
+        }
+        if settings.kms_key_id is not None:
+            params["S3SseKmsKeyId"] = settings.kms_key_id
+        if request.export_type == "INCREMENTAL_EXPORT":
+            # Incremental exports take their window here and no ExportTime.
+            params["IncrementalExportSpecification"] = {
+                "ExportFromTime": request.from_time,
+                "ExportToTime": self._cut,
+                "ExportViewType": settings.view_type,
+            }
+        else:
+            params["ExportTime"] = self._cut
+        try:
+            description = self._client.export_table_to_point_in_time(**params)["ExportDescription"]
+        except ClientError as exc:
+            return self._classify_error(request, exc, capacity)
+        except Exception as exc:  # noqa: BLE001 - see _scan: isolate one table's failure
+            return Decision(name, Outcome.FAILED, reason=_error_text(exc))
+        arn = str(description.get("ExportArn"))
+        status = description.get("ExportStatus")
+        if status == "FAILED":
+            failure = description.get("FailureCode") or description.get("FailureMessage")
+            return Decision(
+                name, Outcome.FAILED, reason=f"export FAILED: {failure}", export_arn=arn
+            )
+        started_time = _as_utc(description.get("StartTime"))
+        if started_time is not None and started_time < self._started_at.replace(microsecond=0):
+            # ClientToken handed back an export an earlier run started (within 8 h,
+            # before ListExports showed it): nothing new was started.
+            return Decision(
+                name,
+                Outcome.EXISTING,
+                reason=f"ClientToken returned the export started {started_time.isoformat()}",
+                export_arn=arn,
+                export_type=request.export_type,
+            )
+        return Decision(
+            name,
+            Outcome.STARTED,
+            reason=request.reason,
+            export_arn=arn,
+            export_type=request.export_type,
+        )
+
+    def _classify_error(
+        self, request: ExportRequest, exc: ClientError, capacity: _Capacity
+    ) -> Decision:
+        name = request.table.name
+        code = _error_code(exc)
+        text = _error_text(exc)
+        if code == "PointInTimeRecoveryUnavailableException":
+            return Decision(name, Outcome.SKIPPED, reason="point-in-time recovery is not enabled")
+        if code == "InvalidExportTimeException":
+            return Decision(
+                name,
+                Outcome.SKIPPED,
+                reason=f"export time outside the point-in-time recovery window ({text})",
+            )
+        if code == "TableNotFoundException":
+            return Decision(name, Outcome.SKIPPED, reason="table was deleted during the run")
+        if code == "LimitExceededException":
+            # The account is at its export limit (exports we could not see, e.g. of
+            # other Regions' tooling or tables deleted since): stop starting new ones,
+            # the next run picks the rest up.
+            capacity.stop()
+            return Decision(name, Outcome.DEFERRED, reason=f"account export limit reached ({text})")
+        if code in _ALREADY_STARTED_CODES:
+            return Decision(
+                name,
+                Outcome.EXISTING,
+                reason=f"an export with this ClientToken already exists ({code})",
+                export_type=request.export_type,
+            )
+        return Decision(name, Outcome.FAILED, reason=text)
+
+    def run(self, tables: Iterable[Table]) -> RunResult:
+        """Scan every table, then start due exports within the free capacity."""
+        settings = self._settings
+        all_tables = list(tables)
+        result = RunResult(cut=self._cut, tables_seen=len(all_tables))
+        with ThreadPoolExecutor(
+            max_workers=settings.worker_threads, thread_name_prefix="scan"
+        ) as pool:
+            # Excluded tables are listed too: their exports count against the same
+            # account-wide limit.
+            scans = list(
+                pool.map(lambda t: self._scan(t, is_selected(t.name, settings)), all_tables)
+            )
+        result.excluded = sum(1 for s in scans if not s.selected)
+        result.in_flight_before = sum(s.in_flight for s in scans)
+        result.capacity = max(0, settings.max_concurrent_exports - result.in_flight_before)
+        unknown = [s.table.name for s in scans if s.list_error is not None and not s.selected]
+
+        decisions = [s.plan for s in scans if isinstance(s.plan, Decision)]
+        requests = [s.plan for s in scans if isinstance(s.plan, ExportRequest)]
+        capacity = _Capacity(result.capacity)
+        cap_reason = (
+            f"concurrency cap: {result.in_flight_before} exports in flight, "
+            f"MAX_CONCURRENT_EXPORTS={settings.max_concurrent_exports}"
+        )
+        if unknown:
+            cap_reason += f" (in-flight count unknown for {len(unknown)} excluded tables)"
+        with ThreadPoolExecutor(
+            max_workers=settings.worker_threads, thread_name_prefix="export"
+        ) as pool:
+            decisions.extend(pool.map(lambda r: self._start(r, capacity, cap_reason), requests))
+        result.decisions = sorted(decisions, key=lambda d: d.table)
+        return result

@@ -1,0 +1,199 @@
+"""Lambda entry point: export every DynamoDB table to a bucket in another account.
+
+Scheduled daily by EventBridge. Each table is exported as of one shared instant (the
+cut) to s3://{S3_BUCKET_DEST}/{ENV}/{table}/{YYYY}/{MM}/{DD}/AWSDynamoDB/<export-id>/.
+Settings: see export_config.load_settings and docs/dynamodb-export.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from export_config import (
+    ConfigurationError,
+    InvalidEventError,
+    Settings,
+    load_settings,
+    resolve_cut,
+)
+from export_engine import Decision, Exporter, Outcome, RunResult, list_tables
+
+__all__ = [
+    "ConfigurationError",
+    "ExportsFailedError",
+    "InvalidEventError",
+    "lambda_handler",
+]
+
+LOG = logging.getLogger("dynamodb_export")
+LOG.setLevel(logging.INFO)
+
+# Standard mode retries throttling and 5xx with jittered backoff; the attempt count
+# is generous because a run is daily and one lost table costs a day of backup.
+RETRY_CONFIG = {"mode": "standard", "max_attempts": 8}
+
+
+class ExportsFailedError(Exception):
+    """Raised after a run so Lambda's Errors metric sees tables that failed."""
+
+    def __init__(self, failed: list[Decision], summary: dict[str, Any]) -> None:
+        self.failed = failed
+        self.summary = summary
+        listing = ", ".join(f"{d.table} ({d.reason})" for d in failed)
+        super().__init__(f"{len(failed)} table export(s) failed: {listing}")
+
+
+def utcnow() -> datetime:
+    """Current time; a module function so tests can move the clock."""
+    return datetime.now(UTC)
+
+
+def _log(record: Mapping[str, Any]) -> None:
+    LOG.info(json.dumps(record, default=str, sort_keys=True))
+
+
+def _region() -> str:
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise ConfigurationError(["AWS_REGION (or AWS_DEFAULT_REGION) is not set"])
+    return region
+
+
+@functools.lru_cache(maxsize=4)
+def _caller_identity(region: str) -> tuple[str, str]:
+    """(partition, account) from STS, once per cold start and Region."""
+    arn = str(boto3.client("sts", region_name=region).get_caller_identity()["Arn"])
+    parts = arn.split(":")
+    return parts[1], parts[4]
+
+
+def _partition_and_account(context: Any, region: str) -> tuple[str, str]:
+    # The invoked function's ARN carries partition and account for free; STS is
+    # only the fallback for callers without a Lambda context.
+    arn = getattr(context, "invoked_function_arn", None)
+    if isinstance(arn, str):
+        parts = arn.split(":")
+        if len(parts) >= 5 and parts[4].isdigit():
+            return parts[1], parts[4]
+    return _caller_identity(region)
+
+
+def _no_retry_on_export_limit(response: Any = None, **_: Any) -> bool | None:
+    """Keep botocore from retrying LimitExceededException on ExportTableToPointInTime.
+
+    botocore treats that code as throttling and would back off for minutes; for
+    exports it means "the account has 300 in flight", which waiting seconds won't fix.
+    """
+    if response is not None:
+        code = response[1].get("Error", {}).get("Code")
+        if code == "LimitExceededException":
+            return False
+    return None
+
+
+class CallCounter:
+    """Counts AWS API calls by operation (one per call, retries not included)."""
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, model: Any = None, **_: Any) -> None:
+        with self._lock:
+            self._counts[str(getattr(model, "name", "unknown"))] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        """Calls so far, by operation name."""
+        with self._lock:
+            return dict(sorted(self._counts.items()))
+
+
+def make_client(region: str, settings: Settings, counter: CallCounter) -> Any:
+    """DynamoDB client for this run (thread-safe; shared by the worker threads)."""
+    config = Config(
+        region_name=region,
+        retries=RETRY_CONFIG,
+        # One pooled connection per worker avoids "connection pool is full" churn.
+        max_pool_connections=settings.worker_threads + 2,
+        connect_timeout=10,
+        read_timeout=60,
+    )
+    client = boto3.client("dynamodb", config=config)
+    client.meta.events.register("before-call.dynamodb", counter)
+    client.meta.events.register_first(
+        "needs-retry.dynamodb.ExportTableToPointInTime", _no_retry_on_export_limit
+    )
+    return client
+
+
+def summarize(result: RunResult, calls: dict[str, int], seconds: float) -> dict[str, Any]:
+    """The handler's return value: decisions by outcome plus counts."""
+    by_outcome: dict[str, list[dict[str, str]]] = {o.value: [] for o in Outcome}
+    for decision in result.decisions:
+        by_outcome[decision.outcome.value].append(decision.as_dict())
+    counts = {name: len(entries) for name, entries in by_outcome.items()}
+    counts.update(
+        tablesSeen=result.tables_seen,
+        excluded=result.excluded,
+        inFlightBefore=result.in_flight_before,
+        capacity=result.capacity,
+    )
+    return {
+        "exportTime": result.cut.isoformat(),
+        **by_outcome,
+        "counts": counts,
+        "awsCalls": calls,
+        "durationSeconds": round(seconds, 3),
+    }
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """Export all selected tables as of one cut; raise if any table failed."""
+    began = time.monotonic()
+    now = utcnow()
+    settings = load_settings(os.environ)
+    cut = resolve_cut(event, settings, now)
+    region = _region()
+    partition, account = _partition_and_account(context, region)
+
+    counter = CallCounter()
+    client = make_client(region, settings, counter)
+    tables = list_tables(client, region, account, partition)
+
+    def log_decision(decision: Decision) -> None:
+        _log(
+            {
+                "event": "table",
+                "exportTime": cut.isoformat(),
+                "decision": decision.outcome.value,
+                **decision.as_dict(),
+            }
+        )
+
+    result = Exporter(client, settings, cut, now, on_decision=log_decision).run(tables)
+    summary = summarize(result, counter.snapshot(), time.monotonic() - began)
+    _log(
+        {
+            "event": "totals",
+            "exportTime": summary["exportTime"],
+            "exportType": settings.export_type,
+            **summary["counts"],
+            "awsCalls": summary["awsCalls"],
+            "durationSeconds": summary["durationSeconds"],
+        }
+    )
+    failed = [d for d in result.decisions if d.outcome is Outcome.FAILED]
+    if failed:
+        raise ExportsFailedError(failed, summary)
+    return summary
