@@ -2,7 +2,7 @@
 
 Scheduled daily by EventBridge. Each table is exported as of one shared instant (the
 cut) to s3://{S3_BUCKET_DEST}/{ENV}/{table}/{YYYY}/{MM}/{DD}/AWSDynamoDB/<export-id>/.
-Settings: see export_config.load_settings and docs/dynamodb-export.md.
+Settings: see export_config.load_settings and the README, "DynamoDB export Lambda".
 """
 
 from __future__ import annotations
