@@ -20,6 +20,13 @@ TIMEOUT_SECONDS = 900
 MEMORY_MB = 512
 
 
+def lambda_code() -> pulumi.AssetArchive:
+    """The function's modules only: no `__pycache__` or test leftovers change its hash."""
+    return pulumi.AssetArchive(
+        {path.name: pulumi.FileAsset(str(path)) for path in sorted(LAMBDA_SOURCE.glob("*.py"))}
+    )
+
+
 @dataclass(frozen=True)
 class DynamoDbExporterArgs:
     """Where the function runs, where it writes, and how it is scheduled."""
@@ -103,7 +110,7 @@ class DynamoDbExporter(pulumi.ComponentResource):
             name=args.function_name,
             runtime=RUNTIME,
             handler="handler.lambda_handler",
-            code=pulumi.FileArchive(str(LAMBDA_SOURCE)),
+            code=lambda_code(),
             role=role.arn,
             timeout=TIMEOUT_SECONDS,
             memory_size=MEMORY_MB,

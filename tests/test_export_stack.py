@@ -190,3 +190,13 @@ def test_failed_runs_raise_an_alarm(dev_run: OfflineRun) -> None:
     assert alarm.inputs["metricName"] == "Errors"
     assert alarm.inputs["dimensions"] == {"FunctionName": "aws-backup-copy-dev-dynamodb-export"}
     assert alarm.inputs["threshold"] == 1
+
+
+def test_function_ships_exactly_the_handler_modules(dev_run: OfflineRun) -> None:
+    [function] = dev_run.of_type("aws:lambda/function:Function")
+    code = function.inputs["code"]
+
+    assert sorted(code.assets) == ["export_config.py", "export_engine.py", "handler.py"]
+    assert all(
+        asset.path.endswith(f"lambda/dynamodb_export/{name}") for name, asset in code.assets.items()
+    )

@@ -223,3 +223,24 @@ def test_plan_command_writes_every_document(
     table = capsys.readouterr().out
     assert "aws:backup/vault:Vault" in table and "555555555555" in table and "destination" in table
     assert all(p.read_text().endswith("}\n") for p in tmp_path.iterdir())
+
+
+def test_plan_command_prints_every_config_problem_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tools import plan
+
+    project, config = load_stack_file("dev")
+    plan_config = json.loads(config[f"{project}:backupPlan"])
+    plan_config["startWindowMinutes"] = 15
+    plan_config["sourceVaultName"] = "Default"
+    config[f"{project}:backupPlan"] = json.dumps(plan_config)
+    monkeypatch.setattr(plan, "run_program", lambda stack: run_program(stack, config))
+
+    assert plan.main(["--stack", "dev", "--out", str(tmp_path)]) == 2
+
+    err = capsys.readouterr().err
+    assert "backupPlan.startWindowMinutes: must be at least 60" in err
+    assert "backupPlan.sourceVaultName: must not be the Default vault" in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

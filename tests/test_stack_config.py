@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -303,3 +304,43 @@ def test_export_is_off_unless_enabled() -> None:
     raw["dynamodbExport"]["enabled"] = False
 
     assert parse_stack_config(PROJECT, raw).dynamodb_export is None
+
+
+WRONG_VALUES: list[Any] = [None, 7, "x", True, [], {}, [{}], ["x"]]
+
+
+def _paths(node: Any, prefix: str = "") -> list[str]:
+    """Every dotted path (list indexes as numbers) in a decoded config."""
+    if isinstance(node, dict):
+        children = node.items()
+    elif isinstance(node, list):
+        children = ((str(index), value) for index, value in enumerate(node))
+    else:
+        return []
+    paths = []
+    for key, value in children:
+        path = f"{prefix}.{key}" if prefix else key
+        paths.append(path)
+        paths.extend(_paths(value, path))
+    return paths
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_any_wrong_type_anywhere_is_a_config_error_never_a_crash(stack: str) -> None:
+    paths = _paths(stack_values(stack))
+    for path in paths:
+        for wrong in WRONG_VALUES:
+            raw = copy.deepcopy(stack_values(stack))
+            _set(path, wrong)(raw)
+            try:
+                parse_stack_config(PROJECT, raw)
+            except ConfigError as error:
+                # The offending key, or the object/list holding it, is named.
+                named = re.sub(r"\.(\d+)", r"[\1]", path)
+                keys = [problem.split(": ", 1)[0] for problem in error.problems]
+                assert any(named.startswith(key) or key.startswith(named) for key in keys), (
+                    path,
+                    keys,
+                )
+            # Any other exception fails the test with the path in the traceback.
+    assert len(paths) > 50
