@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
@@ -311,6 +311,7 @@ WRONG_VALUES: list[Any] = [None, 7, "x", True, [], {}, [{}], ["x"]]
 
 def _paths(node: Any, prefix: str = "") -> list[str]:
     """Every dotted path (list indexes as numbers) in a decoded config."""
+    children: Iterable[tuple[str, Any]]
     if isinstance(node, dict):
         children = node.items()
     elif isinstance(node, list):
