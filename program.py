@@ -199,6 +199,7 @@ def deploy_dynamodb_export(
                 export_format=export.export_format,
                 export_type=export.export_type,
                 max_concurrent_exports=export.max_concurrent_exports,
+                full_export_interval_days=export.full_export_interval_days,
                 include_tables=export.include_tables,
                 exclude_tables=export.exclude_tables,
                 log_retention_days=export.log_retention_days,

@@ -30,7 +30,9 @@ ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
 # S3 general purpose bucket naming rules (3-63 chars, lowercase, digits, dots, hyphens).
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 CRON = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
-RATE = re.compile(r"^rate\((?P<value>\d+) (?P<unit>minutes?|hours?|days?)\)$")
+# EventBridge: "rate(1 hour)" but "rate(2 hours)": singular for 1, plural otherwise.
+RATE = re.compile(r"^rate\((?P<value>[0-9]+) (?P<unit>minute|hour|day)(?P<plural>s?)\)$")
+INTEGER = re.compile(r"^-?[0-9]+$")
 
 MAX_RETENTION_DAYS = 36500
 DEFAULT_CATCH_UP_SCHEDULE = "cron(5 * * * ? *)"
@@ -172,6 +174,7 @@ class DynamoDbExportConfig:
     export_format: ExportFormat
     export_type: ExportType
     max_concurrent_exports: int
+    full_export_interval_days: int
     retention_days: int
     include_tables: tuple[str, ...]
     exclude_tables: tuple[str, ...]
@@ -252,7 +255,7 @@ class _Reader:
             if required and default is None and raw is not None:
                 self.problem(full, "is required")
             return default
-        if kind is int and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        if kind is int and isinstance(value, str) and INTEGER.fullmatch(value.strip()):
             value = int(value)
         if kind is bool and isinstance(value, str) and value.lower() in {"true", "false"}:
             value = value.lower() == "true"
@@ -362,35 +365,44 @@ class _Reader:
                 return None
         return AccountAccess(account_id=account_id, role_arn=role_arn)
 
-    def schedule(self, raw: Mapping[str, Any] | None, path: str, key: str) -> str | None:
-        """An EventBridge/AWS Backup schedule: `cron(6 fields)` or `rate(N unit)`."""
+    def schedule(
+        self, raw: Mapping[str, Any] | None, path: str, key: str, *, allow_rate: bool = True
+    ) -> str | None:
+        """An AWS schedule: `cron(6 fields)`, or `rate(N unit)` where `allow_rate`.
+
+        AWS Backup plans take cron only; EventBridge takes both.
+        """
         value = self.value(raw, path, key, str)
         if value is None:
             return None
-        cron = CRON.fullmatch(value)
-        if cron is not None:
-            fields = cron["fields"].split()
-            if len(fields) != 6:
-                self.problem(
-                    _join(path, key),
-                    f"AWS cron needs 6 fields (minutes hours day-of-month month day-of-week "
-                    f"year), got {len(fields)} in {value!r}",
-                )
-                return None
-            if "?" not in (fields[2], fields[4]):
-                self.problem(
-                    _join(path, key),
-                    f"AWS cron needs '?' in day-of-month or day-of-week, got {value!r}",
-                )
-                return None
-            return value
-        rate = RATE.fullmatch(value)
-        if rate is not None and int(rate["value"]) > 0:
-            return value
-        self.problem(
-            _join(path, key), f"must be cron(...) with 6 fields or rate(N unit), got {value!r}"
-        )
+        problem = _schedule_problem(value, allow_rate)
+        if problem is not None:
+            self.problem(_join(path, key), f"{problem}, got {value!r}")
+            return None
+        return value
+
+
+def _schedule_problem(value: str, allow_rate: bool) -> str | None:
+    cron = CRON.fullmatch(value)
+    if cron is not None:
+        fields = cron["fields"].split()
+        if len(fields) != 6:
+            return (
+                "AWS cron needs 6 fields (minutes hours day-of-month month day-of-week year), "
+                f"not {len(fields)}"
+            )
+        if (fields[2] == "?") == (fields[4] == "?"):
+            return "AWS cron needs '?' in exactly one of day-of-month and day-of-week"
         return None
+    rate = RATE.fullmatch(value) if allow_rate else None
+    if rate is not None:
+        count = int(rate["value"])
+        if count == 0:
+            return "a rate must be at least 1"
+        if (count == 1) == bool(rate["plural"]):
+            return f"EventBridge wants rate(1 {rate['unit']}) or rate(N {rate['unit']}s)"
+        return None
+    return "must be cron(...) with 6 fields" + (" or rate(N unit)" if allow_rate else "")
 
 
 def _join(path: str, key: str) -> str:
@@ -548,7 +560,7 @@ def _read_backup_plan(reader: _Reader, raw: Any) -> BackupPlanConfig | None:
     )
     name = reader.text(section, path, "name", PLAN_NAME, "1-50 letters, digits, '-', '_' or '.'")
     regions = reader.text_list(section, path, "regions", reader.check_region)
-    schedule = reader.schedule(section, path, "scheduleExpression")
+    schedule = reader.schedule(section, path, "scheduleExpression", allow_rate=False)
     start = reader.value(section, path, "startWindowMinutes", int)
     if start is not None and start < MIN_START_WINDOW_MINUTES:
         reader.problem(
@@ -646,6 +658,7 @@ def _read_dynamodb_export(reader: _Reader, raw: Any) -> DynamoDbExportConfig | N
             "exportFormat",
             "exportType",
             "maxConcurrentExports",
+            "fullExportIntervalDays",
             "retentionDays",
             "includeTables",
             "excludeTables",
@@ -700,6 +713,19 @@ def _read_dynamodb_export(reader: _Reader, raw: Any) -> DynamoDbExportConfig | N
         section, path, "maxConcurrentExports", high=MAX_DYNAMODB_EXPORTS, default=250
     )
     retention = reader.days(section, path, "retentionDays", default=35)
+    full_interval = reader.days(section, path, "fullExportIntervalDays", high=365, default=7)
+    if (
+        export_type == "INCREMENTAL_EXPORT"
+        and retention is not None
+        and full_interval is not None
+        and retention <= full_interval
+    ):
+        # Incremental exports restore only on top of a full export that is still in the bucket.
+        reader.problem(
+            "dynamodbExport.retentionDays",
+            f"must exceed fullExportIntervalDays ({full_interval}) with INCREMENTAL_EXPORT, got {retention}",
+        )
+        retention = None
     log_retention = reader.value(section, path, "logRetentionDays", int, default=90)
     if log_retention is not None and log_retention not in LOG_RETENTION_DAYS:
         reader.problem(
@@ -716,6 +742,7 @@ def _read_dynamodb_export(reader: _Reader, raw: Any) -> DynamoDbExportConfig | N
         or schedule is None
         or max_exports is None
         or retention is None
+        or full_interval is None
         or log_retention is None
     ):
         return None
@@ -728,6 +755,7 @@ def _read_dynamodb_export(reader: _Reader, raw: Any) -> DynamoDbExportConfig | N
         export_format="ION" if export_format == "ION" else "DYNAMODB_JSON",
         export_type="INCREMENTAL_EXPORT" if export_type == "INCREMENTAL_EXPORT" else "FULL_EXPORT",
         max_concurrent_exports=max_exports,
+        full_export_interval_days=full_interval,
         retention_days=retention,
         include_tables=include,
         exclude_tables=exclude,
@@ -737,11 +765,27 @@ def _read_dynamodb_export(reader: _Reader, raw: Any) -> DynamoDbExportConfig | N
 
 def _check_across_sections(
     reader: _Reader,
+    organization: OrganizationConfig | None,
     destination: DestinationConfig | None,
     sources: Sequence[SourceAccountConfig],
     plan: BackupPlanConfig | None,
 ) -> None:
     """Rules that relate one section to another."""
+    source_ids = {source.account.account_id for source in sources}
+    if organization is not None:
+        for index, target in enumerate(organization.policy_targets):
+            path = f"organization.policyTargets[{index}]"
+            if destination is not None and target == destination.account.account_id:
+                reader.problem(
+                    path,
+                    f"{target} is the destination account: it must not back itself up into itself",
+                )
+            elif ACCOUNT_ID.fullmatch(target) and target not in source_ids:
+                # Its plan would back up into a source vault and role this stack never creates.
+                reader.problem(
+                    path,
+                    f"account {target} is not in sourceAccounts, so it has no source vault or service role",
+                )
     seen: dict[str, int] = {}
     for index, source in enumerate(sources):
         account_id = source.account.account_id
@@ -807,7 +851,7 @@ def parse_stack_config(project: str, raw: Mapping[str, Any]) -> StackConfig:
     sources = _read_sources(reader, raw.get("sourceAccounts"))
     plan = _read_backup_plan(reader, raw.get("backupPlan"))
     dynamodb_export = _read_dynamodb_export(reader, raw.get("dynamodbExport"))
-    _check_across_sections(reader, destination, sources, plan)
+    _check_across_sections(reader, organization, destination, sources, plan)
     if reader.problems:
         raise ConfigError(reader.problems)
     assert environment and organization and destination and plan  # no problems: all present

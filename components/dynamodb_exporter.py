@@ -18,6 +18,8 @@ RUNTIME = "python3.12"
 # Lambda's ceiling: the handler is measured to finish 2,500 tables well inside it (bench/).
 TIMEOUT_SECONDS = 900
 MEMORY_MB = 512
+METRIC_NAMESPACE = "AwsBackupCopy/DynamoDbExport"
+DEFERRED_METRIC = "DeferredTables"
 
 
 def lambda_code() -> pulumi.AssetArchive:
@@ -43,6 +45,7 @@ class DynamoDbExporterArgs:
     export_format: str
     export_type: str
     max_concurrent_exports: int
+    full_export_interval_days: int
     include_tables: Sequence[str]
     exclude_tables: Sequence[str]
     log_retention_days: int
@@ -97,6 +100,7 @@ class DynamoDbExporter(pulumi.ComponentResource):
             "EXPORT_FORMAT": args.export_format,
             "EXPORT_TYPE": args.export_type,
             "MAX_CONCURRENT_EXPORTS": str(args.max_concurrent_exports),
+            "FULL_EXPORT_INTERVAL_DAYS": str(args.full_export_interval_days),
             "S3_SSE_ALGORITHM": "AES256" if args.kms_key_arn is None else "KMS",
         }
         if args.kms_key_arn is not None:
@@ -114,8 +118,6 @@ class DynamoDbExporter(pulumi.ComponentResource):
             role=role.arn,
             timeout=TIMEOUT_SECONDS,
             memory_size=MEMORY_MB,
-            # One run at a time: a catch-up run never races the daily run for the same tables.
-            reserved_concurrent_executions=1,
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=variables),
             opts=pulumi.ResourceOptions.merge(
                 child, pulumi.ResourceOptions(depends_on=[log_group, permissions])
@@ -157,6 +159,33 @@ class DynamoDbExporter(pulumi.ComponentResource):
             threshold=1,
             comparison_operator="GreaterThanOrEqualToThreshold",
             treat_missing_data="notBreaching",
+            opts=child,
+        )
+        # Deferred tables are normal while catch-up runs drain the 300-export quota; a backlog
+        # that has not drained for a whole day means some table missed that day's export.
+        aws.cloudwatch.LogMetricFilter(
+            f"{name}-deferred-metric",
+            name=f"{args.function_name}-deferred-tables",
+            log_group_name=log_group.name,
+            pattern='{ $.event = "totals" }',
+            metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                name=DEFERRED_METRIC, namespace=METRIC_NAMESPACE, value="$.deferred", unit="Count"
+            ),
+            opts=child,
+        )
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-backlog",
+            name=f"{args.function_name}-backlog",
+            alarm_description="Tables have stayed deferred for 24 hours: exports cannot keep up",
+            namespace=METRIC_NAMESPACE,
+            metric_name=DEFERRED_METRIC,
+            statistic="Minimum",
+            period=3600,
+            evaluation_periods=24,
+            datapoints_to_alarm=24,
+            threshold=1,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            treat_missing_data="missing",
             opts=child,
         )
         self.function_arn = function.arn

@@ -28,3 +28,18 @@ def aws_managed_policy(name_with_path: str) -> str:
 def s3_bucket(bucket_name: str) -> str:
     """An S3 bucket (bucket ARNs carry neither Region nor account)."""
     return f"arn:{PARTITION}:s3:::{bucket_name}"
+
+
+def dynamodb_tables(region: str, account_id: str) -> str:
+    """Every DynamoDB table of one account and Region."""
+    return f"arn:{PARTITION}:dynamodb:{region}:{account_id}:table/*"
+
+
+def log_group(region: str, account_id: str, name: str) -> str:
+    """A CloudWatch Logs log group (without the `:*` that its streams add)."""
+    return f"arn:{PARTITION}:logs:{region}:{account_id}:log-group:{name}"
+
+
+def account_of(arn: str) -> str:
+    """The account field of an ARN (`arn:aws:iam::<account>:role/...`)."""
+    return arn.split(":")[4]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from policies.arns import PARTITION, s3_bucket
+from policies import arns
 from policies.s3 import EXPORT_KEY_ACTIONS, EXPORT_WRITE_ACTIONS
 from policies.statements import PolicyDocument, Statement, document
 
@@ -18,8 +18,8 @@ def exporter_permissions(
     """ListTables/ListExports (no resource-level scoping exists for them), exports of this
     account's and Region's tables, writes to the bucket's objects, the bucket key if any,
     and the function's own log group."""
-    tables = f"arn:{PARTITION}:dynamodb:{region}:{account_id}:table/*"
-    log_group = f"arn:{PARTITION}:logs:{region}:{account_id}:log-group:{log_group_name}"
+    tables = arns.dynamodb_tables(region, account_id)
+    log_group = arns.log_group(region, account_id, log_group_name)
     statements: list[Statement] = [
         {
             "Sid": "ListTablesAndExports",
@@ -43,7 +43,7 @@ def exporter_permissions(
             "Sid": "WriteExportObjects",
             "Effect": "Allow",
             "Action": sorted(EXPORT_WRITE_ACTIONS),
-            "Resource": f"{s3_bucket(bucket_name)}/*",
+            "Resource": f"{arns.s3_bucket(bucket_name)}/*",
         },
         {
             "Sid": "WriteOwnLogs",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from policies.arns import account_root, s3_bucket
+from policies.arns import account_of, account_root, s3_bucket
 from policies.kms import key_administration
 from policies.statements import PolicyDocument, Statement, aws_principals, document
 
@@ -19,20 +19,13 @@ EXPORT_WRITE_ACTIONS = ["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObject
 EXPORT_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"]
 
 
-def account_of_role(role_arn: str) -> str:
-    """`arn:aws:iam::<account>:role/...` -> `<account>`."""
-    return role_arn.split(":")[4]
-
-
 def _writers_statement(
     sid: str, writer_role_arns: Sequence[str], actions: Sequence[str], resource: str
 ) -> Statement:
     return {
         "Sid": sid,
         "Effect": "Allow",
-        "Principal": aws_principals(
-            [account_root(account_of_role(arn)) for arn in writer_role_arns]
-        ),
+        "Principal": aws_principals([account_root(account_of(arn)) for arn in writer_role_arns]),
         "Action": sorted(actions),
         "Resource": resource,
         "Condition": {"ArnEquals": {"aws:PrincipalArn": sorted(writer_role_arns)}},

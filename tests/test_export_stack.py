@@ -99,7 +99,7 @@ def test_function_settings_and_environment(stack_run: OfflineRun) -> None:
         assert function.inputs["handler"] == "handler.lambda_handler"
         assert function.inputs["runtime"] in {"python3.12", "python3.13"}
         assert function.inputs["timeout"] == 900
-        assert function.inputs["reservedConcurrentExecutions"] == 1
+        assert env["FULL_EXPORT_INTERVAL_DAYS"] == "7"
         assert env["S3_BUCKET_DEST"] == only(stack_run, "aws:s3/bucket:Bucket").inputs["bucket"]
         assert env["S3_BUCKET_OWNER"] == only(stack_run, "aws:s3/bucket:Bucket").account_id
         assert env["ENV"] == stack_run.stack
@@ -185,7 +185,7 @@ def test_logs_are_kept_as_configured(prod_run: OfflineRun) -> None:
 
 
 def test_failed_runs_raise_an_alarm(dev_run: OfflineRun) -> None:
-    alarm = only(dev_run, "aws:cloudwatch/metricAlarm:MetricAlarm")
+    alarm = dev_run.named("exporter-111111111111-ap-southeast-2-failures")
 
     assert alarm.inputs["metricName"] == "Errors"
     assert alarm.inputs["dimensions"] == {"FunctionName": "aws-backup-copy-dev-dynamodb-export"}
@@ -200,3 +200,19 @@ def test_function_ships_exactly_the_handler_modules(dev_run: OfflineRun) -> None
     assert all(
         asset.path.endswith(f"lambda/dynamodb_export/{name}") for name, asset in code.assets.items()
     )
+
+
+def test_a_backlog_that_never_drains_raises_an_alarm(dev_run: OfflineRun) -> None:
+    metric_filter = only(dev_run, "aws:cloudwatch/logMetricFilter:LogMetricFilter")
+    alarm = dev_run.named("exporter-111111111111-ap-southeast-2-backlog")
+    transformation = metric_filter.inputs["metricTransformation"]
+
+    assert metric_filter.inputs["logGroupName"] == "/aws/lambda/aws-backup-copy-dev-dynamodb-export"
+    assert metric_filter.inputs["pattern"] == '{ $.event = "totals" }'
+    assert transformation["value"] == "$.deferred"
+    assert (alarm.inputs["namespace"], alarm.inputs["metricName"]) == (
+        transformation["namespace"],
+        transformation["name"],
+    )
+    assert alarm.inputs["evaluationPeriods"] * alarm.inputs["period"] == 24 * 3600
+    assert alarm.inputs["statistic"] == "Minimum"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import parliament
 
@@ -13,9 +14,19 @@ RESOURCE_POLICY_TYPES = {
     "aws:backup/vaultPolicy:VaultPolicy",
     "aws:s3/bucketPolicy:BucketPolicy",
 }
-# parliament reads every document as an identity or resource policy; a role's trust policy has
-# no Resource element by design (parliament/statement.py says it cannot check them).
-TRUST_POLICY_GAP = ("MALFORMED", "Statement contains neither Resource nor NotResource")
+TRUST_POLICY_TYPE = "aws:iam/role:Role"
+
+
+def as_resource_policy(trust_policy: dict[str, Any], role_arn: str) -> dict[str, Any]:
+    """A trust policy is the role's resource policy; its implied Resource is the role.
+
+    parliament has no trust-policy mode (parliament/statement.py says so), and reports every
+    trust statement as MALFORMED for lacking a Resource: naming the role lets it check the rest.
+    """
+    return {
+        **trust_policy,
+        "Statement": [{**st, "Resource": role_arn} for st in trust_policy["Statement"]],
+    }
 
 
 def findings(document: object) -> list[tuple[str, object]]:
@@ -31,11 +42,10 @@ def test_documents_have_no_findings_beyond_resource_star_on_resource_policies(
         if resource.type == "aws:organizations/policy:Policy":
             continue  # not IAM syntax: checked against the backup policy syntax in test_policies
         allowed = {"RESOURCE_STAR"} if resource.type in RESOURCE_POLICY_TYPES else set()
-        problems = [
-            (issue, detail)
-            for issue, detail in findings(document)
-            if issue not in allowed and (issue, detail) != TRUST_POLICY_GAP
-        ]
+        if resource.type == TRUST_POLICY_TYPE:
+            role_arn = f"arn:aws:iam::{resource.account_id}:role{resource.inputs.get('path', '/')}{resource.inputs['name']}"
+            document = as_resource_policy(document, role_arn)
+        problems = [(issue, detail) for issue, detail in findings(document) if issue not in allowed]
         assert problems == [], f"{stem}: {problems}"
         checked += 1
     assert checked >= 4

@@ -244,3 +244,25 @@ def test_plan_command_prints_every_config_problem_and_exits_2(
     assert "backupPlan.sourceVaultName: must not be the Default vault" in err
     assert "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_malformed_stack_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.broken.yaml").write_text("config:\n  aws-backup-copy:environment: [dev\n")
+
+    with pytest.raises(ConfigError, match=r"Pulumi\.broken\.yaml: not valid YAML"):
+        load_stack_file("broken", tmp_path)
+
+
+def test_project_declares_every_required_key_and_no_optional_one() -> None:
+    declared = set(yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"])
+
+    # Pulumi refuses a stack that lacks a declared key without default (project config rules).
+    assert declared == {
+        "pulumi:disable-default-providers",
+        "environment",
+        "organization",
+        "destination",
+        "sourceAccounts",
+        "backupPlan",
+    }

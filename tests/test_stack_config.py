@@ -104,6 +104,48 @@ RULES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         "backupPlan.scheduleExpression",
     ),
     (
+        "cron has ? in one day field only",
+        _set("dynamodbExport.scheduleExpression", "cron(0 3 ? * ? *)"),
+        "dynamodbExport.scheduleExpression",
+    ),
+    (
+        "rate is plural above 1",
+        _set("dynamodbExport.scheduleExpression", "rate(5 minute)"),
+        "dynamodbExport.scheduleExpression",
+    ),
+    (
+        "rate is singular for 1",
+        _set("dynamodbExport.scheduleExpression", "rate(1 days)"),
+        "dynamodbExport.scheduleExpression",
+    ),
+    (
+        "backup plans take cron only",
+        _set("backupPlan.scheduleExpression", "rate(12 hours)"),
+        "backupPlan.scheduleExpression",
+    ),
+    (
+        "digits only, not any numeral",
+        _set("backupPlan.startWindowMinutes", "²"),
+        "backupPlan.startWindowMinutes: must be a whole number",
+    ),
+    (
+        "account target must be a source",
+        _set("organization.policyTargets", ["ou-ab12-cdef3456", "999999999999"]),
+        "organization.policyTargets[1]: account 999999999999 is not in sourceAccounts",
+    ),
+    (
+        "destination is not a target",
+        _set("organization.policyTargets", ["222222222222"]),
+        "organization.policyTargets[0]: 222222222222 is the destination account",
+    ),
+    (
+        "incremental exports keep a full base",
+        lambda raw: raw["dynamodbExport"].update(
+            exportType="INCREMENTAL_EXPORT", fullExportIntervalDays=35
+        ),
+        "dynamodbExport.retentionDays: must exceed fullExportIntervalDays (35)",
+    ),
+    (
         "schedule is cron or rate",
         _set("backupPlan.scheduleExpression", "daily"),
         "backupPlan.scheduleExpression",
@@ -297,6 +339,19 @@ def test_catch_up_runs_hourly_unless_switched_off() -> None:
 
     assert export is not None and export.catch_up_schedule_expression == "cron(5 * * * ? *)"
     assert switched_off is not None and switched_off.catch_up_schedule_expression is None
+
+
+def test_valid_schedules_pass() -> None:
+    raw = copy.deepcopy(stack_values("dev"))
+    for expression in (
+        "rate(1 hour)",
+        "rate(15 minutes)",
+        "cron(0 3 * * ? *)",
+        "cron(0 3 ? * MON-FRI *)",
+    ):
+        raw["dynamodbExport"]["scheduleExpression"] = expression
+        export = parse_stack_config(PROJECT, raw).dynamodb_export
+        assert export is not None and export.schedule_expression == expression
 
 
 def test_export_is_off_unless_enabled() -> None:

@@ -23,6 +23,8 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from stack_config import ConfigError
+
 ROOT = Path(__file__).resolve().parent.parent
 PROVIDER_TYPE = "pulumi:providers:aws"
 
@@ -239,22 +241,36 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML mapping; a syntax error becomes a config error naming the file and line."""
+    try:
+        content = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError([f"{path.name}: not valid YAML: {error}".replace("\n", " ")]) from None
+    if content is None:
+        return {}
+    if not isinstance(content, dict):
+        raise ConfigError([f"{path.name}: must be a YAML mapping, got {type(content).__name__}"])
+    return content
+
+
 def load_stack_file(stack: str, root: Path = ROOT) -> tuple[str, dict[str, str]]:
     """The project name and the stack's config as the engine hands it to a program.
 
     Pulumi.yaml `config:` values come first, then `Pulumi.<stack>.yaml` overrides them;
     structured values are JSON-encoded, as the engine does.
     """
-    project_file = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    project_file = _read_yaml(root / "Pulumi.yaml")
     project = str(project_file["name"])
     stack_path = root / f"Pulumi.{stack}.yaml"
     if not stack_path.is_file():
         raise FileNotFoundError(f"no stack file {stack_path.name} in {root}")
+    stack_file = _read_yaml(stack_path)
     values: dict[str, Any] = {}
     for key, declaration in (project_file.get("config") or {}).items():
         if isinstance(declaration, Mapping) and "value" in declaration:
             values[key if ":" in key else f"{project}:{key}"] = declaration["value"]
-    values.update((yaml.safe_load(stack_path.read_text()) or {}).get("config") or {})
+    values.update(stack_file.get("config") or {})
     encoded = {
         key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()
     }
