@@ -39,8 +39,6 @@ from moto.server import ThreadedMotoServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lambda" / "dynamodb_export"))
 
-import handler  # found through the sys.path entry above
-
 REGION = "eu-west-1"
 SOURCE_ACCOUNT = "123456789012"
 BACKUP_ACCOUNT = "333333333333"
@@ -195,6 +193,11 @@ def main() -> int:
             }
         )
         os.environ.pop("AWS_PROFILE", None)
+        # Imported only now, as Lambda imports it at cold start: the module parses
+        # the environment above once (found through the sys.path entry at the top).
+        import export_engine
+        import handler
+
         setup_began = time.monotonic()
         without_pitr = _setup(args.tables, args.no_pitr_share)
         setup_s = time.monotonic() - setup_began
@@ -253,8 +256,18 @@ def main() -> int:
     # export call, plus the sequential ListTables pages.
     worst = (args.tables * 5 / args.threads + args.tables / 100) * per_call
     print(_row("worst case s (5 calls/table)", f"{worst:.1f}", ""))
+    # Persistent throttling of ExportTableToPointInTime: the first table to use up its
+    # attempts stops new starts; workers still backing off stop after their current
+    # wait (at most the cap). Each backoff ceiling is min(cap, base * 2**n).
+    retries = export_engine.EXPORT_MAX_ATTEMPTS - 1
+    retry_wait = sum(
+        min(export_engine.EXPORT_BACKOFF_CAP_S, export_engine.EXPORT_BACKOFF_BASE_S * 2**n)
+        for n in range(retries)
+    )
+    throttled = worst + retry_wait + export_engine.EXPORT_BACKOFF_CAP_S + retries * per_call
+    print(_row("worst case s, exports throttled", f"{throttled:.1f}", ""))
     print(_row("Lambda limit (s)", f"{LAMBDA_TIMEOUT_S:.0f}", f"{LAMBDA_TIMEOUT_S:.0f}"))
-    ok = all(wall < LAMBDA_TIMEOUT_S for _, _, wall, _ in runs) and worst < LAMBDA_TIMEOUT_S
+    ok = all(wall < LAMBDA_TIMEOUT_S for _, _, wall, _ in runs) and throttled < LAMBDA_TIMEOUT_S
     print("verdict: " + ("fits in Lambda's 900 s" if ok else "DOES NOT FIT in 900 s"))
     return 0 if ok else 1
 

@@ -19,6 +19,13 @@ AWS_EXPORT_LIMIT = 300
 DEFAULT_MAX_CONCURRENT_EXPORTS = 250
 DEFAULT_WORKER_THREADS = 16
 MAX_WORKER_THREADS = 64
+# Incremental deployments take a full export every this many days, so a restore never
+# needs objects older than the bucket's retention (which must exceed the interval).
+DEFAULT_FULL_EXPORT_INTERVAL_DAYS = 7
+MAX_FULL_EXPORT_INTERVAL_DAYS = 365
+# Point-in-time recovery keeps at most 35 days (RecoveryPeriodInDays 1..35): an older
+# cut cannot be exported from any table.
+PITR_MAX_WINDOW = timedelta(days=35)
 
 SSE_ALGORITHMS = ("AES256", "KMS")
 EXPORT_FORMATS = ("DYNAMODB_JSON", "ION")
@@ -63,11 +70,20 @@ class Settings:
     exclude_tables: tuple[str, ...] = ()
     export_time_of_day: time = time(0, 0)
     worker_threads: int = DEFAULT_WORKER_THREADS
+    full_export_interval_days: int = DEFAULT_FULL_EXPORT_INTERVAL_DAYS
 
     @property
     def incremental(self) -> bool:
         """True when the deployment chains incremental exports."""
         return self.export_type == "INCREMENTAL_EXPORT"
+
+    def is_periodic_full_day(self, cut: datetime) -> bool:
+        """True when an incremental deployment takes a full export at this cut.
+
+        Stateless on purpose: the cut's UTC date alone decides, so every run of the
+        day (and every table) agrees without reading the chain.
+        """
+        return cut.astimezone(UTC).date().toordinal() % self.full_export_interval_days == 0
 
 
 def _get(environ: Mapping[str, str], name: str) -> str | None:
@@ -183,6 +199,16 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         environ, "WORKER_THREADS", DEFAULT_WORKER_THREADS, 1, MAX_WORKER_THREADS, problems
     )
     time_of_day = _time_of_day(environ, problems)
+    # Accepted (and range-checked) with full exports too, where it has no effect, so
+    # that a deployment can always pass it.
+    full_interval = _int_in_range(
+        environ,
+        "FULL_EXPORT_INTERVAL_DAYS",
+        DEFAULT_FULL_EXPORT_INTERVAL_DAYS,
+        1,
+        MAX_FULL_EXPORT_INTERVAL_DAYS,
+        problems,
+    )
 
     if problems:
         raise ConfigurationError(problems)
@@ -202,6 +228,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         exclude_tables=_patterns(environ, "EXCLUDE_TABLES"),
         export_time_of_day=time_of_day,
         worker_threads=threads,
+        full_export_interval_days=full_interval,
     )
 
 
@@ -220,7 +247,11 @@ def _parse_instant(value: Any, field: str) -> datetime:
         raise InvalidEventError(
             f"event field {field!r}={value!r} has no time zone (add 'Z' or '+00:00')"
         )
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # e.g. 0001-01-01T00:00:00+05:00: valid ISO-8601, but before datetime.min in UTC.
+        raise InvalidEventError(f"event field {field!r}={value!r} is out of range in UTC") from None
 
 
 def resolve_cut(event: Any, settings: Settings, now: datetime) -> datetime:
@@ -229,8 +260,13 @@ def resolve_cut(event: Any, settings: Settings, now: datetime) -> datetime:
     `exportTime` in the event (manual backfill) wins; otherwise the UTC date of the
     EventBridge `time` field (or of `now`) at EXPORT_TIME_OF_DAY. Using the event's
     time, not the clock, keeps a Lambda retry or a late catch-up run on the same cut.
+
+    Raises InvalidEventError, naming the field, for anything else: a non-string, a
+    malformed or zone-less date-time, one outside datetime's range, or a cut in the
+    future or more than 35 days back (no table's PITR window reaches it).
     """
     fields: Mapping[str, Any] = event if isinstance(event, Mapping) else {}
+    now = now.astimezone(UTC)
     if fields.get("exportTime") is not None:
         cut = _parse_instant(fields["exportTime"], "exportTime")
         source = "event field 'exportTime'"
@@ -248,7 +284,15 @@ def resolve_cut(event: Any, settings: Settings, now: datetime) -> datetime:
     if cut > now:
         raise InvalidEventError(
             f"export time {cut.isoformat()} ({source}) is in the future "
-            f"(now {now.astimezone(UTC).replace(microsecond=0).isoformat()})"
+            f"(now {now.replace(microsecond=0).isoformat()})"
+        )
+    # Comparing with now - 35 days, not subtracting from the cut, cannot overflow;
+    # it also keeps cuts like year 1 away from the engine's date arithmetic.
+    if cut < now - PITR_MAX_WINDOW:
+        raise InvalidEventError(
+            f"export time {cut.isoformat()} ({source}) is more than 35 days before now "
+            f"({now.replace(microsecond=0).isoformat()}): outside every table's "
+            "point-in-time recovery window"
         )
     return cut
 

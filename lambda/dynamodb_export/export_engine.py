@@ -7,7 +7,9 @@ A run has two passes over the tables:
    whether this cut was already exported (and, for incremental exports, where the
    previous export of the chain ended).
 2. ExportTableToPointInTime for the tables that still need it, never more than the
-   free capacity (MAX_CONCURRENT_EXPORTS minus exports in flight).
+   free capacity (MAX_CONCURRENT_EXPORTS minus exports in flight). These calls go
+   through a client without botocore retries; `Exporter` retries throttling and
+   transient errors itself and never LimitExceededException (see EXPORT_MAX_ATTEMPTS).
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ import enum
 import fnmatch
 import hashlib
 import json
+import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from export_config import (
     INCREMENTAL_MAX_WINDOW,
     INCREMENTAL_MIN_WINDOW,
@@ -44,11 +49,44 @@ LIST_EXPORTS_PAGE = 25
 # absorbs clock skew between AWS and this function.
 _CLOCK_SLACK = timedelta(minutes=5)
 
+# "ClientToken reused with other parameters" under the names other DynamoDB operations
+# use (ImportTable, TransactWriteItems); neither is in ExportTableToPointInTime's error
+# list, so this is a guard in case AWS returns one. The token hashes every parameter
+# we send, so a mismatch can only come from AWS comparing a value differently from
+# how we sent it: the export bound to the token is then this function's own request
+# for this table and cut, hence "already started".
+# ExportConflictException is deliberately absent: the API's error list defines it as
+# "a conflict when writing to the specified S3 bucket", a failure to report. (The
+# ClientToken text also names it for a reused token with other parameters; with a
+# token that hashes every parameter that would be a bug, also worth failing loudly.)
 _ALREADY_STARTED_CODES = frozenset(
-    # botocore's model names ExportConflictException; the API reference also says
-    # ImportConflictException / IdempotentParameterMismatch for a reused token.
-    {"ExportConflictException", "ImportConflictException", "IdempotentParameterMismatchException"}
+    {"ImportConflictException", "IdempotentParameterMismatchException"}
 )
+
+# ExportTableToPointInTime is called through a client with botocore retries turned
+# off (total_max_attempts=1) and retried here, because botocore's standard mode counts
+# LimitExceededException as throttling, and the needs-retry hook that could veto that
+# behaves differently across botocore versions (older ones sleep `False` seconds and
+# retry without limit). Only these codes, 5xx and connection errors are retried;
+# ClientToken makes a repeated call safe even when the first one did start an export.
+EXPORT_RETRY_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "TooManyRequestsException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+EXPORT_MAX_ATTEMPTS = 6
+# Full jitter: the n-th retry waits uniform(0, min(cap, base * 2**(n-1))) seconds, at
+# most 1 + 2 + 4 + 8 + 16 = 31 s per table; exports are started once a day.
+EXPORT_BACKOFF_BASE_S = 1.0
+EXPORT_BACKOFF_CAP_S = 20.0
 
 DynamoDBClient = Any  # boto3 ships no type stubs; the client is dynamically built.
 
@@ -125,6 +163,30 @@ class RunResult:
     excluded: int = 0
     in_flight_before: int = 0
     capacity: int = 0
+
+
+def backoff_sleep(seconds: float) -> None:
+    """Wait between export attempts; a module function so tests can skip the wait."""
+    time.sleep(seconds)
+
+
+def backoff_delay(retry: int) -> float:
+    """Seconds to wait before retry number `retry` (1-based), with full jitter."""
+    ceiling = min(EXPORT_BACKOFF_CAP_S, EXPORT_BACKOFF_BASE_S * 2 ** (retry - 1))
+    # Jitter spreads the worker threads' retries; not used for anything secret.
+    return random.uniform(0, ceiling)
+
+
+def is_retryable_export_error(exc: Exception) -> bool:
+    """Throttling, 5xx and connection errors: worth another ExportTableToPointInTime."""
+    if isinstance(exc, ClientError):
+        code = _error_code(exc)
+        if code == "LimitExceededException":
+            # The account has its 300 exports in flight: seconds of waiting won't help.
+            return False
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return code in EXPORT_RETRY_CODES or (isinstance(status, int) and status >= 500)
+    return isinstance(exc, BotocoreConnectionError | HTTPClientError)
 
 
 def is_selected(name: str, settings: Settings) -> bool:
@@ -221,14 +283,17 @@ def plan_table(
     failed_for_cut = 0
     chain_end: datetime | None = None
     describes = 0
+    # On a periodic full day the chain's end is not needed: no describe is spent on it.
+    periodic_full = settings.incremental and settings.is_periodic_full_day(cut)
+    chains = settings.incremental and not periodic_full
     for summary in summaries:
         arn = str(summary.get("ExportArn", ""))
         status = summary.get("ExportStatus")
         requested = export_requested_at(arn)
         may_be_this_cut = requested is None or requested >= cut - _CLOCK_SLACK
-        wants_chain_end = settings.incremental and chain_end is None and status == "COMPLETED"
+        wants_chain_end = chains and chain_end is None and status == "COMPLETED"
         if not may_be_this_cut and not wants_chain_end:
-            if settings.incremental and chain_end is None:
+            if chains and chain_end is None:
                 continue
             # Summaries are newest first, so every later one is older still.
             break
@@ -262,6 +327,19 @@ def plan_table(
     attempt = failed_for_cut + 1
     if not settings.incremental:
         return ExportRequest(table, "FULL_EXPORT", attempt)
+    if periodic_full:
+        # Bounds the chain a restore needs to FULL_EXPORT_INTERVAL_DAYS, which the
+        # bucket's retention exceeds; an endless chain would lose its full export to
+        # the lifecycle rule and become unrestorable.
+        return ExportRequest(
+            table,
+            "FULL_EXPORT",
+            attempt,
+            reason=(
+                "periodic full export (FULL_EXPORT_INTERVAL_DAYS="
+                f"{settings.full_export_interval_days}; incremental on other days)"
+            ),
+        )
     if chain_end is None:
         return ExportRequest(
             table,
@@ -303,14 +381,14 @@ class _Capacity:
     def __init__(self, slots: int) -> None:
         self._free = slots
         self._pending = 0
-        self._stopped = False
+        self._stop_reason: str | None = None
         self._cond = threading.Condition()
 
     def acquire(self) -> bool:
         with self._cond:
-            while not self._stopped and self._free == 0 and self._pending > 0:
+            while self._stop_reason is None and self._free == 0 and self._pending > 0:
                 self._cond.wait()
-            if self._stopped or self._free == 0:
+            if self._stop_reason is not None or self._free == 0:
                 return False
             self._free -= 1
             self._pending += 1
@@ -323,15 +401,18 @@ class _Capacity:
                 self._free += 1
             self._cond.notify_all()
 
-    def stop(self) -> None:
+    def stop(self, reason: str) -> None:
+        """No more starts this run; the first reason is what deferred tables report."""
         with self._cond:
-            self._stopped = True
+            if self._stop_reason is None:
+                self._stop_reason = reason
             self._cond.notify_all()
 
     @property
-    def stopped(self) -> bool:
+    def stop_reason(self) -> str | None:
+        """Why starts were stopped, or None while they are not."""
         with self._cond:
-            return self._stopped
+            return self._stop_reason
 
 
 def _error_code(exc: ClientError) -> str:
@@ -346,7 +427,12 @@ def _error_text(exc: Exception) -> str:
 
 
 class Exporter:
-    """One run: scan all tables, then start the exports that are due."""
+    """One run: scan all tables, then start the exports that are due.
+
+    `client` serves ListExports and DescribeExport with botocore's retries;
+    `export_client` must have them off (total_max_attempts=1), as this class retries
+    ExportTableToPointInTime itself (see EXPORT_RETRY_CODES).
+    """
 
     def __init__(
         self,
@@ -355,8 +441,11 @@ class Exporter:
         cut: datetime,
         started_at: datetime,
         on_decision: Callable[[Decision], None] = lambda _decision: None,
+        *,
+        export_client: DynamoDBClient,
     ) -> None:
         self._client = client
+        self._export_client = export_client
         self._settings = settings
         self._cut = cut
         self._started_at = started_at
@@ -389,12 +478,11 @@ class Exporter:
 
     def _start(self, request: ExportRequest, capacity: _Capacity, cap_reason: str) -> Decision:
         name = request.table.name
-        if capacity.stopped:
-            return self._decide(
-                Decision(name, Outcome.DEFERRED, reason="LimitExceededException earlier in run")
-            )
+        stopped = capacity.stop_reason
+        if stopped is not None:
+            return self._decide(Decision(name, Outcome.DEFERRED, reason=stopped))
         if not capacity.acquire():
-            reason = "LimitExceededException earlier in run" if capacity.stopped else cap_reason
+            reason = capacity.stop_reason or cap_reason
             return self._decide(Decision(name, Outcome.DEFERRED, reason=reason))
         started = False
         try:
@@ -428,12 +516,9 @@ class Exporter:
             }
         else:
             params["ExportTime"] = self._cut
-        try:
-            description = self._client.export_table_to_point_in_time(**params)["ExportDescription"]
-        except ClientError as exc:
-            return self._classify_error(request, exc, capacity)
-        except Exception as exc:  # noqa: BLE001 - see _scan: isolate one table's failure
-            return Decision(name, Outcome.FAILED, reason=_error_text(exc))
+        description = self._request_export(request, params, capacity)
+        if isinstance(description, Decision):
+            return description
         arn = str(description.get("ExportArn"))
         status = description.get("ExportStatus")
         if status == "FAILED":
@@ -460,6 +545,42 @@ class Exporter:
             export_type=request.export_type,
         )
 
+    def _request_export(
+        self, request: ExportRequest, params: Mapping[str, Any], capacity: _Capacity
+    ) -> Mapping[str, Any] | Decision:
+        """ExportTableToPointInTime with bounded retries: its ExportDescription, or a Decision."""
+        name = request.table.name
+        last_error: Exception | None = None
+        for attempt in range(1, EXPORT_MAX_ATTEMPTS + 1):
+            if attempt > 1:
+                backoff_sleep(backoff_delay(attempt - 1))
+                stopped = capacity.stop_reason
+                if stopped is not None:
+                    # Another worker hit the account limit (or gave up) while this one
+                    # waited: no point in trying again.
+                    return Decision(name, Outcome.DEFERRED, reason=stopped)
+            try:
+                response = self._export_client.export_table_to_point_in_time(**params)
+            except Exception as exc:  # noqa: BLE001 - see _scan: isolate one table's failure
+                if not is_retryable_export_error(exc):
+                    if isinstance(exc, ClientError):
+                        return self._classify_error(request, exc, capacity)
+                    return Decision(name, Outcome.FAILED, reason=_error_text(exc))
+                last_error = exc
+                continue
+            description: Mapping[str, Any] = response["ExportDescription"]
+            return description
+        # Only a retryable error on every attempt gets here. Throttling or 5xx that
+        # outlasted 31 s of backoff would most likely hit every table alike; going on
+        # could cost each remaining table the same, past Lambda's 15 minutes. The
+        # rest is deferred to the next run instead.
+        assert last_error is not None
+        error = _error_text(last_error)
+        capacity.stop(f"{error} persisted on table {name}: no more exports this run")
+        return Decision(
+            name, Outcome.FAILED, reason=f"{error} (gave up after {EXPORT_MAX_ATTEMPTS} attempts)"
+        )
+
     def _classify_error(
         self, request: ExportRequest, exc: ClientError, capacity: _Capacity
     ) -> Decision:
@@ -476,11 +597,22 @@ class Exporter:
             )
         if code == "TableNotFoundException":
             return Decision(name, Outcome.SKIPPED, reason="table was deleted during the run")
+        if code == "ExportConflictException":
+            # "A conflict when writing to the specified S3 bucket" (API reference): no
+            # export of this table is known to be running, so the table failed.
+            return Decision(
+                name,
+                Outcome.FAILED,
+                reason=(
+                    f"conflict writing to s3://{self._settings.bucket}/"
+                    f"{s3_prefix(self._settings, name, self._cut)} ({text})"
+                ),
+            )
         if code == "LimitExceededException":
             # The account is at its export limit (exports we could not see, e.g. of
             # other Regions' tooling or tables deleted since): stop starting new ones,
             # the next run picks the rest up.
-            capacity.stop()
+            capacity.stop("LimitExceededException earlier in run")
             return Decision(name, Outcome.DEFERRED, reason=f"account export limit reached ({text})")
         if code in _ALREADY_STARTED_CODES:
             return Decision(

@@ -3,6 +3,8 @@
 Scheduled daily by EventBridge. Each table is exported as of one shared instant (the
 cut) to s3://{S3_BUCKET_DEST}/{ENV}/{table}/{YYYY}/{MM}/{DD}/AWSDynamoDB/<export-id>/.
 Settings: see export_config.load_settings and the README, "DynamoDB export Lambda".
+They are parsed once per cold start (`cold_start`); an unusable environment is logged
+then and fails every invocation with the same ConfigurationError, before any AWS call.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ LOG.setLevel(logging.INFO)
 # Standard mode retries throttling and 5xx with jittered backoff; the attempt count
 # is generous because a run is daily and one lost table costs a day of backup.
 RETRY_CONFIG = {"mode": "standard", "max_attempts": 8}
+# ExportTableToPointInTime: one HTTP attempt per call. export_engine retries it
+# itself (never on LimitExceededException), which works the same on every botocore.
+# `total_max_attempts` counts the first attempt; `max_attempts` would not (1 = 2 tries).
+EXPORT_RETRY_CONFIG = {"mode": "standard", "total_max_attempts": 1}
 
 
 class ExportsFailedError(Exception):
@@ -59,8 +65,41 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _log(record: Mapping[str, Any]) -> None:
-    LOG.info(json.dumps(record, default=str, sort_keys=True))
+def _log(record: Mapping[str, Any], level: int = logging.INFO) -> None:
+    LOG.log(level, json.dumps(record, default=str, sort_keys=True))
+
+
+# The parsed environment, or why it is unusable; set by cold_start().
+_SETTINGS: Settings | ConfigurationError
+
+
+def cold_start(environ: Mapping[str, str] = os.environ) -> None:
+    """Parse the environment into the module's settings, once per execution environment.
+
+    Runs at import: Lambda cannot change a running environment's variables, so a bad
+    deployment is logged once, as one JSON line, at cold start, and every invocation
+    then fails with the same ConfigurationError. Tests call this again after
+    changing their environment.
+    """
+    global _SETTINGS
+    try:
+        _SETTINGS = load_settings(environ)
+    except ConfigurationError as exc:
+        _log({"event": "configuration_error", "problems": exc.problems}, logging.ERROR)
+        _SETTINGS = exc
+
+
+def current_settings() -> Settings:
+    """The cold start's settings, or its ConfigurationError raised afresh."""
+    loaded = _SETTINGS
+    if isinstance(loaded, ConfigurationError):
+        # A new instance per invocation: raising the stored one again would append
+        # every invocation's frames to its traceback.
+        raise ConfigurationError(list(loaded.problems))
+    return loaded
+
+
+cold_start()
 
 
 def _region() -> str:
@@ -89,21 +128,12 @@ def _partition_and_account(context: Any, region: str) -> tuple[str, str]:
     return _caller_identity(region)
 
 
-def _no_retry_on_export_limit(response: Any = None, **_: Any) -> bool | None:
-    """Keep botocore from retrying LimitExceededException on ExportTableToPointInTime.
-
-    botocore treats that code as throttling and would back off for minutes; for
-    exports it means "the account has 300 in flight", which waiting seconds won't fix.
-    """
-    if response is not None:
-        code = response[1].get("Error", {}).get("Code")
-        if code == "LimitExceededException":
-            return False
-    return None
-
-
 class CallCounter:
-    """Counts AWS API calls by operation (one per call, retries not included)."""
+    """Counts AWS API calls by operation.
+
+    One per client call: botocore's own retries are not included, but the engine's
+    retries of ExportTableToPointInTime are separate calls and each one counts.
+    """
 
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
@@ -119,11 +149,16 @@ class CallCounter:
             return dict(sorted(self._counts.items()))
 
 
-def make_client(region: str, settings: Settings, counter: CallCounter) -> Any:
+def make_client(
+    region: str,
+    settings: Settings,
+    counter: CallCounter,
+    retries: Mapping[str, Any] = RETRY_CONFIG,
+) -> Any:
     """DynamoDB client for this run (thread-safe; shared by the worker threads)."""
     config = Config(
         region_name=region,
-        retries=RETRY_CONFIG,
+        retries=dict(retries),
         # One pooled connection per worker avoids "connection pool is full" churn.
         max_pool_connections=settings.worker_threads + 2,
         connect_timeout=10,
@@ -131,9 +166,6 @@ def make_client(region: str, settings: Settings, counter: CallCounter) -> Any:
     )
     client = boto3.client("dynamodb", config=config)
     client.meta.events.register("before-call.dynamodb", counter)
-    client.meta.events.register_first(
-        "needs-retry.dynamodb.ExportTableToPointInTime", _no_retry_on_export_limit
-    )
     return client
 
 
@@ -162,13 +194,14 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """Export all selected tables as of one cut; raise if any table failed."""
     began = time.monotonic()
     now = utcnow()
-    settings = load_settings(os.environ)
+    settings = current_settings()
     cut = resolve_cut(event, settings, now)
     region = _region()
     partition, account = _partition_and_account(context, region)
 
     counter = CallCounter()
     client = make_client(region, settings, counter)
+    export_client = make_client(region, settings, counter, retries=EXPORT_RETRY_CONFIG)
     tables = list_tables(client, region, account, partition)
 
     def log_decision(decision: Decision) -> None:
@@ -181,7 +214,9 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             }
         )
 
-    result = Exporter(client, settings, cut, now, on_decision=log_decision).run(tables)
+    result = Exporter(
+        client, settings, cut, now, on_decision=log_decision, export_client=export_client
+    ).run(tables)
     summary = summarize(result, counter.snapshot(), time.monotonic() - began)
     _log(
         {

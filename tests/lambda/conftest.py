@@ -45,6 +45,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "EXCLUDE_TABLES",
         "EXPORT_TIME_OF_DAY",
         "WORKER_THREADS",
+        "FULL_EXPORT_INTERVAL_DAYS",
     ):
         monkeypatch.delenv(name, raising=False)
     yield

@@ -16,6 +16,7 @@ lookup, PITR status and the S3 objects still come from moto's own backends.
 from __future__ import annotations
 
 import gzip
+import importlib
 import json
 import threading
 import uuid
@@ -27,8 +28,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import boto3
+import export_engine
 import handler
 import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from export_config import ConfigurationError, InvalidEventError
 from moto import mock_aws
 from moto.core.exceptions import JsonRESTError
@@ -127,10 +130,13 @@ class FakeExportService:
         self.hide_from_list = False  # new exports not yet visible to ListExports
         self.pitr_earliest: dict[str, datetime] = {}  # table -> start of PITR window
         self.errors: dict[str, str] = {}  # table -> error code ExportTable... raises
+        # table -> (code, HTTP status) raised by its next ExportTable... calls, in order
+        self.transient: dict[str, list[tuple[str, int]]] = {}
         self.throttle_list_once: set[str] = set()  # tables whose next ListExports throttles
         self.exports: dict[str, FakeExport] = {}
         self.tokens: dict[str, tuple[str, str, datetime]] = {}
         self.attempts: Counter[str] = Counter()  # export calls per table, retries included
+        self.sleeps: list[float] = []  # backoff delays the engine asked for (not slept)
         self._last_ms = 0
         self._lock = threading.RLock()
 
@@ -159,9 +165,15 @@ class FakeExportService:
             now = self.clock.now
             if name in self.errors:
                 raise _error(self.errors[name], f"injected failure for {name}")
+            if self.transient.get(name):
+                code, status = self.transient[name].pop(0)
+                failure = _error(code, f"injected transient failure for {name}")
+                failure.code = status
+                raise failure
             # ClientToken: same token + same parameters within 8 h returns the first
             # export; different parameters are a conflict (API reference,
-            # ExportTableToPointInTime ClientToken; botocore: ExportConflictException).
+            # ExportTableToPointInTime ClientToken: ExportConflictException, the code
+            # the error list defines as a conflict writing to the bucket).
             token = body.get("ClientToken")
             fingerprint = json.dumps(
                 {k: v for k, v in body.items() if k != "ClientToken"}, default=str, sort_keys=True
@@ -330,6 +342,8 @@ def exports(
     monkeypatch.setattr(DynamoHandler, "export_table_to_point_in_time", export_table)
     monkeypatch.setattr(DynamoHandler, "list_exports", list_exports)
     monkeypatch.setattr(DynamoHandler, "describe_export", describe_export)
+    # Backoff between export attempts is recorded, not slept, to keep the tests fast.
+    monkeypatch.setattr(export_engine, "backoff_sleep", service.sleeps.append)
     handler._caller_identity.cache_clear()
     with mock_aws():
         _create_backup_bucket()
@@ -384,8 +398,11 @@ def _names(entries: list[dict[str, str]]) -> list[str]:
     return sorted(entry["table"] for entry in entries)
 
 
-def _run(event: Any = None) -> dict[str, Any]:
-    result: dict[str, Any] = handler.lambda_handler(EVENT if event is None else event, CONTEXT)
+def _run(event: Any = None, context: Any = CONTEXT) -> dict[str, Any]:
+    # Lambda parses the environment once per cold start; the tests change it per
+    # test, so every invocation here starts cold.
+    handler.cold_start()
+    result: dict[str, Any] = handler.lambda_handler(EVENT if event is None else event, context)
     return result
 
 
@@ -557,8 +574,126 @@ def test_limit_exceeded_defers_the_rest_without_failing_the_run(
     assert _names(summary["deferred"]) == ["t3", "t4"]
     assert "LimitExceededException" in summary["deferred"][0]["reason"]
     assert summary["failed"] == []
-    # botocore would retry LimitExceededException as throttling; the handler stops it.
+    # botocore counts LimitExceededException as throttling; the export client has its
+    # retries off and the engine never retries this code: one call for t3, none after.
     assert exports.attempts == Counter({"t1": 1, "t2": 1, "t3": 1})
+    assert summary["awsCalls"]["ExportTableToPointInTime"] == 3
+    assert exports.sleeps == []
+
+
+def test_export_throttling_and_5xx_are_retried_with_backoff(
+    exports: FakeExportService,
+) -> None:
+    _create_tables(["a", "b"])
+    exports.transient["a"] = [
+        ("ThrottlingException", 400),
+        ("InternalServerError", 500),
+        ("SomethingNew", 503),  # unknown code, retried for its 5xx status
+    ]
+
+    summary = _run()
+
+    assert _names(summary["started"]) == ["a", "b"]
+    assert exports.attempts == Counter({"a": 4, "b": 1})
+    assert summary["awsCalls"]["ExportTableToPointInTime"] == 5  # every attempt counts
+    assert len(exports.of_table("a")) == 1
+    # Full jitter under a doubling ceiling: 1 s, 2 s, 4 s.
+    assert len(exports.sleeps) == 3
+    assert all(0 <= delay <= 2**n for n, delay in enumerate(exports.sleeps))
+
+
+def test_export_throttling_that_never_ends_fails_the_table_and_defers_the_rest(
+    exports: FakeExportService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKER_THREADS", "1")  # a, then b, then c
+    _create_tables(["a", "b", "c"])
+    exports.errors["a"] = "ThrottlingException"
+
+    with pytest.raises(handler.ExportsFailedError) as caught:
+        _run()
+
+    # 6, not 6 x botocore's attempts: the export client does no retries of its own.
+    assert exports.attempts == Counter({"a": export_engine.EXPORT_MAX_ATTEMPTS})
+    assert len(exports.sleeps) == export_engine.EXPORT_MAX_ATTEMPTS - 1
+    assert sum(exports.sleeps) <= 31
+    summary = caught.value.summary
+    (failed,) = summary["failed"]
+    assert failed["table"] == "a"
+    assert "ThrottlingException" in failed["reason"]
+    assert "gave up after 6 attempts" in failed["reason"]
+    # Throttling that outlasts the backoff would cost every table the same: the rest
+    # waits for the next run instead of running the function into its timeout.
+    assert _names(summary["deferred"]) == ["b", "c"]
+    assert "ThrottlingException" in summary["deferred"][0]["reason"]
+    assert "persisted on table a" in summary["deferred"][0]["reason"]
+
+
+def test_throttled_export_is_deferred_once_another_table_hits_the_limit(
+    exports: FakeExportService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKER_THREADS", "2")
+    _create_tables(["a", "b"])
+    exports.errors["a"] = "ThrottlingException"
+    exports.errors["b"] = "LimitExceededException"
+    # a's backoff lasts until b's LimitExceededException has stopped new starts.
+    limit_hit = threading.Event()
+    stop = export_engine._Capacity.stop
+
+    def stop_and_signal(capacity: Any, reason: str) -> None:
+        stop(capacity, reason)
+        limit_hit.set()
+
+    monkeypatch.setattr(export_engine._Capacity, "stop", stop_and_signal)
+    monkeypatch.setattr(export_engine, "backoff_sleep", lambda _s: limit_hit.wait(5))
+
+    summary = _run()
+
+    assert _names(summary["deferred"]) == ["a", "b"]
+    assert "LimitExceededException earlier in run" in summary["deferred"][0]["reason"]
+    assert exports.attempts == Counter({"a": 1, "b": 1})
+    assert summary["failed"] == []
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "retryable"),
+    [
+        ("ThrottlingException", 400, True),
+        ("RequestLimitExceeded", 400, True),
+        ("ProvisionedThroughputExceededException", 400, True),
+        ("InternalServerError", 500, True),
+        ("ServiceUnavailable", 503, True),
+        ("LimitExceededException", 400, False),
+        ("LimitExceededException", 503, False),
+        ("ValidationException", 400, False),
+        ("ExportConflictException", 400, False),
+    ],
+)
+def test_which_export_errors_are_retried(code: str, status: int, retryable: bool) -> None:
+    error = ClientError(
+        {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "ExportTableToPointInTime",
+    )
+
+    assert export_engine.is_retryable_export_error(error) is retryable
+
+
+def test_connection_errors_are_retried_other_exceptions_are_not() -> None:
+    # Safe to repeat: the ClientToken makes a second call return the first export.
+    assert export_engine.is_retryable_export_error(EndpointConnectionError(endpoint_url="u"))
+    assert export_engine.is_retryable_export_error(ReadTimeoutError(endpoint_url="u"))
+    assert not export_engine.is_retryable_export_error(ValueError("bug"))
+
+
+def test_backoff_grows_exponentially_with_full_jitter_and_a_cap() -> None:
+    delays = {
+        retry: [export_engine.backoff_delay(retry) for _ in range(200)] for retry in (1, 3, 9)
+    }
+
+    assert all(0 <= d <= 1 for d in delays[1])
+    assert all(0 <= d <= 4 for d in delays[3]) and max(delays[3]) > 2
+    assert all(0 <= d <= export_engine.EXPORT_BACKOFF_CAP_S for d in delays[9])
+    assert max(delays[9]) > 10
+    assert len(set(delays[1])) > 100  # jittered, not a fixed schedule
 
 
 def test_tables_without_pitr_do_not_use_up_capacity(
@@ -627,13 +762,36 @@ def test_pitr_window_starting_after_the_cut_is_skipped(exports: FakeExportServic
     assert "point-in-time recovery window" in summary["skipped"][0]["reason"]
 
 
-def test_export_conflict_is_treated_as_already_started(exports: FakeExportService) -> None:
-    _create_tables(["a"])
+def test_export_conflict_fails_the_table_with_the_message(exports: FakeExportService) -> None:
+    # ExportConflictException: "a conflict when writing to the specified S3 bucket".
+    _create_tables(["a", "b"])
     exports.errors["a"] = "ExportConflictException"
+
+    with pytest.raises(handler.ExportsFailedError) as caught:
+        _run()
+
+    summary = caught.value.summary
+    assert _names(summary["failed"]) == ["a"] and summary["existing"] == []
+    reason = summary["failed"][0]["reason"]
+    assert "ExportConflictException: injected failure for a" in reason
+    assert f"s3://{BUCKET}/prod/a/2025/03/10" in reason
+    assert exports.attempts["a"] == 1  # not retried
+    assert _names(summary["started"]) == ["b"]
+
+
+@pytest.mark.parametrize(
+    "code", ["ImportConflictException", "IdempotentParameterMismatchException"]
+)
+def test_client_token_mismatch_codes_are_treated_as_already_started(
+    exports: FakeExportService, code: str
+) -> None:
+    _create_tables(["a"])
+    exports.errors["a"] = code
 
     summary = _run()
 
     assert _names(summary["existing"]) == ["a"]
+    assert code in summary["existing"][0]["reason"]
     assert summary["failed"] == []
 
 
@@ -689,6 +847,58 @@ def test_incremental_gap_over_24_hours_falls_back_to_full(
     assert _utc(exports.exports[started["exportArn"]].body["ExportTime"]) == DAY
 
 
+def test_incremental_takes_a_periodic_full_export_then_chains_from_it(
+    exports: FakeExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Default FULL_EXPORT_INTERVAL_DAYS=7: 2025-03-09 has ordinal 739319 = 7 x 105617.
+    monkeypatch.setenv("EXPORT_TYPE", "INCREMENTAL_EXPORT")
+    _create_tables(["a"])
+    clock.now = DAY - timedelta(days=2, minutes=-5)
+    _run({"time": "2025-03-08T00:05:00Z"})  # first of the chain: full
+    clock.now = DAY - timedelta(days=1, minutes=-5)
+
+    periodic = _run({"time": "2025-03-09T00:05:00Z"})
+    clock.now = DAY + timedelta(minutes=5)
+    following = _run()
+
+    started = periodic["started"][0]
+    assert started["exportType"] == "FULL_EXPORT"
+    assert "periodic full export" in started["reason"]
+    assert "FULL_EXPORT_INTERVAL_DAYS=7" in started["reason"]
+    assert _utc(exports.exports[started["exportArn"]].body["ExportTime"]) == DAY - timedelta(days=1)
+    # Stateless: the date decides, no DescribeExport is spent on the chain's end.
+    assert periodic["awsCalls"].get("DescribeExport", 0) == 0
+    assert following["started"][0]["exportType"] == "INCREMENTAL_EXPORT"
+    spec = exports.exports[following["started"][0]["exportArn"]].body[
+        "IncrementalExportSpecification"
+    ]
+    assert _utc(spec["ExportFromTime"]) == DAY - timedelta(days=1)
+
+
+def test_full_export_interval_is_configurable_and_ignored_for_full_deployments(
+    exports: FakeExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 2025-03-10 has ordinal 739320: a periodic day for an interval of 2, not of 7.
+    monkeypatch.setenv("FULL_EXPORT_INTERVAL_DAYS", "2")
+    _create_tables(["incr", "full"])
+    monkeypatch.setenv("EXPORT_TYPE", "INCREMENTAL_EXPORT")
+    monkeypatch.setenv("INCLUDE_TABLES", "incr")
+    clock.now = DAY - timedelta(days=1, minutes=-5)
+    _run({"time": "2025-03-09T00:05:00Z"})  # full: first of the chain
+    clock.now = DAY + timedelta(minutes=5)
+
+    incremental_deployment = _run()
+    monkeypatch.delenv("EXPORT_TYPE")
+    monkeypatch.setenv("INCLUDE_TABLES", "full")
+    full_deployment = _run()
+
+    started = incremental_deployment["started"][0]
+    assert started["exportType"] == "FULL_EXPORT"
+    assert "periodic full export (FULL_EXPORT_INTERVAL_DAYS=2" in started["reason"]
+    assert full_deployment["started"][0]["exportType"] == "FULL_EXPORT"
+    assert "reason" not in full_deployment["started"][0]
+
+
 def test_incremental_window_under_15_minutes_is_skipped(
     exports: FakeExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -702,17 +912,47 @@ def test_incremental_window_under_15_minutes_is_skipped(
     assert "less than 15 minutes" in summary["skipped"][0]["reason"]
 
 
-def test_bad_environment_names_the_variables(
-    aws_env: None, monkeypatch: pytest.MonkeyPatch
+def test_bad_environment_is_logged_at_cold_start_and_fails_every_invocation(
+    aws_env: None, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.delenv("S3_BUCKET_OWNER")
     monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "500")
+    monkeypatch.setenv("FULL_EXPORT_INTERVAL_DAYS", "0")
+    caplog.set_level("INFO", logger="dynamodb_export")
 
-    with pytest.raises(ConfigurationError) as caught:
-        handler.lambda_handler(EVENT, CONTEXT)
+    importlib.reload(handler)  # what Lambda does at cold start: import the module
 
-    assert "S3_BUCKET_OWNER" in str(caught.value)
-    assert "MAX_CONCURRENT_EXPORTS" in str(caught.value)
+    records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "dynamodb_export"]
+    assert len(records) == 1 and records[0]["event"] == "configuration_error"
+    problems = " ".join(records[0]["problems"])
+    for name in ("S3_BUCKET_OWNER", "MAX_CONCURRENT_EXPORTS", "FULL_EXPORT_INTERVAL_DAYS"):
+        assert name in problems
+    assert caplog.records[0].levelname == "ERROR"
+
+    def no_aws(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("no AWS client may be created with a bad environment")
+
+    monkeypatch.setattr(boto3, "client", no_aws)
+    # Fixing the variables does not help a running environment: Lambda cannot change
+    # them without a new one, so the module keeps what it parsed at cold start.
+    monkeypatch.setenv("S3_BUCKET_OWNER", BACKUP_ACCOUNT)
+    for _ in range(2):
+        with pytest.raises(ConfigurationError) as caught:
+            handler.lambda_handler(EVENT, CONTEXT)
+        assert caught.value.problems == records[0]["problems"]
+        assert "S3_BUCKET_OWNER" in str(caught.value)
+    assert len(caplog.records) == 1  # logged once, at cold start
+
+
+def test_good_environment_logs_nothing_at_cold_start(
+    aws_env: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="dynamodb_export")
+
+    importlib.reload(handler)
+
+    assert caplog.records == []
+    assert handler.current_settings().bucket == BUCKET
 
 
 def test_bad_event_field_is_named(exports: FakeExportService) -> None:
@@ -723,7 +963,7 @@ def test_bad_event_field_is_named(exports: FakeExportService) -> None:
 def test_account_from_sts_without_lambda_context(exports: FakeExportService) -> None:
     _create_tables(["a"])
 
-    summary = handler.lambda_handler(EVENT, None)
+    summary = _run(context=None)
 
     assert summary["started"][0]["exportArn"].startswith(_table_arn("a") + "/export/")
 
@@ -742,3 +982,5 @@ def test_one_json_log_line_per_table_plus_totals(
     assert tables == [("a", "started"), ("b", "started"), ("c", "skipped")]
     totals = [r for r in records if r["event"] == "totals"]
     assert len(totals) == 1 and totals[0]["started"] == 2 and totals[0]["skipped"] == 1
+    # The deployment's backlog alarm reads `$.deferred` from this line (a log metric filter).
+    assert totals[0]["deferred"] == 0
