@@ -48,11 +48,7 @@ def organization_backup_policy(config: StackConfig) -> str:
         service_role_name=plan.service_role_name,
         windows_vss=plan.windows_vss,
         recovery_point_tags=plan.recovery_point_tags,
-        plan_tags=(
-            ("ManagedBy", "pulumi"),
-            ("Project", config.project),
-            ("Environment", config.environment),
-        ),
+        plan_tags=config.standard_tags,
     )
     try:
         return render_backup_policy(document)
@@ -67,8 +63,8 @@ def deploy(config: StackConfig) -> None:
     resource is declared, so a bad stack file never leaves a half-deployed stack.
     """
     policy_content = organization_backup_policy(config)
-    providers = ProviderRegistry(config.project, config.environment)
-    prefix = f"{config.project}-{config.environment}"
+    providers = ProviderRegistry(config.name_prefix, dict(config.standard_tags))
+    prefix = config.name_prefix
     destination_config = config.destination
     source_ids = [source.account.account_id for source in config.source_accounts]
 
@@ -159,7 +155,7 @@ def deploy_dynamodb_export(
     config: StackConfig, export: DynamoDbExportConfig, providers: ProviderRegistry
 ) -> None:
     """The export bucket in its account, and an exporter in every source account and Region."""
-    prefix = f"{config.project}-{config.environment}"
+    prefix = config.name_prefix
     placements = [
         (source.account, region) for source in config.source_accounts for region in source.regions
     ]

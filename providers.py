@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 import pulumi_aws as aws
 
@@ -11,9 +13,9 @@ from stack_config import AccountAccess
 class ProviderRegistry:
     """Creates each account/Region provider once and hands the same one to every user of it."""
 
-    def __init__(self, project: str, environment: str) -> None:
-        self._project = project
-        self._environment = environment
+    def __init__(self, name_prefix: str, tags: Mapping[str, str]) -> None:
+        self._session_name = name_prefix[:64]
+        self._tags = dict(tags)
         self._providers: dict[tuple[str, str, str | None], aws.Provider] = {}
 
     def get(self, access: AccountAccess, region: str) -> aws.Provider:
@@ -37,7 +39,7 @@ class ProviderRegistry:
             assume_roles = [
                 aws.ProviderAssumeRoleArgs(
                     role_arn=access.role_arn,
-                    session_name=f"{self._project}-{self._environment}"[:64],
+                    session_name=self._session_name,
                 )
             ]
         return aws.Provider(
@@ -46,12 +48,6 @@ class ProviderRegistry:
             # Refuses to act if the credentials resolve to any other account.
             allowed_account_ids=[access.account_id],
             assume_roles=assume_roles,
-            default_tags=aws.ProviderDefaultTagsArgs(
-                tags={
-                    "ManagedBy": "pulumi",
-                    "Project": self._project,
-                    "Environment": self._environment,
-                }
-            ),
+            default_tags=aws.ProviderDefaultTagsArgs(tags=self._tags),
             opts=pulumi.ResourceOptions(),
         )

@@ -193,6 +193,20 @@ class StackConfig:
     backup_plan: BackupPlanConfig
     dynamodb_export: DynamoDbExportConfig | None
 
+    @property
+    def name_prefix(self) -> str:
+        """`<project>-<environment>`: starts every name this stack gives AWS resources."""
+        return f"{self.project}-{self.environment}"
+
+    @property
+    def standard_tags(self) -> tuple[tuple[str, str], ...]:
+        """Tags on every resource (provider default tags) and on the backup plans."""
+        return (
+            ("ManagedBy", "pulumi"),
+            ("Project", self.project),
+            ("Environment", self.environment),
+        )
+
 
 @cache
 def known_regions() -> frozenset[str]:
