@@ -38,7 +38,7 @@ def test_default_providers_are_disabled_in_the_project() -> None:
 
 def test_every_aws_resource_uses_one_of_our_pinned_providers(stack_run: OfflineRun) -> None:
     for resource in aws_resources(stack_run):
-        provider = stack_run.providers.get((resource.provider_ref or "").rsplit("::", 1)[-1])
+        provider = stack_run.provider_of(resource)
         assert provider is not None, f"{resource.name} uses a default provider"
         assert json.loads(provider.inputs["allowedAccountIds"]) == [provider.account_id]
 

@@ -66,9 +66,7 @@ class RecordedResource:
     @property
     def parent_name(self) -> str:
         """Logical name of the parent resource (the component), or '' for top-level ones."""
-        if not self.parent_urn or self.parent_urn.endswith(
-            "pulumi:pulumi:Stack::" + self.parent_urn.split("::")[-1]
-        ):
+        if not self.parent_urn or "::pulumi:pulumi:Stack::" in self.parent_urn:
             return ""
         return self.parent_urn.split("::")[-1]
 
@@ -81,6 +79,10 @@ class OfflineRun:
     resources: list[RecordedResource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     providers: dict[str, ProviderInfo] = field(default_factory=dict)
+
+    def provider_of(self, resource: RecordedResource) -> ProviderInfo | None:
+        """The mocked provider a resource was declared with; None for a default provider."""
+        return _lookup_provider(self.providers, resource.provider_ref)
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         """Resources of one type, in registration order."""
@@ -115,6 +117,13 @@ class OfflineRun:
         return {stem: document for _, stem, document in self.policy_documents()}
 
 
+def _lookup_provider(
+    providers: Mapping[str, ProviderInfo], provider_ref: str | None
+) -> ProviderInfo | None:
+    # A provider reference is `<provider urn>::<provider id>`; the mocks key providers by id.
+    return providers.get(provider_ref.rsplit("::", 1)[-1]) if provider_ref else None
+
+
 def _fake_id(urn: str, length: int = 8) -> str:
     return hashlib.sha256(urn.encode()).hexdigest()[:length]
 
@@ -136,9 +145,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def provider_of(self, provider_ref: str | None) -> ProviderInfo | None:
         """The provider a `urn::id` reference points at, if it is one of ours."""
-        if not provider_ref:
-            return None
-        return self.providers.get(provider_ref.rsplit("::", 1)[-1])
+        return _lookup_provider(self.providers, provider_ref)
 
     def new_resource(
         self, args: pulumi.runtime.MockResourceArgs
@@ -308,7 +315,7 @@ def run_program(
     exported = getattr(root_stack, "outputs", {})
     run.outputs = {name: _resolve(value) for name, value in exported.items()}
     for resource in monitor.recorded:
-        provider = mocks.provider_of(resource.provider_ref)
+        provider = run.provider_of(resource)
         if provider is not None:
             resource.account_id = provider.account_id
             resource.region = provider.region
