@@ -15,6 +15,10 @@ from components.organization_backup_policy import (
 from components.source_account import SourceAccount, SourceAccountArgs
 from policies import arns
 from policies.backup import PolicyTooLargeError, backup_policy_document, render_backup_policy
+from policies.iam import backup_service_role_policies
+from policies.kms import workload_key_statements
+from policies.s3 import BucketPolicyTooLargeError, check_bucket_policy_size, export_bucket_policy
+from policies.statements import PolicyDocument
 from providers import ProviderRegistry
 from stack_config import ConfigError, DynamoDbExportConfig, StackConfig, load_stack_config
 
@@ -32,7 +36,7 @@ def organization_backup_policy(config: StackConfig) -> str:
     """The rendered BACKUP_POLICY document; a size problem is reported as a config error."""
     plan = config.backup_plan
     document = backup_policy_document(
-        plan_name=plan.name,
+        plan_name=config.plan_key,
         regions=plan.regions,
         schedule_expression=plan.schedule_expression,
         start_window_minutes=plan.start_window_minutes,
@@ -56,6 +60,26 @@ def organization_backup_policy(config: StackConfig) -> str:
         raise ConfigError([f"backupPlan: {error}"]) from None
 
 
+def global_settings(config: StackConfig) -> dict[str, str] | None:
+    """Every AWS Backup global setting, when this stack owns them; None otherwise.
+
+    UpdateGlobalSettings (AWS Backup API reference) knows `isCrossAccountBackupEnabled`,
+    `isMpaEnabled` and `isDelegatedAdministratorEnabled`; the pinned provider shows a
+    difference on every preview for any it is not given, so all three are set, the last two
+    from config rather than a hard-coded "false" that would switch off an organization's
+    multi-party approval or delegated administration.
+    """
+    organization = config.organization
+    settings = organization.global_settings
+    if not organization.manage_global_settings or settings is None:
+        return None
+    return {
+        "isCrossAccountBackupEnabled": "true",
+        "isMpaEnabled": str(settings.is_mpa_enabled).lower(),
+        "isDelegatedAdministratorEnabled": str(settings.is_delegated_administrator_enabled).lower(),
+    }
+
+
 def deploy(config: StackConfig) -> None:
     """Declare every resource of the stack and export its outputs.
 
@@ -63,6 +87,9 @@ def deploy(config: StackConfig) -> None:
     resource is declared, so a bad stack file never leaves a half-deployed stack.
     """
     policy_content = organization_backup_policy(config)
+    bucket_policy = None
+    if config.dynamodb_export is not None:
+        bucket_policy = export_bucket_policy_document(config, config.dynamodb_export)
     providers = ProviderRegistry(config.name_prefix, dict(config.standard_tags))
     prefix = config.name_prefix
     destination_config = config.destination
@@ -73,7 +100,7 @@ def deploy(config: StackConfig) -> None:
         DestinationAccountArgs(
             account_id=destination_config.account.account_id,
             vault_name=destination_config.vault_name,
-            key_alias=f"alias/{prefix}-{destination_config.vault_name}",
+            key_alias=f"alias/{prefix}-central-vault",
             providers={
                 region: providers.get(destination_config.account, region)
                 for region in destination_config.regions
@@ -92,29 +119,36 @@ def deploy(config: StackConfig) -> None:
     source_vault_arns: dict[str, pulumi.Output[str]] = {}
     service_role_arns: dict[str, pulumi.Output[str]] = {}
     member_resources: list[pulumi.Resource] = [destination]
+    region_settings = plan.region_settings
     for source in config.source_accounts:
         account_id = source.account.account_id
-        role = BackupServiceRole(
-            f"source-{account_id}-backup-service",
-            BackupServiceRoleArgs(
-                role_name=plan.service_role_short_name,
-                role_path=plan.service_role_path,
-                # IAM is global: the first Region's provider creates the account's one role.
-                provider=providers.get(source.account, source.regions[0]),
-            ),
-        )
-        service_role_arns[account_id] = role.role_arn
-        member_resources.append(role)
+        if plan.create_service_role:
+            role = BackupServiceRole(
+                f"source-{account_id}-backup-service",
+                BackupServiceRoleArgs(
+                    role_name=plan.service_role_short_name,
+                    role_path=plan.service_role_path,
+                    managed_policies=backup_service_role_policies(plan.resource_types),
+                    # IAM is global: the first Region's provider creates the account's one role.
+                    provider=providers.get(source.account, source.regions[0]),
+                ),
+            )
+            service_role_arns[account_id] = role.role_arn
+            member_resources.append(role)
+        owns_region_settings = region_settings is not None and source.manage_region_settings
         for region in source.regions:
+            # Region settings only where the plan runs: the policy backs up nothing elsewhere.
+            settings_here = owns_region_settings and region in plan.regions
             source_stack = SourceAccount(
                 f"source-{account_id}-{region}",
                 SourceAccountArgs(
                     account_id=account_id,
                     region=region,
                     vault_name=plan.source_vault_name,
-                    key_alias=f"alias/{prefix}-{plan.source_vault_name}",
+                    key_alias=f"alias/{prefix}-source-vault",
                     destination_account_id=destination_config.account.account_id,
                     provider=providers.get(source.account, region),
+                    region_settings=region_settings if settings_here else None,
                 ),
             )
             source_vault_arns[f"{account_id}/{region}"] = source_stack.vault_arn
@@ -123,27 +157,33 @@ def deploy(config: StackConfig) -> None:
     organization = OrganizationBackupPolicy(
         "organization",
         OrganizationBackupPolicyArgs(
-            policy_name=f"{prefix}-{plan.name}",
+            policy_name=config.plan_key,
             description=f"{plan.name} backups copied to {destination_config.vault_name} ({config.environment})",
             content=policy_content,
             targets=config.organization.policy_targets,
             provider=providers.get(
                 config.organization.management_account, config.organization.region
             ),
+            global_settings=global_settings(config),
         ),
         # Member accounts start jobs as soon as the policy is attached: their vaults and role,
         # and the vaults copies go to, must exist first.
         opts=pulumi.ResourceOptions(depends_on=member_resources),
     )
 
-    if config.dynamodb_export is not None:
-        deploy_dynamodb_export(config, config.dynamodb_export, providers)
+    if config.dynamodb_export is not None and bucket_policy is not None:
+        deploy_dynamodb_export(config, config.dynamodb_export, bucket_policy, providers)
 
     pulumi.export("destinationVaultArns", destination.vault_arns)
     pulumi.export("destinationKeyArns", destination.key_arns)
     pulumi.export("sourceVaultArns", source_vault_arns)
     pulumi.export("backupServiceRoleArns", service_role_arns)
     pulumi.export("organizationPolicyId", organization.policy_id)
+    # For workload teams: what their RDS/EBS/... keys must allow for copies to leave the account.
+    pulumi.export(
+        "workloadKeyPolicyStatements",
+        workload_key_statements(destination_config.account.account_id),
+    )
 
 
 def exporter_role_name(prefix: str, region: str) -> str:
@@ -151,8 +191,35 @@ def exporter_role_name(prefix: str, region: str) -> str:
     return f"{prefix}-ddb-export-{region}"
 
 
+def exporter_role_arns_by_region(config: StackConfig) -> dict[str, list[str]]:
+    """Region -> the exporter role ARNs of every source account in that Region."""
+    by_region: dict[str, list[str]] = {}
+    for source in config.source_accounts:
+        for region in source.regions:
+            role = exporter_role_name(config.name_prefix, region)
+            by_region.setdefault(region, []).append(arns.iam_role(source.account.account_id, role))
+    return by_region
+
+
+def export_bucket_policy_document(
+    config: StackConfig, export: DynamoDbExportConfig
+) -> PolicyDocument:
+    """The export bucket's policy; one S3 would refuse for its size is a config error."""
+    policy = export_bucket_policy(
+        export.bucket.name, config.environment, exporter_role_arns_by_region(config)
+    )
+    try:
+        check_bucket_policy_size(policy)
+    except BucketPolicyTooLargeError as error:
+        raise ConfigError([f"dynamodbExport: {error}"]) from None
+    return policy
+
+
 def deploy_dynamodb_export(
-    config: StackConfig, export: DynamoDbExportConfig, providers: ProviderRegistry
+    config: StackConfig,
+    export: DynamoDbExportConfig,
+    bucket_policy: PolicyDocument,
+    providers: ProviderRegistry,
 ) -> None:
     """The export bucket in its account, and an exporter in every source account and Region."""
     prefix = config.name_prefix
@@ -160,8 +227,7 @@ def deploy_dynamodb_export(
         (source.account, region) for source in config.source_accounts for region in source.regions
     ]
     writer_role_arns = [
-        arns.iam_role(account.account_id, exporter_role_name(prefix, region))
-        for account, region in placements
+        arn for role_arns in exporter_role_arns_by_region(config).values() for arn in role_arns
     ]
     bucket = ExportBucket(
         "export-bucket",
@@ -170,6 +236,7 @@ def deploy_dynamodb_export(
             bucket_name=export.bucket.name,
             key_alias=f"alias/{prefix}-dynamodb-export",
             writer_role_arns=writer_role_arns,
+            bucket_policy=bucket_policy,
             retention_days=export.retention_days,
             use_kms_key=export.bucket.encryption == "KMS",
             provider=providers.get(export.bucket.account, export.bucket.region),

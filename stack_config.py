@@ -7,6 +7,7 @@ stack file in one pass instead of one `pulumi preview` per typo.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,8 +44,42 @@ MIN_START_WINDOW_MINUTES = 60
 MAX_DYNAMODB_EXPORTS = 300
 # Vault Lock compliance mode: the grace period must be at least 3 days.
 MIN_CHANGEABLE_FOR_DAYS = 3
+# AWS Backup API reference, CreateBackupVault / CreateBackupPlan: vault names are 2-50 and plan
+# (and rule) names 1-50 characters. IAM User Guide, "IAM object quotas": role names <= 64.
+MAX_VAULT_NAME = 50
+MAX_PLAN_NAME = 50
+MAX_ROLE_NAME = 64
+# The AWS Backup console creates `service-role/AWSBackupDefaultServiceRole` itself the first
+# time anyone uses it in an account (Developer Guide, "IAM service roles": "Default service
+# role for AWS Backup"); a stack creating a role of that name fails with EntityAlreadyExists
+# in every such account, and would own a role the console also relies on.
+CONSOLE_SERVICE_ROLE = "AWSBackupDefaultServiceRole"
+# Every resource type the pinned provider (pulumi-aws 7.51.1, `aws.backup.RegionSettings`
+# docstring) lists in each map. DescribeRegionSettings returns them all, so a map that leaves
+# one out shows a difference on every preview.
+REGION_SETTINGS_OPT_IN_TYPES = (
+    "Aurora",
+    "CloudFormation",
+    "DSQL",
+    "DocumentDB",
+    "DynamoDB",
+    "EBS",
+    "EC2",
+    "EFS",
+    "FSx",
+    "Neptune",
+    "RDS",
+    "Redshift",
+    "Redshift Serverless",
+    "S3",
+    "SAP HANA on Amazon EC2",
+    "Storage Gateway",
+    "VirtualMachine",
+)
+REGION_SETTINGS_MANAGEMENT_TYPES = ("CloudFormation", "DSQL", "DynamoDB", "EFS")
 
 CopyAccess = Literal["accounts", "organization"]
+LockMode = Literal["governance", "compliance"]
 ExportFormat = Literal["DYNAMODB_JSON", "ION"]
 ExportType = Literal["FULL_EXPORT", "INCREMENTAL_EXPORT"]
 BucketEncryption = Literal["SSE_S3", "KMS"]
@@ -59,7 +94,9 @@ class ConfigError(pulumi.RunError):
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = tuple(problems)
         listing = "\n".join(f"  - {problem}" for problem in self.problems)
-        super().__init__(f"invalid stack configuration ({len(self.problems)} problems):\n{listing}")
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"invalid stack configuration ({count} {noun}):\n{listing}")
 
 
 @dataclass(frozen=True)
@@ -71,6 +108,18 @@ class AccountAccess:
 
 
 @dataclass(frozen=True)
+class GlobalSettingsConfig:
+    """The organization's AWS Backup global settings other than cross-account backup.
+
+    UpdateGlobalSettings replaces every setting; the stack that owns them must state each one
+    so that it never switches off an organization's multi-party approval or delegation.
+    """
+
+    is_mpa_enabled: bool
+    is_delegated_administrator_enabled: bool
+
+
+@dataclass(frozen=True)
 class OrganizationConfig:
     """The Organizations management account and where the backup policy is attached."""
 
@@ -78,15 +127,19 @@ class OrganizationConfig:
     management_account: AccountAccess
     region: str
     policy_targets: tuple[str, ...]
+    # One stack per organization owns `aws.backup.GlobalSettings` (management account only).
+    manage_global_settings: bool
+    global_settings: GlobalSettingsConfig | None
 
 
 @dataclass(frozen=True)
 class VaultLockConfig:
     """AWS Backup Vault Lock on the destination vault(s)."""
 
+    mode: LockMode
     min_retention_days: int
     max_retention_days: int | None
-    # None: governance mode (the lock can be removed); a number: compliance mode after that grace.
+    # Compliance mode only: the lock becomes immutable this many days after it is set.
     changeable_for_days: int | None
 
 
@@ -113,6 +166,8 @@ class SourceAccountConfig:
 
     account: AccountAccess
     regions: tuple[str, ...]
+    # With backupPlan.regionSettings: whether this stack owns the account's Region settings.
+    manage_region_settings: bool = True
 
 
 @dataclass(frozen=True)
@@ -121,6 +176,14 @@ class SelectionTag:
 
     key: str
     values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RegionSettingsConfig:
+    """AWS Backup Region settings (service opt-in, full management) of each source account."""
+
+    opt_in: tuple[tuple[str, bool], ...]
+    full_management: tuple[tuple[str, bool], ...]
 
 
 @dataclass(frozen=True)
@@ -139,8 +202,12 @@ class BackupPlanConfig:
     source_vault_name: str
     selection_tag: SelectionTag
     service_role_name: str
+    # False: the policy names an existing role (e.g. the console's) and the stack creates none.
+    create_service_role: bool
     windows_vss: bool
     recovery_point_tags: tuple[tuple[str, str], ...]
+    resource_types: tuple[str, ...] = ()
+    region_settings: RegionSettingsConfig | None = None
 
     @property
     def service_role_path(self) -> str:
@@ -199,6 +266,16 @@ class StackConfig:
         return f"{self.project}-{self.environment}"
 
     @property
+    def plan_key(self) -> str:
+        """`<prefix>-<backupPlan.name>`: the policy's plan and rule key, and the policy's name.
+
+        Organizations merges the backup policies an account inherits plan key by plan key
+        (User Guide, "Policy inheritance"): a bare `daily` in two environments' policies would
+        become one plan whose copy target could be the other environment's vault.
+        """
+        return f"{self.name_prefix}-{self.backup_plan.name}"
+
+    @property
     def standard_tags(self) -> tuple[tuple[str, str], ...]:
         """Tags on every resource (provider default tags) and on the backup plans."""
         return (
@@ -243,13 +320,10 @@ class _Reader:
         if not isinstance(raw, Mapping):
             self.problem(path, f"must be an object, got {type(raw).__name__}")
             return None
-        known_keys = set(known)
+        known_keys = sorted(known)
         for key in raw:
             if key not in known_keys:
-                self.problem(
-                    _join(path, str(key)),
-                    f"is not a known key (known: {', '.join(sorted(known_keys))})",
-                )
+                self.problem(_join(path, str(key)), unknown_key_message(str(key), known_keys))
         return raw
 
     def value(
@@ -273,6 +347,12 @@ class _Reader:
             value = int(value)
         if kind is bool and isinstance(value, str) and value.lower() in {"true", "false"}:
             value = value.lower() == "true"
+        if kind is str and isinstance(value, int) and not isinstance(value, bool):
+            # YAML reads an unquoted 012345678901 as the number 12345678901.
+            self.problem(
+                full, f'must be a string: quote it ({key}: "{value}"), got the number {value}'
+            )
+            return default
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             self.problem(full, f"must be {_kind_name(kind)}, got {value!r}")
             return default
@@ -314,7 +394,12 @@ class _Reader:
                 self.problem(full, "is required")
             return ()
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            self.problem(full, f"must be a list of strings, got {value!r}")
+            hint = ""
+            if isinstance(value, list) and any(
+                isinstance(item, int) and not isinstance(item, bool) for item in value
+            ):
+                hint = " (quote numbers such as account ids: YAML reads them unquoted as numbers)"
+            self.problem(full, f"must be a list of strings{hint}, got {value!r}")
             return ()
         if not value and not allow_empty:
             self.problem(full, "must not be empty")
@@ -419,6 +504,18 @@ def _schedule_problem(value: str, allow_rate: bool) -> str | None:
     return "must be cron(...) with 6 fields" + (" or rate(N unit)" if allow_rate else "")
 
 
+def unknown_key_message(key: str, known: Sequence[str]) -> str:
+    """`is not a known key`, with the nearest known key when one is close (nearly always a typo)."""
+    # Case-insensitive first: `dynamoDbExport` for `dynamodbExport` is the commonest slip.
+    by_lower = {name.lower(): name for name in known}
+    nearest = by_lower.get(key.lower())
+    if nearest is None:
+        matches = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        nearest = matches[0] if matches else None
+    suggestion = f"; did you mean {nearest!r}?" if nearest is not None else ""
+    return f"is not a known key{suggestion} (known: {', '.join(sorted(known))})"
+
+
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
@@ -427,10 +524,19 @@ def _kind_name(kind: type) -> str:
     return {str: "a string", int: "a whole number", bool: "true or false"}.get(kind, kind.__name__)
 
 
-def _check_vault_name(reader: _Reader, path: str, name: str | None) -> None:
+def _check_vault_name(
+    reader: _Reader, path: str, name: str | None, section: Mapping[str, Any] | None
+) -> None:
     if name is None:
         return
-    if not VAULT_NAME.fullmatch(name):
+    defaulted = section is not None and section.get(path.rpartition(".")[2]) is None
+    if defaulted and len(name) > MAX_VAULT_NAME:
+        reader.problem(
+            path,
+            f"the default name {name!r} (<project>-<environment>-...) is longer than AWS Backup's "
+            f"{MAX_VAULT_NAME} characters: set it explicitly or shorten the environment",
+        )
+    elif not VAULT_NAME.fullmatch(name):
         reader.problem(path, f"must be 2-50 letters, digits, '-' or '_', got {name!r}")
     elif name.lower() == "default":
         reader.problem(
@@ -451,9 +557,53 @@ def _lifecycle_fits(
         )
 
 
+def _read_global_settings(
+    reader: _Reader, section: Mapping[str, Any] | None, manage: bool | None
+) -> GlobalSettingsConfig | None:
+    path = "organization.globalSettings"
+    raw = None if section is None else section.get("globalSettings")
+    if manage is False:
+        if raw is not None:
+            reader.problem(
+                path,
+                "is only used with organization.manageGlobalSettings: true (the stack that "
+                "owns the organization's AWS Backup global settings); remove it here",
+            )
+        return None
+    settings = reader.section(
+        raw, path, ["isMpaEnabled", "isDelegatedAdministratorEnabled"], required=section is not None
+    )
+    if settings is None:
+        if raw is None and section is not None:
+            # Replace the generic "is required" with why it is required.
+            reader.problems[-1] = (
+                f"{path}: is required while organization.manageGlobalSettings is true: "
+                "UpdateGlobalSettings sets every global setting, so state "
+                "{isMpaEnabled, isDelegatedAdministratorEnabled} as the organization has them "
+                "(or set manageGlobalSettings: false where another stack owns them)"
+            )
+        return None
+    mpa = reader.value(settings, path, "isMpaEnabled", bool)
+    delegated = reader.value(settings, path, "isDelegatedAdministratorEnabled", bool)
+    if mpa is None or delegated is None:
+        return None
+    return GlobalSettingsConfig(mpa, delegated)
+
+
 def _read_organization(reader: _Reader, raw: Any) -> OrganizationConfig | None:
     path = "organization"
-    section = reader.section(raw, path, ["id", "managementAccount", "region", "policyTargets"])
+    section = reader.section(
+        raw,
+        path,
+        [
+            "id",
+            "managementAccount",
+            "region",
+            "policyTargets",
+            "manageGlobalSettings",
+            "globalSettings",
+        ],
+    )
     org_id = reader.text(section, path, "id", ORGANIZATION_ID, "an organization id (o-...)")
     management_raw = reader.section(
         None if section is None else section.get("managementAccount"),
@@ -474,33 +624,65 @@ def _read_organization(reader: _Reader, raw: Any) -> OrganizationConfig | None:
             )
 
     targets = reader.text_list(section, path, "policyTargets", check_target)
-    if org_id is None or management is None or region is None:
+    manage = reader.value(section, path, "manageGlobalSettings", bool, default=True)
+    global_settings = _read_global_settings(reader, section, manage)
+    if org_id is None or management is None or region is None or manage is None:
         return None
-    return OrganizationConfig(org_id, management, region, targets)
+    if manage and global_settings is None:
+        return None
+    return OrganizationConfig(org_id, management, region, targets, manage, global_settings)
 
 
 def _read_vault_lock(reader: _Reader, raw: Any, path: str) -> VaultLockConfig | None:
     section = reader.section(
-        raw, path, ["minRetentionDays", "maxRetentionDays", "changeableForDays"], required=False
+        raw,
+        path,
+        ["mode", "minRetentionDays", "maxRetentionDays", "changeableForDays"],
+        required=False,
     )
     if section is None:
         return None
+    mode = reader.text(
+        section,
+        path,
+        "mode",
+        re.compile("governance|compliance"),
+        "'governance' (removable by users with the permission) or 'compliance' (immutable "
+        "once changeableForDays have passed)",
+    )
     minimum = reader.days(section, path, "minRetentionDays")
     maximum = reader.days(section, path, "maxRetentionDays", required=False)
     changeable = reader.days(
         section, path, "changeableForDays", low=MIN_CHANGEABLE_FOR_DAYS, required=False
     )
+    # AWS Backup Developer Guide, "AWS Backup Vault Lock": ChangeableForDays is what makes a
+    # lock a compliance lock; without it the lock stays in governance mode.
+    if mode == "compliance" and changeable is None and "changeableForDays" not in section:
+        reader.problem(
+            _join(path, "changeableForDays"),
+            f"is required with mode: compliance (the grace period, at least {MIN_CHANGEABLE_FOR_DAYS} "
+            "days, after which nobody, not even the account root, can remove the lock)",
+        )
+        return None
+    if mode == "governance" and "changeableForDays" in section:
+        reader.problem(
+            _join(path, "changeableForDays"),
+            "is refused with mode: governance: setting it turns the lock into a compliance lock "
+            "that becomes immutable; use mode: compliance if that is what you want",
+        )
+        return None
     if minimum is not None and maximum is not None and maximum < minimum:
         reader.problem(
             _join(path, "maxRetentionDays"), f"must be at least minRetentionDays ({minimum})"
         )
         return None
-    if minimum is None:
+    if minimum is None or mode is None:
         return None
-    return VaultLockConfig(minimum, maximum, changeable)
+    lock_mode: LockMode = "compliance" if mode == "compliance" else "governance"
+    return VaultLockConfig(lock_mode, minimum, maximum, changeable)
 
 
-def _read_destination(reader: _Reader, raw: Any) -> DestinationConfig | None:
+def _read_destination(reader: _Reader, raw: Any, prefix: str) -> DestinationConfig | None:
     path = "destination"
     section = reader.section(
         raw,
@@ -509,8 +691,8 @@ def _read_destination(reader: _Reader, raw: Any) -> DestinationConfig | None:
     )
     account = reader.account(section, path)
     region = reader.region(section, path, "region")
-    vault_name = reader.text(section, path, "vaultName")
-    _check_vault_name(reader, "destination.vaultName", vault_name)
+    vault_name = reader.text(section, path, "vaultName", default=f"{prefix}-central")
+    _check_vault_name(reader, "destination.vaultName", vault_name, section)
     dr_region = reader.region(section, path, "drRegion", required=False)
     if dr_region is not None and dr_region == region:
         reader.problem("destination.drRegion", f"must differ from destination.region ({region})")
@@ -531,7 +713,9 @@ def _read_destination(reader: _Reader, raw: Any) -> DestinationConfig | None:
     return DestinationConfig(account, region, vault_name, dr_region, copy_access, lock)
 
 
-def _read_sources(reader: _Reader, raw: Any) -> tuple[SourceAccountConfig, ...]:
+def _read_sources(
+    reader: _Reader, raw: Any, owns_region_settings: bool
+) -> tuple[SourceAccountConfig, ...]:
     path = "sourceAccounts"
     if raw is None:
         reader.problem(path, "is required")
@@ -542,15 +726,74 @@ def _read_sources(reader: _Reader, raw: Any) -> tuple[SourceAccountConfig, ...]:
     sources: list[SourceAccountConfig] = []
     for index, item in enumerate(raw):
         item_path = f"{path}[{index}]"
-        section = reader.section(item, item_path, ["accountId", "roleArn", "regions"])
+        section = reader.section(
+            item, item_path, ["accountId", "roleArn", "regions", "manageRegionSettings"]
+        )
         account = reader.account(section, item_path)
         regions = reader.text_list(section, item_path, "regions", reader.check_region)
-        if account is not None and regions:
-            sources.append(SourceAccountConfig(account, regions))
+        manage = reader.value(section, item_path, "manageRegionSettings", bool, default=True)
+        if section is not None and "manageRegionSettings" in section and not owns_region_settings:
+            reader.problem(
+                f"{item_path}.manageRegionSettings",
+                "only applies when backupPlan.regionSettings is set (this stack then owns the "
+                "Region settings of every source account unless it says false here); remove it",
+            )
+        if account is not None and regions and manage is not None:
+            sources.append(SourceAccountConfig(account, regions, manage))
     return tuple(sources)
 
 
-def _read_backup_plan(reader: _Reader, raw: Any) -> BackupPlanConfig | None:
+def _read_type_map(
+    reader: _Reader, raw: Any, path: str, known: Sequence[str]
+) -> tuple[tuple[str, bool], ...] | None:
+    """A {resource type: bool} map naming every type in `known`, no more and no fewer."""
+    if raw is None:
+        reader.problem(path, "is required")
+        return None
+    if not isinstance(raw, Mapping):
+        reader.problem(path, f"must map resource types to true or false, got {raw!r}")
+        return None
+    entries: dict[str, bool] = {}
+    for key, value in raw.items():
+        key_path = f"{path}.{key}"
+        if key not in known:
+            reader.problem(key_path, unknown_key_message(str(key), known))
+        elif not isinstance(value, bool):
+            reader.problem(key_path, f"must be true or false, got {value!r}")
+        else:
+            entries[key] = value
+    missing = [name for name in known if name not in raw]
+    if missing:
+        # The provider reads back every type: an unlisted one is a difference on every preview.
+        reader.problem(
+            path,
+            f"must list every resource type the provider reads back; missing: {', '.join(missing)}",
+        )
+    if len(entries) != len(known):
+        return None
+    return tuple(sorted(entries.items()))
+
+
+def _read_region_settings(reader: _Reader, raw: Any) -> RegionSettingsConfig | None:
+    path = "backupPlan.regionSettings"
+    section = reader.section(raw, path, ["optIn", "fullManagement"], required=False)
+    if section is None:
+        return None
+    opt_in = _read_type_map(
+        reader, section.get("optIn"), f"{path}.optIn", REGION_SETTINGS_OPT_IN_TYPES
+    )
+    full = _read_type_map(
+        reader,
+        section.get("fullManagement"),
+        f"{path}.fullManagement",
+        REGION_SETTINGS_MANAGEMENT_TYPES,
+    )
+    if opt_in is None or full is None:
+        return None
+    return RegionSettingsConfig(opt_in, full)
+
+
+def _read_backup_plan(reader: _Reader, raw: Any, prefix: str) -> BackupPlanConfig | None:
     path = "backupPlan"
     section = reader.section(
         raw,
@@ -568,8 +811,11 @@ def _read_backup_plan(reader: _Reader, raw: Any) -> BackupPlanConfig | None:
             "sourceVaultName",
             "selectionTag",
             "serviceRoleName",
+            "createServiceRole",
             "windowsVss",
             "recoveryPointTags",
+            "resourceTypes",
+            "regionSettings",
         ],
     )
     name = reader.text(section, path, "name", PLAN_NAME, "1-50 letters, digits, '-', '_' or '.'")
@@ -595,8 +841,8 @@ def _read_backup_plan(reader: _Reader, raw: Any) -> BackupPlanConfig | None:
     _lifecycle_fits(
         reader, path, "copyDeleteAfterDays", "copyColdStorageAfterDays", copy_delete, copy_cold
     )
-    source_vault = reader.text(section, path, "sourceVaultName")
-    _check_vault_name(reader, "backupPlan.sourceVaultName", source_vault)
+    source_vault = reader.text(section, path, "sourceVaultName", default=f"{prefix}-source")
+    _check_vault_name(reader, "backupPlan.sourceVaultName", source_vault, section)
     tag_section = reader.section(
         None if section is None else section.get("selectionTag"),
         "backupPlan.selectionTag",
@@ -613,9 +859,21 @@ def _read_backup_plan(reader: _Reader, raw: Any) -> BackupPlanConfig | None:
         "serviceRoleName",
         ROLE_NAME_WITH_PATH,
         "an IAM role name, optionally with a path (service-role/AWSBackupDefaultServiceRole)",
-        default="service-role/AWSBackupDefaultServiceRole",
+        default=f"{prefix}-backup-service",
     )
+    create_role = reader.value(section, path, "createServiceRole", bool, default=True)
     windows_vss = reader.value(section, path, "windowsVss", bool, default=False)
+
+    def check_resource_type(item_path: str, name: str) -> None:
+        if name not in REGION_SETTINGS_OPT_IN_TYPES:
+            reader.problem(item_path, unknown_key_message(name, REGION_SETTINGS_OPT_IN_TYPES))
+
+    resource_types = reader.text_list(
+        section, path, "resourceTypes", check_resource_type, required=False
+    )
+    region_settings = _read_region_settings(
+        reader, None if section is None else section.get("regionSettings")
+    )
     tags_raw = None if section is None else section.get("recoveryPointTags", {})
     tags: tuple[tuple[str, str], ...] = ()
     if not isinstance(tags_raw, Mapping) or not all(
@@ -636,6 +894,7 @@ def _read_backup_plan(reader: _Reader, raw: Any) -> BackupPlanConfig | None:
         or source_vault is None
         or tag_key is None
         or role_name is None
+        or create_role is None
         or windows_vss is None
         or not regions
         or not tag_values
@@ -654,8 +913,11 @@ def _read_backup_plan(reader: _Reader, raw: Any) -> BackupPlanConfig | None:
         source_vault_name=source_vault,
         selection_tag=SelectionTag(tag_key, tag_values),
         service_role_name=role_name,
+        create_service_role=create_role,
         windows_vss=windows_vss,
         recovery_point_tags=tags,
+        resource_types=resource_types,
+        region_settings=region_settings,
     )
 
 
@@ -841,6 +1103,58 @@ def _check_across_sections(
             )
 
 
+def _check_names(reader: _Reader, prefix: str, plan: BackupPlanConfig | None) -> None:
+    """Names derived from the stack's prefix, and names this stack must not create."""
+    if plan is None:
+        return
+    plan_key = f"{prefix}-{plan.name}"
+    if len(plan_key) > MAX_PLAN_NAME:
+        reader.problem(
+            "backupPlan.name",
+            f"becomes the plan and rule name {plan_key!r} ({len(plan_key)} characters) in the "
+            f"backup policy; AWS Backup allows {MAX_PLAN_NAME}: use a shorter name or environment",
+        )
+    role = plan.service_role_short_name
+    if len(role) > MAX_ROLE_NAME:
+        reader.problem(
+            "backupPlan.serviceRoleName",
+            f"{role!r} is {len(role)} characters; IAM role names take at most {MAX_ROLE_NAME}",
+        )
+    if plan.create_service_role and role == CONSOLE_SERVICE_ROLE:
+        reader.problem(
+            "backupPlan.serviceRoleName",
+            f"{CONSOLE_SERVICE_ROLE} is the role the AWS Backup console creates in any account "
+            "where someone has used it, so creating it fails there (EntityAlreadyExists); leave "
+            "serviceRoleName unset for the stack's own role, or set "
+            "backupPlan.createServiceRole: false to use the console's existing role",
+        )
+    settings = plan.region_settings
+    if settings is None:
+        return
+    if not plan.resource_types:
+        reader.problem(
+            "backupPlan.resourceTypes",
+            "is required with backupPlan.regionSettings: the resource types the plan backs up, "
+            "each of which must be opted in",
+        )
+    opt_in = dict(settings.opt_in)
+    for index, name in enumerate(plan.resource_types):
+        if opt_in.get(name) is False:
+            reader.problem(
+                f"backupPlan.regionSettings.optIn.{name}",
+                f"must be true: backupPlan.resourceTypes[{index}] is {name}, and AWS Backup "
+                "skips tag-selected resources of types that are not opted in",
+            )
+    if opt_in.get("DynamoDB") and not dict(settings.full_management).get("DynamoDB"):
+        # Developer Guide, "Advanced DynamoDB backup": needed for cross-account copies, and off
+        # by default in accounts that had a vault before 21 November 2021.
+        reader.problem(
+            "backupPlan.regionSettings.fullManagement.DynamoDB",
+            "must be true while DynamoDB is opted in: cross-account and cross-Region copies of "
+            "DynamoDB backups need advanced DynamoDB backup",
+        )
+
+
 STACK_KEYS = (
     "environment",
     "organization",
@@ -854,18 +1168,29 @@ STACK_KEYS = (
 def parse_stack_config(project: str, raw: Mapping[str, Any]) -> StackConfig:
     """Validate raw config values (already decoded from JSON/YAML) into a `StackConfig`.
 
+    `raw` holds every key of the project's namespace, without the `<project>:` part; a key
+    this program does not know is a problem (nearly always a typo that would drop a section).
     Raises `ConfigError` listing every problem found, each prefixed with its key path.
     """
     reader = _Reader()
+    namespaced = [f"{project}:{key}" for key in STACK_KEYS]
+    for key in raw:
+        if key not in STACK_KEYS:
+            reader.problem(f"{project}:{key}", unknown_key_message(f"{project}:{key}", namespaced))
     environment = reader.text(
         raw, "", "environment", ENVIRONMENT, "1-20 lowercase letters, digits or '-'"
     )
+    # Defaults derived from an invalid environment would only repeat its problem.
+    prefix = f"{project}-{environment or 'env'}"
+    plan_raw = raw.get("backupPlan")
+    owns_region_settings = isinstance(plan_raw, Mapping) and "regionSettings" in plan_raw
     organization = _read_organization(reader, raw.get("organization"))
-    destination = _read_destination(reader, raw.get("destination"))
-    sources = _read_sources(reader, raw.get("sourceAccounts"))
-    plan = _read_backup_plan(reader, raw.get("backupPlan"))
+    destination = _read_destination(reader, raw.get("destination"), prefix)
+    sources = _read_sources(reader, raw.get("sourceAccounts"), owns_region_settings)
+    plan = _read_backup_plan(reader, plan_raw, prefix)
     dynamodb_export = _read_dynamodb_export(reader, raw.get("dynamodbExport"))
     _check_across_sections(reader, organization, destination, sources, plan)
+    _check_names(reader, prefix, plan)
     if reader.problems:
         raise ConfigError(reader.problems)
     assert environment and organization and destination and plan  # no problems: all present
@@ -874,17 +1199,35 @@ def parse_stack_config(project: str, raw: Mapping[str, Any]) -> StackConfig:
     )
 
 
+def project_config_keys(project: str) -> list[str]:
+    """Every config key of the project's namespace the engine handed to this program.
+
+    `pulumi.Config` can only fetch keys by name, so unknown (misspelt) keys are found in the
+    runtime's config map (filled by the language host, or by `set_all_config` under mocks) and
+    in `PULUMI_CONFIG`, which is where `pulumi.runtime.get_config` looks too.
+    """
+    from pulumi.runtime import config as runtime_config
+
+    names = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    namespace = f"{project}:"
+    return sorted(name.removeprefix(namespace) for name in names if name.startswith(namespace))
+
+
 def load_stack_config() -> StackConfig:
     """Read and validate this stack's configuration from the Pulumi runtime."""
     project = pulumi.get_project()
     config = pulumi.Config(project)
     raw: dict[str, Any] = {}
     problems: list[str] = []
-    for key in STACK_KEYS:
+    for key in sorted(set(STACK_KEYS) | set(project_config_keys(project))):
         try:
-            raw[key] = config.get_object(key) if key != "environment" else config.get(key)
+            # Only known object sections are decoded; anything else is reported by name.
+            structured = key in STACK_KEYS and key != "environment"
+            raw[key] = config.get_object(key) if structured else config.get(key)
         except Exception as error:  # noqa: BLE001 - any decoding failure is a user-facing config problem
             problems.append(f"{key}: is not valid JSON/YAML ({error})")
     if problems:
         raise ConfigError(problems)
-    return parse_stack_config(project, raw)
+    return parse_stack_config(
+        project, {key: value for key, value in raw.items() if value is not None}
+    )

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from policies import arns
-from policies.iam import BACKUP_SERVICE_ROLE_POLICIES, service_trust_policy
+from policies.iam import service_trust_policy
 
 
 @dataclass(frozen=True)
 class BackupServiceRoleArgs:
-    """The role's name and IAM path (e.g. `AWSBackupDefaultServiceRole` at `/service-role/`)."""
+    """The role's name and IAM path, and the AWS managed policies (names with path) it gets."""
 
     role_name: str
     role_path: str
+    managed_policies: Sequence[str]
     provider: aws.Provider
 
 
@@ -39,7 +41,7 @@ class BackupServiceRole(pulumi.ComponentResource):
             description="Used by AWS Backup plans deployed by the organization backup policy",
             opts=child,
         )
-        for policy in BACKUP_SERVICE_ROLE_POLICIES:
+        for policy in args.managed_policies:
             aws.iam.RolePolicyAttachment(
                 f"{name}-{policy.rpartition('/')[2]}",
                 role=role.name,

@@ -51,7 +51,7 @@ class DestinationAccount(pulumi.ComponentResource):
                     description=f"Encrypts copies in backup vault {args.vault_name} ({region})",
                     alias=args.key_alias,
                     policy=destination_key_policy(
-                        args.account_id, args.source_account_ids, args.organization_id
+                        args.account_id, region, args.source_account_ids, args.organization_id
                     ),
                     provider=provider,
                 ),
@@ -61,7 +61,8 @@ class DestinationAccount(pulumi.ComponentResource):
                 f"{name}-{region}-vault",
                 name=args.vault_name,
                 kms_key_arn=key.arn,
-                opts=child,
+                # Like its key: the vault holds every copy, and deleting it needs them gone.
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
             )
             aws.backup.VaultPolicy(
                 f"{name}-{region}-vault-policy",
@@ -76,13 +77,25 @@ class DestinationAccount(pulumi.ComponentResource):
                 opts=child,
             )
             if args.vault_lock is not None:
+                lock = args.vault_lock
                 aws.backup.VaultLockConfiguration(
                     f"{name}-{region}-vault-lock",
                     backup_vault_name=vault.name,
-                    min_retention_days=args.vault_lock.min_retention_days,
-                    max_retention_days=args.vault_lock.max_retention_days,
-                    changeable_for_days=args.vault_lock.changeable_for_days,
-                    opts=child,
+                    min_retention_days=lock.min_retention_days,
+                    max_retention_days=lock.max_retention_days,
+                    changeable_for_days=lock.changeable_for_days,
+                    opts=pulumi.ResourceOptions.merge(
+                        child,
+                        pulumi.ResourceOptions(
+                            # Every argument forces replacement (terraform-provider-aws
+                            # vault_lock_configuration.go) and a vault has one lock: remove
+                            # the old one before putting the new one, never the reverse.
+                            delete_before_replace=True,
+                            # A compliance lock cannot be removed once its grace period ends;
+                            # a change to it must be a deliberate unprotect, not a diff.
+                            protect=lock.mode == "compliance",
+                        ),
+                    ),
                 )
             self.vault_arns[region] = vault.arn
             self.key_arns[region] = key.arn

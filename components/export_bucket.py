@@ -10,7 +10,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components.customer_managed_key import CustomerManagedKey, CustomerManagedKeyArgs
-from policies.s3 import export_bucket_policy, export_key_policy
+from policies.s3 import export_key_policy
+from policies.statements import PolicyDocument
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class ExportBucketArgs:
     bucket_name: str
     key_alias: str
     writer_role_arns: Sequence[str]
+    # Built (and checked against S3's size limit) by the caller before anything is declared.
+    bucket_policy: PolicyDocument
     retention_days: int
     use_kms_key: bool
     provider: aws.Provider
@@ -104,9 +107,15 @@ class ExportBucket(pulumi.ComponentResource):
                     expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
                         days=args.retention_days
                     ),
-                    # Versioning keeps overwritten/deleted objects: expire those too, a day later.
+                    # Expiring a current version leaves a delete marker, which this rule removes
+                    # once nothing is left under it (Amazon S3 User Guide, "Expiring objects").
+                    # ExpiredObjectDeleteMarker must not join it: S3 refuses it next to Days
+                    # (API reference, LifecycleExpiration).
+                    # An overwritten or deleted export stays recoverable as long as a current one
+                    # would have been kept: versioning is the bucket's protection against a
+                    # writer that overwrites or deletes.
                     noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=1
+                        noncurrent_days=args.retention_days
                     ),
                     abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
                         days_after_initiation=7
@@ -118,7 +127,7 @@ class ExportBucket(pulumi.ComponentResource):
         aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket.bucket,
-            policy=json.dumps(export_bucket_policy(args.bucket_name, args.writer_role_arns)),
+            policy=json.dumps(args.bucket_policy),
             opts=child,
         )
         self.bucket_name = bucket.bucket

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -18,6 +18,9 @@ class OrganizationBackupPolicyArgs:
     content: str
     targets: Sequence[str]
     provider: aws.Provider
+    # Set in the one stack that owns the organization's AWS Backup global settings: every
+    # setting UpdateGlobalSettings knows, as strings. None: another stack owns them.
+    global_settings: Mapping[str, str] | None = None
 
 
 class OrganizationBackupPolicy(pulumi.ComponentResource):
@@ -33,11 +36,15 @@ class OrganizationBackupPolicy(pulumi.ComponentResource):
     ) -> None:
         super().__init__("backup:index:OrganizationBackupPolicy", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        settings = aws.backup.GlobalSettings(
-            f"{name}-cross-account-backup",
-            global_settings={"isCrossAccountBackupEnabled": "true"},
-            opts=child,
-        )
+        settings: list[pulumi.Resource] = []
+        if args.global_settings is not None:
+            settings.append(
+                aws.backup.GlobalSettings(
+                    f"{name}-global-settings",
+                    global_settings=dict(args.global_settings),
+                    opts=child,
+                )
+            )
         policy = aws.organizations.Policy(
             f"{name}-policy",
             name=args.policy_name,
@@ -45,7 +52,7 @@ class OrganizationBackupPolicy(pulumi.ComponentResource):
             type="BACKUP_POLICY",
             content=args.content,
             # Copy jobs fail until cross-account backup is on: enable it first.
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[settings])),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=settings)),
         )
         for target in args.targets:
             aws.organizations.PolicyAttachment(

@@ -9,6 +9,7 @@ import pulumi_aws as aws
 
 from components.customer_managed_key import CustomerManagedKey, CustomerManagedKeyArgs
 from policies.kms import source_key_policy
+from stack_config import RegionSettingsConfig
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,16 @@ class SourceAccountArgs:
     key_alias: str
     destination_account_id: str
     provider: aws.Provider
+    # Set: this stack owns the account's AWS Backup Region settings here; None: it leaves
+    # them alone (they are account-wide and may belong to someone else).
+    region_settings: RegionSettingsConfig | None = None
 
 
 class SourceAccount(pulumi.ComponentResource):
     """The source vault, on a rotating CMK the destination account may read copies with.
 
     The org policy cannot use the `Default` vault: its AWS managed key cannot be shared.
+    With Region settings given, also the account's one `aws.backup.RegionSettings` here.
     """
 
     vault_arn: pulumi.Output[str]
@@ -48,8 +53,19 @@ class SourceAccount(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         vault = aws.backup.Vault(
-            f"{name}-vault", name=args.vault_name, kms_key_arn=key.arn, opts=child
+            f"{name}-vault",
+            name=args.vault_name,
+            kms_key_arn=key.arn,
+            # Deleting the vault would need every recovery point in it deleted first.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
         )
+        if args.region_settings is not None:
+            aws.backup.RegionSettings(
+                f"{name}-region-settings",
+                resource_type_opt_in_preference=dict(args.region_settings.opt_in),
+                resource_type_management_preference=dict(args.region_settings.full_management),
+                opts=child,
+            )
         self.vault_arn = vault.arn
         self.key_arn = key.arn
         self.register_outputs({"vault_arn": self.vault_arn, "key_arn": self.key_arn})

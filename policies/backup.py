@@ -18,6 +18,10 @@ from policies.statements import PolicyDocument, aws_principals, document, organi
 MAX_BACKUP_POLICY_CHARACTERS = 10_000
 COPY_INTO_VAULT = "backup:CopyIntoBackupVault"
 SELECTION_NAME = "tagged-resources"
+# Child control operator (Organizations User Guide, "Inheritance operators"): `@@none` on a
+# node stops policies attached lower in the tree (an OU's, an account's) from changing it.
+CHILD_CONTROL = "@@operators_allowed_for_child_policies"
+NO_CHILD_CHANGES = ["@@none"]
 
 
 class PolicyTooLargeError(ValueError):
@@ -86,6 +90,10 @@ def backup_policy_document(
 ) -> dict[str, Any]:
     """The Organizations BACKUP_POLICY document for one plan with one rule.
 
+    `plan_name` keys both the plan and its rule: pass the stack's namespaced name, since
+    Organizations merges inherited policies by plan key. The plan is locked against child
+    policies (`lock_against_child_policies`) but the top-level `plans` node is not, so another
+    stack's differently named plan still merges in beside it.
     Backups land in `source_vault_name` in each member account (never `Default`, whose AWS
     managed key cannot be shared), then are copied to every `copy_target_vault_arns` entry.
     The service role is named per member account through the `$account` variable.
@@ -122,7 +130,21 @@ def backup_policy_document(
         },
         "backup_plan_tags": _tags(plan_tags),
     }
-    return {"plans": {plan_name: plan}}
+    return {"plans": {plan_name: lock_against_child_policies(plan)}}
+
+
+def lock_against_child_policies(node: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `node` with `@@none` child control on it and on every object below it.
+
+    AWS's example ("Backup policy syntax and examples", the policy that prevents child
+    policies from changing a plan) repeats the operator on every node rather than relying on
+    a parent's lock covering its descendants, so this does too. Values of `@@assign` are
+    strings or lists, never objects, so they are left as they are.
+    """
+    locked: dict[str, Any] = {CHILD_CONTROL: list(NO_CHILD_CHANGES)}
+    for key, value in node.items():
+        locked[key] = lock_against_child_policies(value) if isinstance(value, dict) else value
+    return locked
 
 
 def render_backup_policy(policy: dict[str, Any]) -> str:

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from policies.statements import PolicyDocument, document, service_principal
 
 BACKUP_SERVICE_ROLE_POLICIES = (
     "service-role/AWSBackupServiceRolePolicyForBackup",
     "service-role/AWSBackupServiceRolePolicyForRestores",
 )
+# S3 backups need their own managed policies on the role (AWS Backup Developer Guide,
+# "Amazon S3 backups": "AWSBackupServiceRolePolicyForS3Backup" and "...ForS3Restore"); unlike
+# the two above they live at the root path.
+S3_BACKUP_SERVICE_ROLE_POLICIES = (
+    "AWSBackupServiceRolePolicyForS3Backup",
+    "AWSBackupServiceRolePolicyForS3Restore",
+)
+
+
+def backup_service_role_policies(resource_types: Sequence[str]) -> tuple[str, ...]:
+    """The managed policies the plan's service role needs for these resource types."""
+    if "S3" in resource_types:
+        return BACKUP_SERVICE_ROLE_POLICIES + S3_BACKUP_SERVICE_ROLE_POLICIES
+    return BACKUP_SERVICE_ROLE_POLICIES
 
 
 def service_trust_policy(service: str) -> PolicyDocument:

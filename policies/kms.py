@@ -2,14 +2,28 @@
 
 AWS Backup cannot copy a recovery point across accounts when it is encrypted with an AWS
 managed key, so both ends use customer managed keys whose policies let the other side in,
-for exactly the operations a copy needs.
+for exactly the operations a copy needs. Sources, by statement:
+
+- AWS Backup Developer Guide, "Encryption for backups in AWS Backup", section "AWS Backup
+  permissions, grants, and deny statements": "At a minimum, the key policy requires
+  kms:CreateGrant, kms:GenerateDataKey, kms:Decrypt"; its example key policy allows
+  DescribeKey/GenerateDataKey/Decrypt, and CreateGrant only with `kms:GrantIsForAWSResource`,
+  `kms:ViaService` = `backup.*.amazonaws.com` and the `aws:backup:backup-vault` encryption
+  context key.
+- Same guide, "Creating backup copies across AWS accounts": "The act of copying is performed
+  by your destination account's service linked role", and resources that are not fully
+  managed by AWS Backup (RDS, Aurora, EBS/EC2, DocumentDB, Neptune) keep their own key, which
+  must be a customer managed key shared with the destination account.
+- AWS KMS Developer Guide, "kms:ViaService": limits a statement to requests that a named AWS
+  service makes on the principal's behalf in a named Region.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from policies.arns import account_root
+from policies.arns import account_root, iam_role
 from policies.statements import (
     PolicyDocument,
     Statement,
@@ -18,7 +32,9 @@ from policies.statements import (
     organization_condition,
 )
 
-# What the other account needs to encrypt copies with, or read copies from, a vault key.
+# What a source account may do with the destination vault key for a copy: the snapshot-based
+# types are re-encrypted under it by EC2 and RDS (Amazon EBS User Guide, "Copy an Amazon EBS
+# snapshot": CreateGrant, Decrypt, DescribeKey, GenerateDataKeyWithoutPlaintext, ReEncrypt*).
 COPY_CRYPTO_ACTIONS = [
     "kms:Decrypt",
     "kms:DescribeKey",
@@ -26,10 +42,23 @@ COPY_CRYPTO_ACTIONS = [
     "kms:GenerateDataKey*",
     "kms:ReEncrypt*",
 ]
-SOURCE_KEY_ACTIONS = ["kms:Decrypt", "kms:DescribeKey"]
+# The Developer Guide's minimum for a key AWS Backup uses, plus DescribeKey (its example).
+BACKUP_KEY_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
 # Grants let AWS Backup and the storage services use the key on the account's behalf.
 GRANT_ACTIONS = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
 GRANT_FOR_AWS_RESOURCE = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+# Services that use the destination key when they write a copy in its Region: AWS Backup for
+# fully managed types, EC2 for EBS/EC2, RDS for RDS, Aurora, DocumentDB and Neptune.
+COPY_SERVICES = ("backup", "ec2", "rds")
+# What the destination account's AWS Backup service-linked role needs on a workload's key to
+# copy a snapshot-based recovery point out of the account (the key stays the resource's).
+WORKLOAD_KEY_ACTIONS = [
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ReEncryptFrom",
+]
+BACKUP_SERVICE_LINKED_ROLE = "aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup"
 
 
 def key_administration(account_id: str) -> Statement:
@@ -45,19 +74,34 @@ def key_administration(account_id: str) -> Statement:
     }
 
 
+def via_services(region: str, services: Sequence[str] = COPY_SERVICES) -> dict[str, Any]:
+    """`kms:ViaService` for these services in one Region (any of them)."""
+    names = sorted(f"{service}.{region}.amazonaws.com" for service in services)
+    return {"StringEquals": {"kms:ViaService": names[0] if len(names) == 1 else names}}
+
+
+def _merge_conditions(*conditions: dict[str, Any] | None) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for condition in conditions:
+        for operator, keys in (condition or {}).items():
+            merged.setdefault(operator, {}).update(keys)
+    return merged
+
+
 def _use_by_others(
     sid: str,
     actions: Sequence[str],
     account_ids: Sequence[str],
     organization_id: str | None,
-    extra_condition: dict[str, dict[str, str]] | None = None,
+    *conditions: dict[str, Any] | None,
 ) -> Statement:
-    condition: dict[str, dict[str, str]] = dict(extra_condition or {})
+    principal: dict[str, str | list[str]]
     if organization_id is not None:
-        principal: dict[str, str | list[str]] | str = {"AWS": "*"}
-        condition.update(organization_condition(organization_id))
+        principal = {"AWS": "*"}
+        condition = _merge_conditions(*conditions, organization_condition(organization_id))
     else:
         principal = aws_principals([account_root(account_id) for account_id in account_ids])
+        condition = _merge_conditions(*conditions)
     statement: Statement = {
         "Sid": sid,
         "Effect": "Allow",
@@ -72,15 +116,19 @@ def _use_by_others(
 
 def destination_key_policy(
     destination_account_id: str,
+    region: str,
     source_account_ids: Sequence[str],
     organization_id: str | None = None,
 ) -> PolicyDocument:
-    """Policy of the destination vault key.
+    """Policy of the destination vault key in `region`.
 
-    Administration stays in the destination account. The source accounts (each listed
-    account, or with `organization_id` every principal of that organization) may use the
-    key for copies, and create grants only for AWS resources.
+    Administration stays in the destination account (whose AWS Backup service-linked role
+    performs the copies). The source accounts (each listed account, or with
+    `organization_id` every principal of that organization) may use the key only through
+    the services that write copies in this Region (`COPY_SERVICES`), and create grants only
+    for AWS resources.
     """
+    through_copy_services = via_services(region)
     return document(
         key_administration(destination_account_id),
         _use_by_others(
@@ -88,6 +136,7 @@ def destination_key_policy(
             COPY_CRYPTO_ACTIONS,
             source_account_ids,
             organization_id,
+            through_copy_services,
         ),
         _use_by_others(
             "SourceAccountsGrantToAwsServicesOnly",
@@ -95,6 +144,7 @@ def destination_key_policy(
             source_account_ids,
             organization_id,
             GRANT_FOR_AWS_RESOURCE,
+            through_copy_services,
         ),
     )
 
@@ -103,21 +153,64 @@ def source_key_policy(source_account_id: str, destination_account_id: str) -> Po
     """Policy of a source vault key.
 
     Backups of fully managed resource types (EFS, DynamoDB advanced backup, S3, ...) are
-    encrypted with this key; the destination account must be able to read them to copy them.
+    encrypted with this key; the destination account copies them out, so it gets what the
+    Developer Guide's example gives a key AWS Backup uses: Decrypt, DescribeKey and
+    GenerateDataKey, and CreateGrant only for AWS resources, through AWS Backup, with the
+    vault encryption context.
     """
     return document(
         key_administration(source_account_id),
         _use_by_others(
-            "DestinationAccountReadsBackupsToCopy",
-            SOURCE_KEY_ACTIONS,
+            "DestinationAccountCopiesBackups",
+            BACKUP_KEY_ACTIONS,
             [destination_account_id],
             None,
         ),
         _use_by_others(
-            "DestinationAccountGrantToAwsServicesOnly",
-            GRANT_ACTIONS,
+            "DestinationAccountGrantsToAwsBackupOnly",
+            ["kms:CreateGrant"],
             [destination_account_id],
             None,
             GRANT_FOR_AWS_RESOURCE,
+            {
+                "StringLike": {"kms:ViaService": "backup.*.amazonaws.com"},
+                "ForAnyValue:StringEquals": {
+                    "kms:EncryptionContextKeys": "aws:backup:backup-vault"
+                },
+            },
         ),
+    )
+
+
+def workload_key_statements(destination_account_id: str) -> PolicyDocument:
+    """Statements a workload team adds to the customer managed key of an RDS, Aurora, EBS/EC2,
+    DocumentDB or Neptune resource so that its backups can be copied to the destination.
+
+    Those recovery points keep the resource's key; the destination account's AWS Backup
+    service-linked role reads them and re-encrypts the copy with the destination vault key.
+    The principal is the destination account narrowed by `aws:PrincipalArn` to that role,
+    not the role itself: a key policy may only name principals that exist (KMS API
+    reference, PutKeyPolicy), and the service-linked role appears only once AWS Backup is
+    first used in the account.
+    """
+    role = iam_role(destination_account_id, BACKUP_SERVICE_LINKED_ROLE)
+    only_backup_role = {"ArnEquals": {"aws:PrincipalArn": role}}
+    principal = aws_principals([account_root(destination_account_id)])
+    return document(
+        {
+            "Sid": "BackupCopiesToDestinationAccountRead",
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": list(WORKLOAD_KEY_ACTIONS),
+            "Resource": "*",
+            "Condition": only_backup_role,
+        },
+        {
+            "Sid": "BackupCopiesToDestinationAccountGrant",
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "kms:CreateGrant",
+            "Resource": "*",
+            "Condition": _merge_conditions(only_backup_role, GRANT_FOR_AWS_RESOURCE),
+        },
     )

@@ -4,17 +4,29 @@ The writers are exporter roles in other accounts. They are named through their a
 principal narrowed by `aws:PrincipalArn`, not as role principals: AWS rewrites a role principal
 to the role's unique id once the role is deleted, so a re-created exporter role would silently
 lose access; the ARN condition keeps matching it, and the bucket can exist before the roles.
+
+Each exporter writes only under `<environment>/<its account>/<its Region>/`. One statement per
+Region admits that Region's exporter roles (their names end in the Region) to objects under
+`<environment>/${aws:PrincipalAccount}/<Region>/`: the account part is the policy variable, which
+AWS fills in with the caller's own account at evaluation (IAM User Guide, "IAM policy elements:
+Variables and tags": variables may be used in the Resource element, and global condition keys
+serve as variables; Amazon S3 User Guide, "Policy resources for Amazon S3": "You can use policy
+variables in Amazon S3 ARNs"). One statement per writer would say the same but stop fitting
+S3's 20 KB bucket policy limit at about 60 writers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 
 from policies.arns import account_of, account_root, s3_bucket
 from policies.kms import key_administration
 from policies.statements import PolicyDocument, Statement, aws_principals, document
 
 EXPORT_WRITE_ACTIONS = ["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"]
+# Amazon S3 User Guide, "Bucket policies": "Bucket policies are limited to 20 KB in size."
+MAX_BUCKET_POLICY_BYTES = 20 * 1024
 # What S3 needs from the caller's KMS permissions to write (multipart uploads also decrypt).
 EXPORT_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"]
 
@@ -32,13 +44,32 @@ def _writers_statement(
     }
 
 
-def export_bucket_policy(bucket_name: str, writer_role_arns: Sequence[str]) -> PolicyDocument:
-    """Exporter roles may write objects (and nothing else); no request without TLS."""
+class BucketPolicyTooLargeError(ValueError):
+    """The rendered bucket policy exceeds what S3 accepts."""
+
+
+def own_prefix_resource(bucket_name: str, environment: str, region: str) -> str:
+    """Objects under `<environment>/<the caller's account>/<region>/` in the bucket."""
+    return f"{s3_bucket(bucket_name)}/{environment}/${{aws:PrincipalAccount}}/{region}/*"
+
+
+def export_bucket_policy(
+    bucket_name: str, environment: str, writer_role_arns_by_region: Mapping[str, Sequence[str]]
+) -> PolicyDocument:
+    """Each exporter role may write objects under its own account's and Region's prefix, and
+    nothing else; no request without TLS."""
     bucket_arn = s3_bucket(bucket_name)
-    return document(
+    writes = [
         _writers_statement(
-            "ExporterRolesWriteExports", writer_role_arns, EXPORT_WRITE_ACTIONS, f"{bucket_arn}/*"
-        ),
+            f"ExportersWriteOwnPrefix{region.title().replace('-', '')}",
+            role_arns,
+            EXPORT_WRITE_ACTIONS,
+            own_prefix_resource(bucket_name, environment, region),
+        )
+        for region, role_arns in sorted(writer_role_arns_by_region.items())
+    ]
+    return document(
+        *writes,
         {
             "Sid": "DenyRequestsWithoutTls",
             "Effect": "Deny",
@@ -48,6 +79,16 @@ def export_bucket_policy(bucket_name: str, writer_role_arns: Sequence[str]) -> P
             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
         },
     )
+
+
+def check_bucket_policy_size(policy: PolicyDocument) -> None:
+    """Refuse a bucket policy S3 would reject for its size, before anything is deployed."""
+    size = len(json.dumps(policy, separators=(",", ":")).encode())
+    if size > MAX_BUCKET_POLICY_BYTES:
+        raise BucketPolicyTooLargeError(
+            f"the export bucket policy would be {size:,} bytes; S3 accepts at most "
+            f"{MAX_BUCKET_POLICY_BYTES:,} (fewer source accounts or Regions per stack)"
+        )
 
 
 def export_key_policy(key_account_id: str, writer_role_arns: Sequence[str]) -> PolicyDocument:

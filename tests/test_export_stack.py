@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.support.iam_eval import Request, allows
 from tools.offline import OfflineRun, RecordedResource
 
 
@@ -47,6 +48,25 @@ def test_bucket_is_private_versioned_owner_enforced_and_expiring(stack_run: Offl
     assert rule["status"] == "Enabled"
 
 
+def test_overwritten_or_deleted_exports_stay_recoverable_for_the_retention(
+    stack_run: OfflineRun,
+) -> None:
+    rules = only(
+        stack_run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    ).inputs["rules"]
+    retention = 35 if stack_run.stack == "dev" else 90
+
+    for rule in rules:
+        noncurrent = rule.get("noncurrentVersionExpiration")
+        if noncurrent is not None:
+            assert noncurrent["noncurrentDays"] >= retention
+        expiration = rule.get("expiration") or {}
+        # S3 refuses ExpiredObjectDeleteMarker next to Days or Date (LifecycleExpiration).
+        assert not (
+            "expiredObjectDeleteMarker" in expiration and ({"days", "date"} & set(expiration))
+        ), rule
+
+
 def test_bucket_encryption_follows_config(dev_run: OfflineRun, prod_run: OfflineRun) -> None:
     def default_encryption(run: OfflineRun) -> dict[str, Any]:
         config = only(
@@ -62,25 +82,37 @@ def test_bucket_encryption_follows_config(dev_run: OfflineRun, prod_run: Offline
     assert prod["kmsMasterKeyId"].startswith("arn:aws:kms:ap-southeast-2:777777777777:key/")
 
 
-def test_bucket_policy_admits_exactly_the_exporter_roles_to_write(stack_run: OfflineRun) -> None:
+def test_bucket_policy_lets_each_exporter_write_only_under_its_own_prefix(
+    stack_run: OfflineRun,
+) -> None:
     policy = document(only(stack_run, "aws:s3/bucketPolicy:BucketPolicy"))
-    allow, deny = policy["Statement"]
-    role_arns = sorted(
-        f"arn:aws:iam::{role.account_id}:role/{role.inputs['name']}"
-        for role in exporter_roles(stack_run)
-    )
     bucket = only(stack_run, "aws:s3/bucket:Bucket").inputs["bucket"]
+    env = stack_run.stack
+    roles = [
+        (f"arn:aws:iam::{role.account_id}:role/{role.inputs['name']}", role.account_id, role.region)
+        for role in exporter_roles(stack_run)
+    ]
+    places = {(account, region) for _, account, region in roles} | {
+        ("999999999999", "ap-southeast-2")
+    }
 
-    assert allow["Effect"] == "Allow"
-    assert allow["Action"] == ["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"]
-    assert allow["Resource"] == f"arn:aws:s3:::{bucket}/*"
-    assert allow["Condition"] == {"ArnEquals": {"aws:PrincipalArn": role_arns}}
-    roots = {f"arn:aws:iam::{arn.split(':')[4]}:root" for arn in role_arns}
-    principals = allow["Principal"]["AWS"]
-    assert set([principals] if isinstance(principals, str) else principals) == roots
-    assert deny["Effect"] == "Deny"
-    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert deny["Resource"] == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+    def may_put(principal: str, key: str, **context: Any) -> bool:
+        request = Request(principal, "s3:PutObject", f"arn:aws:s3:::{bucket}/{key}", context)
+        return allows(policy, request)
+
+    for role_arn, account, region in roles:
+        for other_account, other_region in places:
+            key = f"{env}/{other_account}/{other_region}/orders/2026/11/27/AWSDynamoDB/x/data/a.gz"
+            own = (other_account, other_region) == (account, region)
+            assert may_put(role_arn, key, **{"aws:SecureTransport": "true"}) is own, (role_arn, key)
+        own_key = f"{env}/{account}/{region}/t/x"
+        assert not may_put(role_arn, own_key, **{"aws:SecureTransport": "false"})
+        assert not may_put(role_arn, f"other-env/{account}/{region}/t/x")
+        # Another role of the same account gets nothing.
+        assert not may_put(f"arn:aws:iam::{account}:role/someone-else", own_key)
+    assert not allows(
+        policy, Request(roles[0][0], "s3:GetObject", f"arn:aws:s3:::{bucket}/{env}/x")
+    )
 
 
 def test_one_exporter_per_source_account_and_region(prod_run: OfflineRun) -> None:

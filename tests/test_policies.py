@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from policies.backup import (
+    CHILD_CONTROL,
     MAX_BACKUP_POLICY_CHARACTERS,
     PolicyTooLargeError,
     backup_policy_document,
@@ -15,7 +16,8 @@ from policies.backup import (
     vault_access_policy,
 )
 from policies.iam import service_trust_policy
-from policies.kms import destination_key_policy, source_key_policy
+from policies.kms import destination_key_policy, source_key_policy, workload_key_statements
+from tests.support.org_policies import effective_policy, without_operators
 
 DEST = "222222222222"
 SOURCES = ["111111111111", "444444444444"]
@@ -37,8 +39,20 @@ def grants(policy: dict[str, Any]) -> dict[str, tuple[Any, frozenset[str], Any]]
     return result
 
 
-def test_destination_key_admin_stays_home_and_sources_only_use_it() -> None:
-    policy = grants(destination_key_policy(DEST, SOURCES))
+REGION = "ap-southeast-2"
+COPY_SERVICES = {
+    "StringEquals": {
+        "kms:ViaService": [
+            "backup.ap-southeast-2.amazonaws.com",
+            "ec2.ap-southeast-2.amazonaws.com",
+            "rds.ap-southeast-2.amazonaws.com",
+        ]
+    }
+}
+
+
+def test_destination_key_admin_stays_home_and_sources_use_it_only_through_copy_services() -> None:
+    policy = grants(destination_key_policy(DEST, REGION, SOURCES))
 
     assert policy["KeyAdministrationByOwningAccount"] == (
         {"AWS": f"arn:aws:iam::{DEST}:root"},
@@ -57,43 +71,86 @@ def test_destination_key_admin_stays_home_and_sources_only_use_it() -> None:
                 "kms:DescribeKey",
             }
         ),
-        None,
+        COPY_SERVICES,
     )
     assert policy["SourceAccountsGrantToAwsServicesOnly"] == (
         {"AWS": source_roots},
         frozenset({"kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"}),
-        {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        {"Bool": {"kms:GrantIsForAWSResource": "true"}, **COPY_SERVICES},
     )
     assert len(policy) == 3
 
 
-def test_destination_key_for_the_organization_always_carries_the_org_condition() -> None:
-    policy = grants(destination_key_policy(DEST, SOURCES, ORG))
+def test_destination_key_narrows_the_organization_to_copy_services_in_its_region() -> None:
+    policy = grants(destination_key_policy(DEST, "eu-west-1", SOURCES, ORG))
 
     for sid in ("SourceAccountsEncryptCopies", "SourceAccountsGrantToAwsServicesOnly"):
         principal, _, condition = policy[sid]
         assert principal == {"AWS": "*"}
-        assert condition["StringEquals"] == {"aws:PrincipalOrgID": ORG}
+        assert condition["StringEquals"] == {
+            "aws:PrincipalOrgID": ORG,
+            "kms:ViaService": [
+                "backup.eu-west-1.amazonaws.com",
+                "ec2.eu-west-1.amazonaws.com",
+                "rds.eu-west-1.amazonaws.com",
+            ],
+        }
     assert policy["SourceAccountsGrantToAwsServicesOnly"][2]["Bool"] == {
         "kms:GrantIsForAWSResource": "true"
     }
 
 
-def test_source_key_lets_only_the_destination_read_and_grant_to_aws() -> None:
+def test_source_key_gives_the_destination_what_aws_backup_needs_and_nothing_more() -> None:
     policy = grants(source_key_policy("111111111111", DEST))
 
     assert policy["KeyAdministrationByOwningAccount"][0] == {
         "AWS": "arn:aws:iam::111111111111:root"
     }
-    assert policy["DestinationAccountReadsBackupsToCopy"] == (
+    # AWS Backup Developer Guide, "AWS Backup permissions, grants, and deny statements".
+    assert policy["DestinationAccountCopiesBackups"] == (
         {"AWS": f"arn:aws:iam::{DEST}:root"},
-        frozenset({"kms:Decrypt", "kms:DescribeKey"}),
+        frozenset({"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"}),
         None,
     )
-    assert policy["DestinationAccountGrantToAwsServicesOnly"][2] == {
-        "Bool": {"kms:GrantIsForAWSResource": "true"}
-    }
+    assert policy["DestinationAccountGrantsToAwsBackupOnly"] == (
+        {"AWS": f"arn:aws:iam::{DEST}:root"},
+        frozenset({"kms:CreateGrant"}),
+        {
+            "Bool": {"kms:GrantIsForAWSResource": "true"},
+            "StringLike": {"kms:ViaService": "backup.*.amazonaws.com"},
+            "ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "aws:backup:backup-vault"},
+        },
+    )
     assert len(policy) == 3
+
+
+def test_workload_key_statements_admit_only_the_destination_backup_service_linked_role() -> None:
+    policy = grants(workload_key_statements(DEST))
+    only_the_role = {
+        "ArnEquals": {
+            "aws:PrincipalArn": f"arn:aws:iam::{DEST}:role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup"
+        }
+    }
+
+    assert policy == {
+        "BackupCopiesToDestinationAccountRead": (
+            {"AWS": f"arn:aws:iam::{DEST}:root"},
+            frozenset(
+                {
+                    "kms:DescribeKey",
+                    "kms:Decrypt",
+                    "kms:ReEncryptFrom",
+                    "kms:GenerateDataKeyWithoutPlaintext",
+                }
+            ),
+            only_the_role,
+        ),
+        "BackupCopiesToDestinationAccountGrant": (
+            {"AWS": f"arn:aws:iam::{DEST}:root"},
+            frozenset({"kms:CreateGrant"}),
+            {**only_the_role, "Bool": {"kms:GrantIsForAWSResource": "true"}},
+        ),
+    }
 
 
 def test_vault_accepts_copies_from_listed_accounts_only() -> None:
@@ -151,13 +208,28 @@ def _plan(**overrides: Any) -> dict[str, Any]:
 def _leaves(node: Any, path: str = "") -> list[tuple[str, Any]]:
     if isinstance(node, dict):
         if "@@assign" in node:
-            return [(path, node)]
-        return [leaf for key, value in node.items() for leaf in _leaves(value, f"{path}/{key}")]
+            return [(path, {k: v for k, v in node.items() if k != CHILD_CONTROL})]
+        return [
+            leaf
+            for key, value in node.items()
+            if key != CHILD_CONTROL
+            for leaf in _leaves(value, f"{path}/{key}")
+        ]
     return [(path, node)]
 
 
+def _objects(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Every object in a document with its path, the node itself first."""
+    if not isinstance(node, dict):
+        return []
+    found = [(path, node)]
+    for key, value in node.items():
+        found.extend(_objects(value, f"{path}/{key}"))
+    return found
+
+
 def test_backup_policy_matches_the_aws_syntax_exactly() -> None:
-    document = _plan()
+    document = without_operators(_plan())
 
     assert document == {
         "plans": {
@@ -207,6 +279,61 @@ def test_backup_policy_matches_the_aws_syntax_exactly() -> None:
     }
 
 
+def test_plan_and_every_node_below_it_refuse_child_policies_but_plans_does_not() -> None:
+    document = _plan(cold_storage_after_days=10, windows_vss=True)
+    plan = document["plans"]["daily"]
+
+    assert CHILD_CONTROL not in document and CHILD_CONTROL not in document["plans"]
+    objects = _objects(plan)
+    assert len(objects) > 20
+    for path, node in objects:
+        assert node[CHILD_CONTROL] == ["@@none"], path
+
+
+def test_two_environments_policies_merge_into_two_plans() -> None:
+    prod = _plan(plan_name="aws-backup-copy-prod-daily")
+    dev = _plan(plan_name="aws-backup-copy-dev-daily", source_vault_name="dev-source")
+
+    # prod attached to the root, dev to an OU below it: an account in that OU inherits both.
+    effective = without_operators(effective_policy([prod, dev]))
+
+    assert set(effective["plans"]) == {"aws-backup-copy-prod-daily", "aws-backup-copy-dev-daily"}
+    assert (
+        effective["plans"]["aws-backup-copy-prod-daily"]
+        == without_operators(prod)["plans"]["aws-backup-copy-prod-daily"]
+    )
+    assert (
+        effective["plans"]["aws-backup-copy-dev-daily"]
+        == without_operators(dev)["plans"]["aws-backup-copy-dev-daily"]
+    )
+
+
+def test_a_child_policy_cannot_redirect_a_locked_plan() -> None:
+    parent = _plan()
+    elsewhere = VAULT_ARN.replace(DEST, "999999999999")
+    child = without_operators(_plan(copy_target_vault_arns=[elsewhere]))
+
+    effective = without_operators(effective_policy([parent, child]))
+
+    assert effective == without_operators(parent)
+
+
+def test_bare_plan_keys_would_merge_two_environments_into_one_plan() -> None:
+    # Why plan keys carry the stack's prefix: the same key in two unlocked policies is one plan
+    # whose copy actions are the union of both, so one environment copies into the other's vault.
+    other_vault = VAULT_ARN.replace("central", "central-dev")
+    prod = without_operators(_plan())
+    dev = without_operators(_plan(copy_target_vault_arns=[other_vault]))
+
+    effective = effective_policy([prod, dev])
+
+    assert list(effective["plans"]) == ["daily"]
+    assert set(effective["plans"]["daily"]["rules"]["daily"]["copy_actions"]) == {
+        VAULT_ARN,
+        other_vault,
+    }
+
+
 def test_every_value_is_set_with_assign() -> None:
     document = _plan(cold_storage_after_days=10, copy_cold_storage_after_days=5, windows_vss=True)
 
@@ -217,9 +344,9 @@ def test_every_value_is_set_with_assign() -> None:
 def test_copy_to_dr_vault_adds_a_second_keyed_copy_action() -> None:
     dr = VAULT_ARN.replace("ap-southeast-2", "ap-southeast-1")
 
-    actions = _plan(copy_target_vault_arns=[VAULT_ARN, dr])["plans"]["daily"]["rules"]["daily"][
-        "copy_actions"
-    ]
+    actions = without_operators(_plan(copy_target_vault_arns=[VAULT_ARN, dr]))["plans"]["daily"][
+        "rules"
+    ]["daily"]["copy_actions"]
 
     assert {arn: a["target_backup_vault_arn"]["@@assign"] for arn, a in actions.items()} == {
         VAULT_ARN: VAULT_ARN,
@@ -241,3 +368,14 @@ def test_render_refuses_documents_over_the_limit() -> None:
     assert json.loads(small) == _plan()
     with pytest.raises(PolicyTooLargeError, match="at most 10,000"):
         render_backup_policy(huge)
+
+
+def test_the_size_limit_counts_the_child_control_operators() -> None:
+    # 26 tags of 280 characters fit without the operators and not with them.
+    tags = [(f"T{i:02d}", "v" * 280) for i in range(26)]
+    document = _plan(recovery_point_tags=tags)
+    bare = json.dumps(without_operators(document), separators=(",", ":"), sort_keys=True)
+
+    assert len(bare) <= MAX_BACKUP_POLICY_CHARACTERS
+    with pytest.raises(PolicyTooLargeError):
+        render_backup_policy(document)

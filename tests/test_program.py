@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,12 @@ import pytest
 import yaml
 
 from policies.backup import MAX_BACKUP_POLICY_CHARACTERS
-from stack_config import ConfigError
+from stack_config import (
+    REGION_SETTINGS_MANAGEMENT_TYPES,
+    REGION_SETTINGS_OPT_IN_TYPES,
+    ConfigError,
+)
+from tests.support.org_policies import without_operators
 from tools.offline import OfflineRun, RecordedResource, load_stack_file, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,9 +27,20 @@ def aws_resources(run: OfflineRun) -> list[RecordedResource]:
 
 
 def backup_policy(run: OfflineRun) -> dict[str, Any]:
+    """The stack's backup policy as AWS shows an effective policy (no child control operators)."""
     [policy] = run.of_type("aws:organizations/policy:Policy")
-    document: dict[str, Any] = json.loads(policy.inputs["content"])
+    document: dict[str, Any] = without_operators(json.loads(policy.inputs["content"]))
     return document
+
+
+def run_with(stack: str, **sections: Callable[[Any], None]) -> OfflineRun:
+    """The stack run under mocks after each `section=mutate` changed that config section."""
+    project, config = load_stack_file(stack)
+    for section, mutate in sections.items():
+        value = json.loads(config[f"{project}:{section}"])
+        mutate(value)
+        config[f"{project}:{section}"] = json.dumps(value)
+    return run_program(stack, config)
 
 
 def test_default_providers_are_disabled_in_the_project() -> None:
@@ -104,7 +121,8 @@ def test_vaults_use_their_own_rotating_customer_managed_key(stack_run: OfflineRu
 
 
 def test_copy_actions_target_the_destination_and_dr_vaults(prod_run: OfflineRun) -> None:
-    rule = backup_policy(prod_run)["plans"]["daily"]["rules"]["daily"]
+    plan_key = "aws-backup-copy-prod-daily"
+    rule = backup_policy(prod_run)["plans"][plan_key]["rules"][plan_key]
     vault_arns = prod_run.outputs["destinationVaultArns"]
 
     assert set(rule["copy_actions"]) == set(vault_arns.values())
@@ -112,7 +130,7 @@ def test_copy_actions_target_the_destination_and_dr_vaults(prod_run: OfflineRun)
         assert action["target_backup_vault_arn"] == {"@@assign": arn}
         assert action["lifecycle"]["delete_after_days"] == {"@@assign": "365"}
         assert action["lifecycle"]["move_to_cold_storage_after_days"] == {"@@assign": "30"}
-    assert rule["target_backup_vault_name"] == {"@@assign": "backup-source"}
+    assert rule["target_backup_vault_name"] == {"@@assign": "aws-backup-copy-prod-source"}
 
 
 def test_plan_backs_up_into_the_source_vault_the_program_creates(stack_run: OfflineRun) -> None:
@@ -144,10 +162,106 @@ def test_attachments_cover_every_target(stack_run: OfflineRun) -> None:
     assert policy.inputs["type"] == "BACKUP_POLICY"
 
 
-def test_cross_account_backup_is_switched_on(stack_run: OfflineRun) -> None:
-    [settings] = stack_run.of_type("aws:backup/globalSettings:GlobalSettings")
+def test_the_owning_stack_sets_every_global_setting_from_config(
+    dev_run: OfflineRun, prod_run: OfflineRun
+) -> None:
+    [settings] = prod_run.of_type("aws:backup/globalSettings:GlobalSettings")
 
-    assert settings.inputs["globalSettings"] == {"isCrossAccountBackupEnabled": "true"}
+    assert settings.account_id == "000000000000"
+    assert settings.inputs["globalSettings"] == {
+        "isCrossAccountBackupEnabled": "true",
+        "isMpaEnabled": "false",
+        "isDelegatedAdministratorEnabled": "false",
+    }
+    # dev shares the organization and leaves its singleton to prod.
+    assert dev_run.of_type("aws:backup/globalSettings:GlobalSettings") == []
+
+
+def test_global_settings_keep_what_the_organization_has_switched_on() -> None:
+    def enable_mpa(organization: dict[str, Any]) -> None:
+        organization["globalSettings"]["isMpaEnabled"] = True
+
+    run = run_with("prod", organization=enable_mpa)
+
+    [settings] = run.of_type("aws:backup/globalSettings:GlobalSettings")
+    assert settings.inputs["globalSettings"]["isMpaEnabled"] == "true"
+
+
+def test_region_settings_in_every_source_account_and_plan_region(
+    dev_run: OfflineRun, prod_run: OfflineRun
+) -> None:
+    settings = prod_run.of_type("aws:backup/regionSettings:RegionSettings")
+
+    # 444444444444 also has a vault in ap-southeast-1, where the plan does not run.
+    assert sorted((s.account_id, s.region) for s in settings) == [
+        ("444444444444", "ap-southeast-2"),
+        ("666666666666", "ap-southeast-2"),
+    ]
+    for setting in settings:
+        opt_in = setting.inputs["resourceTypeOptInPreference"]
+        assert set(opt_in) == set(REGION_SETTINGS_OPT_IN_TYPES)
+        assert all(opt_in[t] for t in ("DynamoDB", "EBS", "EC2", "EFS", "RDS", "Aurora"))
+        assert opt_in["S3"] is False
+        management = setting.inputs["resourceTypeManagementPreference"]
+        assert set(management) == set(REGION_SETTINGS_MANAGEMENT_TYPES)
+        assert management["DynamoDB"] is True
+    assert dev_run.of_type("aws:backup/regionSettings:RegionSettings") == []
+
+
+def test_an_account_can_keep_its_region_settings_to_itself() -> None:
+    def opt_out(sources: list[dict[str, Any]]) -> None:
+        sources[1]["manageRegionSettings"] = False
+
+    run = run_with("prod", sourceAccounts=opt_out)
+
+    settings = run.of_type("aws:backup/regionSettings:RegionSettings")
+    assert [(s.account_id, s.region) for s in settings] == [("444444444444", "ap-southeast-2")]
+
+
+def test_an_existing_service_role_is_named_not_created() -> None:
+    def use_console_role(plan: dict[str, Any]) -> None:
+        plan["serviceRoleName"] = "service-role/AWSBackupDefaultServiceRole"
+        plan["createServiceRole"] = False
+
+    run = run_with("dev", backupPlan=use_console_role)
+
+    assert [r for r in run.of_type("aws:iam/role:Role") if "backup-service" in r.name] == []
+    selection = next(iter(backup_policy(run)["plans"].values()))["selections"]["tags"]
+    [tagged] = selection.values()
+    assert tagged["iam_role_arn"] == {
+        "@@assign": "arn:aws:iam::$account:role/service-role/AWSBackupDefaultServiceRole"
+    }
+
+
+def test_s3_backups_get_the_s3_managed_policies_on_the_service_role(
+    dev_run: OfflineRun,
+) -> None:
+    def add_s3(plan: dict[str, Any]) -> None:
+        plan["resourceTypes"] = ["S3", "EBS"]
+
+    def attached(run: OfflineRun) -> set[str]:
+        return {
+            a.inputs["policyArn"]
+            for a in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+            if a.parent_name.endswith("backup-service")
+        }
+
+    s3_policies = {
+        "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Backup",
+        "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore",
+    }
+    assert attached(run_with("dev", backupPlan=add_s3)) >= s3_policies
+    assert attached(dev_run) == {
+        "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup",
+        "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores",
+    }
+
+
+def test_keys_and_vaults_are_protected_from_deletion(stack_run: OfflineRun) -> None:
+    for resource in stack_run.of_type("aws:kms/key:Key") + stack_run.of_type(
+        "aws:backup/vault:Vault"
+    ):
+        assert resource.protect, resource.name
 
 
 def test_vault_lock_only_where_configured(dev_run: OfflineRun, prod_run: OfflineRun) -> None:
@@ -159,6 +273,23 @@ def test_vault_lock_only_where_configured(dev_run: OfflineRun, prod_run: Offline
         lock.inputs["minRetentionDays"] == 30 and lock.inputs["changeableForDays"] == 3
         for lock in locks
     )
+
+
+def test_a_lock_is_replaced_by_removing_the_old_one_first(prod_run: OfflineRun) -> None:
+    def governance(destination: dict[str, Any]) -> None:
+        destination["vaultLock"] = {"mode": "governance", "minRetentionDays": 30}
+
+    compliance = prod_run.of_type("aws:backup/vaultLockConfiguration:VaultLockConfiguration")
+    governed = run_with("prod", destination=governance).of_type(
+        "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
+    )
+
+    # Create-then-delete would delete the vault's only lock right after putting the new one.
+    assert all(lock.delete_before_replace for lock in compliance + governed)
+    # A compliance lock changes only through a deliberate unprotect; a governance lock may.
+    assert all(lock.protect for lock in compliance)
+    assert not any(lock.protect for lock in governed)
+    assert all("changeableForDays" not in lock.inputs for lock in governed)
 
 
 def test_outputs_are_present(prod_run: OfflineRun) -> None:
@@ -176,7 +307,7 @@ def test_outputs_are_present(prod_run: OfflineRun) -> None:
         "666666666666/ap-southeast-2",
     }
     assert outputs["backupServiceRoleArns"]["666666666666"] == (
-        "arn:aws:iam::666666666666:role/service-role/AWSBackupDefaultServiceRole"
+        "arn:aws:iam::666666666666:role/aws-backup-copy-prod-backup-service"
     )
 
 
@@ -250,8 +381,30 @@ def test_malformed_stack_file_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
     (tmp_path / "Pulumi.broken.yaml").write_text("config:\n  aws-backup-copy:environment: [dev\n")
 
-    with pytest.raises(ConfigError, match=r"Pulumi\.broken\.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"Pulumi\.broken\.yaml:3:1: not valid YAML"):
         load_stack_file("broken", tmp_path)
+
+
+def test_a_misspelt_top_level_key_is_an_error_naming_the_right_one() -> None:
+    project, config = load_stack_file("dev")
+    config[f"{project}:dynamoDbExport"] = config.pop(f"{project}:dynamodbExport")
+
+    with pytest.raises(ConfigError) as caught:
+        run_program("dev", config)
+
+    [problem] = caught.value.problems
+    assert problem.startswith(
+        "aws-backup-copy:dynamoDbExport: is not a known key; did you mean "
+        "'aws-backup-copy:dynamodbExport'?"
+    )
+    assert "(1 problem)" in str(caught.value)
+
+
+def test_keys_of_other_namespaces_are_left_alone() -> None:
+    _, config = load_stack_file("dev")
+    config["aws:region"] = "ap-southeast-2"
+
+    assert run_program("dev", config).of_type("aws:backup/vault:Vault")
 
 
 def test_project_declares_every_required_key_and_no_optional_one() -> None:

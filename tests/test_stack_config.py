@@ -39,11 +39,11 @@ def test_real_stacks_parse() -> None:
     dev = parse_stack_config(PROJECT, stack_values("dev"))
     prod = parse_stack_config(PROJECT, stack_values("prod"))
 
-    assert dev.destination.vault_name == "central-backup-dev"
+    assert dev.destination.vault_name == "aws-backup-copy-dev-central"
     assert dev.destination.dr_region is None
     assert prod.destination.regions == ("ap-southeast-2", "ap-southeast-1")
-    assert prod.backup_plan.service_role_path == "/service-role/"
-    assert prod.backup_plan.service_role_short_name == "AWSBackupDefaultServiceRole"
+    assert prod.backup_plan.service_role_path == "/"
+    assert prod.backup_plan.service_role_short_name == "aws-backup-copy-prod-backup-service"
     assert prod.dynamodb_export is not None and prod.dynamodb_export.bucket.encryption == "KMS"
 
 
@@ -273,6 +273,170 @@ RULES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
 ]
 
 
+def _region_settings(raw: dict[str, Any]) -> dict[str, Any]:
+    settings: dict[str, Any] = raw["backupPlan"]["regionSettings"]
+    return settings
+
+
+RULES += [
+    (
+        "the console's role is not created",
+        _set("backupPlan.serviceRoleName", "service-role/AWSBackupDefaultServiceRole"),
+        "backupPlan.serviceRoleName: AWSBackupDefaultServiceRole is the role the AWS Backup console creates",
+    ),
+    (
+        "derived plan name fits AWS Backup",
+        _set("backupPlan.name", "a-very-long-plan-name-for-nightly"),
+        "backupPlan.name: becomes the plan and rule name 'aws-backup-copy-dev-a-very-long-plan-name-for-nightly'",
+    ),
+    (
+        "account ids are quoted strings",
+        _set("destination.accountId", 222222222222),
+        'destination.accountId: must be a string: quote it (accountId: "222222222222")',
+    ),
+    (
+        "account ids in target lists are quoted",
+        _set("organization.policyTargets", [111111111111]),
+        "organization.policyTargets: must be a list of strings (quote numbers such as account ids",
+    ),
+    (
+        "a nested typo gets the nearest key",
+        _set("destination.valtName", "x"),
+        "destination.valtName: is not a known key; did you mean 'vaultName'?",
+    ),
+    (
+        "dev does not own global settings, so it sets none",
+        _set("organization.globalSettings", {"isMpaEnabled": False}),
+        "organization.globalSettings: is only used with organization.manageGlobalSettings: true",
+    ),
+    (
+        "the owner states every global setting",
+        _set("organization.manageGlobalSettings", True),
+        "organization.globalSettings: is required while organization.manageGlobalSettings is true",
+    ),
+    (
+        "manageRegionSettings needs regionSettings",
+        _set("sourceAccounts.0.manageRegionSettings", False),
+        "sourceAccounts[0].manageRegionSettings: only applies when backupPlan.regionSettings is set",
+    ),
+]
+
+PROD_RULES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
+    (
+        "lock mode is named",
+        _set("destination.vaultLock.mode", _DELETE),
+        "destination.vaultLock.mode: is required",
+    ),
+    (
+        "lock mode is governance or compliance",
+        _set("destination.vaultLock.mode", "strict"),
+        "destination.vaultLock.mode: must be 'governance'",
+    ),
+    (
+        "compliance needs its grace period",
+        _set("destination.vaultLock.changeableForDays", _DELETE),
+        "destination.vaultLock.changeableForDays: is required with mode: compliance",
+    ),
+    (
+        "governance refuses a grace period",
+        _set("destination.vaultLock.mode", "governance"),
+        "destination.vaultLock.changeableForDays: is refused with mode: governance",
+    ),
+    (
+        "opt-in map lists every type",
+        lambda raw: _region_settings(raw)["optIn"].pop("FSx"),
+        "backupPlan.regionSettings.optIn: must list every resource type the provider reads back; missing: FSx",
+    ),
+    (
+        "management map lists every type",
+        lambda raw: _region_settings(raw)["fullManagement"].pop("DSQL"),
+        "backupPlan.regionSettings.fullManagement: must list every resource type",
+    ),
+    (
+        "unknown resource type in a map",
+        lambda raw: _region_settings(raw)["optIn"].update({"Dynamodb": True}),
+        "backupPlan.regionSettings.optIn.Dynamodb: is not a known key; did you mean 'DynamoDB'?",
+    ),
+    (
+        "opt-in values are booleans",
+        lambda raw: _region_settings(raw)["optIn"].update({"EBS": "yes"}),
+        "backupPlan.regionSettings.optIn.EBS: must be true or false",
+    ),
+    (
+        "plan types are opted in",
+        lambda raw: _region_settings(raw)["optIn"].update({"RDS": False}),
+        "backupPlan.regionSettings.optIn.RDS: must be true: backupPlan.resourceTypes[4] is RDS",
+    ),
+    (
+        "DynamoDB copies need advanced backup",
+        lambda raw: _region_settings(raw)["fullManagement"].update({"DynamoDB": False}),
+        "backupPlan.regionSettings.fullManagement.DynamoDB: must be true while DynamoDB is opted in",
+    ),
+    (
+        "resource types are required with region settings",
+        _set("backupPlan.resourceTypes", _DELETE),
+        "backupPlan.resourceTypes: is required with backupPlan.regionSettings",
+    ),
+    (
+        "resource types are AWS Backup's names",
+        _set("backupPlan.resourceTypes", ["EBS", "Dynamo"]),
+        "backupPlan.resourceTypes[1]: is not a known key; did you mean 'DynamoDB'?",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "mutate", "expected"), PROD_RULES, ids=[rule for rule, _, _ in PROD_RULES]
+)
+def test_prod_rule_names_the_key(
+    rule: str, mutate: Callable[[dict[str, Any]], None], expected: str
+) -> None:
+    problems = problems_for(mutate, stack="prod")
+
+    assert any(problem.startswith(expected) for problem in problems), problems
+
+
+def test_a_defaulted_name_that_would_be_too_long_says_how_to_fix_it() -> None:
+    raw = copy.deepcopy(stack_values("dev"))
+    project = "aws-backup-copy-with-a-much-longer-project-name"
+
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(project, raw)
+
+    assert any(
+        p.startswith(
+            "destination.vaultName: the default name 'aws-backup-copy-with-a-much-longer-project-name-dev-central'"
+        )
+        and "set it explicitly" in p
+        for p in caught.value.problems
+    ), caught.value.problems
+
+
+def test_defaults_carry_project_and_environment() -> None:
+    dev = parse_stack_config(PROJECT, stack_values("dev"))
+    prod = parse_stack_config(PROJECT, stack_values("prod"))
+
+    assert dev.destination.vault_name == "aws-backup-copy-dev-central"
+    assert dev.backup_plan.source_vault_name == "aws-backup-copy-dev-source"
+    assert prod.backup_plan.source_vault_name == "aws-backup-copy-prod-source"
+    assert dev.backup_plan.service_role_name == "aws-backup-copy-dev-backup-service"
+    assert dev.backup_plan.create_service_role is True
+    assert dev.plan_key == "aws-backup-copy-dev-daily"
+    assert dev.organization.manage_global_settings is False
+    assert prod.organization.manage_global_settings is True
+
+
+def test_an_existing_console_role_may_be_named_when_not_created() -> None:
+    raw = copy.deepcopy(stack_values("dev"))
+    raw["backupPlan"]["serviceRoleName"] = "service-role/AWSBackupDefaultServiceRole"
+    raw["backupPlan"]["createServiceRole"] = False
+
+    plan = parse_stack_config(PROJECT, raw).backup_plan
+
+    assert plan.service_role_short_name == "AWSBackupDefaultServiceRole"
+    assert plan.create_service_role is False
+
+
 @pytest.mark.parametrize(("rule", "mutate", "expected"), RULES, ids=[rule for rule, _, _ in RULES])
 def test_rule_names_the_key(
     rule: str, mutate: Callable[[dict[str, Any]], None], expected: str
@@ -394,9 +558,9 @@ def test_any_wrong_type_anywhere_is_a_config_error_never_a_crash(stack: str) -> 
                 # The offending key, or the object/list holding it, is named.
                 named = re.sub(r"\.(\d+)", r"[\1]", path)
                 keys = [problem.split(": ", 1)[0] for problem in error.problems]
-                assert any(named.startswith(key) or key.startswith(named) for key in keys), (
-                    path,
-                    keys,
-                )
+                # (A switch such as manageGlobalSettings is named in the problem it causes.)
+                assert any(named.startswith(key) or key.startswith(named) for key in keys) or any(
+                    named in problem for problem in error.problems
+                ), (path, keys)
             # Any other exception fails the test with the path in the traceback.
-    assert len(paths) > 50
+    assert len(paths) > 40

@@ -62,6 +62,10 @@ class RecordedResource:
     provider_ref: str | None
     account_id: str | None = None
     region: str | None = None
+    # Resource options the engine would act on: a protected resource cannot be deleted or
+    # replaced without an explicit unprotect; delete-before-replace orders a replacement.
+    protect: bool = False
+    delete_before_replace: bool = False
 
     @property
     def parent_name(self) -> str:
@@ -243,6 +247,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                         custom=bool(request.custom),
                         parent_urn=request.parent or None,
                         provider_ref=request.provider or None,
+                        protect=bool(request.protect),
+                        delete_before_replace=bool(request.deleteBeforeReplace),
                     )
                 )
         return response
@@ -253,7 +259,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         content = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
-        raise ConfigError([f"{path.name}: not valid YAML: {error}".replace("\n", " ")]) from None
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else path.name
+        problem = getattr(error, "problem", None) or str(error).replace("\n", " ")
+        raise ConfigError([f"{where}: not valid YAML: {problem}"]) from None
     if content is None:
         return {}
     if not isinstance(content, dict):

@@ -1,0 +1,1 @@
+"""Models of AWS behaviour that tests check the program against."""
