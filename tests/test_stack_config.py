@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -11,20 +10,15 @@ from typing import Any
 import pytest
 
 from stack_config import ConfigError, parse_stack_config
-from tools.offline import load_stack_file
+from tools.offline import load_stack_file, project_values
 
 PROJECT = "aws-backup-copy"
 
 
 def stack_values(stack: str) -> dict[str, Any]:
     """A stack file's values, decoded, without the project namespace."""
-    _, encoded = load_stack_file(stack)
-    values: dict[str, Any] = {}
-    for key, value in encoded.items():
-        namespace, _, name = key.partition(":")
-        if namespace == PROJECT:
-            values[name] = value if name == "environment" else json.loads(value)
-    return values
+    project, encoded = load_stack_file(stack)
+    return project_values(project, encoded)
 
 
 def problems_for(mutate: Callable[[dict[str, Any]], None], stack: str = "dev") -> list[str]:

@@ -23,7 +23,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from stack_config import ConfigError
+from stack_config import STACK_KEYS, ConfigError, StackConfig, parse_stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PROVIDER_TYPE = "pulumi:providers:aws"
@@ -270,6 +270,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return content
 
 
+def project_name(root: Path = ROOT) -> str:
+    """The project's name, from `Pulumi.yaml`."""
+    return str(_read_yaml(root / "Pulumi.yaml")["name"])
+
+
 def load_stack_file(stack: str, root: Path = ROOT) -> tuple[str, dict[str, str]]:
     """The project name and the stack's config as the engine hands it to a program.
 
@@ -293,6 +298,28 @@ def load_stack_file(stack: str, root: Path = ROOT) -> tuple[str, dict[str, str]]
     return project, encoded
 
 
+def project_values(project: str, encoded: Mapping[str, str]) -> dict[str, Any]:
+    """The project namespace's values, decoded as `load_stack_config` decodes them.
+
+    Known object sections are JSON; `environment` and any unknown key stay strings (they
+    are only ever reported by name).
+    """
+    values: dict[str, Any] = {}
+    for key, value in encoded.items():
+        namespace, _, name = key.partition(":")
+        if namespace != project:
+            continue
+        structured = name in STACK_KEYS and name != "environment"
+        values[name] = json.loads(value) if structured else value
+    return values
+
+
+def parse_stack_file(stack: str, root: Path = ROOT) -> StackConfig:
+    """The validated configuration of `Pulumi.<stack>.yaml`; ConfigError when it is invalid."""
+    project, encoded = load_stack_file(stack, root)
+    return parse_stack_config(project, project_values(project, encoded))
+
+
 def _resolve(value: Any) -> Any:
     output = pulumi.Output.from_input(value)
     return _sync_await(output.future())
@@ -305,9 +332,10 @@ def run_program(
 
     `config` replaces the stack file's values when given (for tests of bad input).
     """
-    project, stack_config = load_stack_file(stack, root)
-    if config is not None:
-        stack_config = dict(config)
+    if config is None:
+        project, stack_config = load_stack_file(stack, root)
+    else:
+        project, stack_config = project_name(root), dict(config)
     mocks = RecordingMocks()
     monitor = RecordingMonitor(mocks)
     # A fresh root stack for every run, so that outputs of one run never leak into the next.

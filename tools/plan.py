@@ -1,9 +1,11 @@
 """`make plan STACK=dev`: the offline plan of one stack.
 
-Runs the program under recording mocks with `Pulumi.<stack>.yaml`, prints one row per
-resource (type, logical name, account, Region, parent component) and writes every policy
-document as pretty JSON under `build/<stack>/`. Bad config: the validation message and
-exit status 2, no stack trace.
+Runs the program under recording mocks with `Pulumi.<stack>.yaml`, checks that no other
+stack file in the folder would create the same physical names or own the same singletons
+(`tools.cross_stack`), prints one row per resource (type, logical name, account, Region,
+parent component) and writes every policy document as pretty JSON under `build/<stack>/`,
+with the statements workload teams add to their keys (`workload-key-policy.json`).
+Bad config or a collision: the message and exit status 2, no stack trace.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stack_config import ConfigError
+from tools.cross_stack import check_stack, format_result
 from tools.offline import PROVIDER_TYPE, ROOT, OfflineRun, run_program
+
+# Stack outputs that are documents for people outside the stack: written as files.
+DOCUMENT_OUTPUTS = {"workloadKeyPolicyStatements": "workload-key-policy"}
 
 
 def format_table(run: OfflineRun) -> str:
@@ -45,7 +51,11 @@ def write_documents(run: OfflineRun, out_dir: Path) -> list[Path]:
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     written = []
-    for stem, document in sorted(run.documents().items()):
+    documents = dict(run.documents())
+    for output, stem in DOCUMENT_OUTPUTS.items():
+        if output in run.outputs:
+            documents[stem] = run.outputs[output]
+    for stem, document in sorted(documents.items()):
         path = out_dir / f"{stem}.json"
         path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
         written.append(path)
@@ -60,18 +70,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         run = run_program(args.stack)
+        check = check_stack(args.stack, run)
     except ConfigError as error:
         print(f"error: stack {args.stack}: {error}", file=sys.stderr)
         return 2
     except FileNotFoundError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    for line in format_result(args.stack, check):
+        print(line, file=sys.stderr)
+    if check.collisions:
+        return 2
     out_dir = args.out if args.out is not None else ROOT / "build" / args.stack
     written = write_documents(run, out_dir)
     print(format_table(run))
     print(f"\n{len(run.resources)} resources; {len(written)} policy documents written to {out_dir}")
     for name, value in sorted(run.outputs.items()):
-        print(f"output {name}: {json.dumps(value, sort_keys=True)}")
+        if name in DOCUMENT_OUTPUTS:
+            print(f"output {name}: written to {out_dir / DOCUMENT_OUTPUTS[name]}.json")
+        else:
+            print(f"output {name}: {json.dumps(value, sort_keys=True)}")
     return 0
 
 

@@ -1,0 +1,214 @@
+"""Two stacks of this project in the same accounts: names never collide, singletons have one owner."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tools import plan
+from tools.cross_stack import check_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "aws-backup-copy"
+
+
+def example(stack: str) -> dict[str, Any]:
+    content: dict[str, Any] = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    return content
+
+
+def folder(tmp_path: Path, **stacks: dict[str, Any]) -> Path:
+    """A project folder holding Pulumi.yaml and the given stack files."""
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    for name, content in stacks.items():
+        (tmp_path / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(content, sort_keys=False))
+    return tmp_path
+
+
+def changed(stack: str, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    content = copy.deepcopy(example(stack))
+    change(content["config"])
+    return content
+
+
+def share_dev_source_account(config: dict[str, Any]) -> None:
+    """prod also backs up dev's source account 111111111111, in the same Region."""
+    config[f"{PROJECT}:sourceAccounts"].append(
+        {
+            "accountId": "111111111111",
+            "roleArn": "arn:aws:iam::111111111111:role/BackupDeployer",
+            "regions": ["ap-southeast-2"],
+        }
+    )
+    config[f"{PROJECT}:organization"]["policyTargets"].append("111111111111")
+
+
+def test_the_example_stacks_do_not_collide() -> None:
+    for stack in ("dev", "prod"):
+        result = check_stack(stack)
+        assert result.collisions == [], result.collisions
+        assert result.checked == ["prod" if stack == "dev" else "dev"]
+
+
+def test_two_environments_share_a_source_account_without_collisions(tmp_path: Path) -> None:
+    root = folder(tmp_path, dev=example("dev"), prod=changed("prod", share_dev_source_account))
+
+    result = check_stack("prod", root=root)
+
+    assert result.collisions == []
+    assert result.checked == ["dev"]
+
+
+def test_the_same_vault_name_in_a_shared_account_is_refused(tmp_path: Path) -> None:
+    def named_source_vault(config: dict[str, Any]) -> None:
+        config[f"{PROJECT}:backupPlan"]["sourceVaultName"] = "backup-source"
+
+    def prod(config: dict[str, Any]) -> None:
+        share_dev_source_account(config)
+        named_source_vault(config)
+
+    root = folder(tmp_path, dev=changed("dev", named_source_vault), prod=changed("prod", prod))
+
+    result = check_stack("prod", root=root)
+
+    assert len(result.collisions) == 1
+    [message] = result.collisions
+    assert message.startswith(
+        "stacks 'prod' and 'dev' would both create backup vault 'backup-source' "
+        "in account 111111111111, ap-southeast-2"
+    )
+
+
+def test_two_owners_of_the_global_settings_are_refused(tmp_path: Path) -> None:
+    def own_global_settings(config: dict[str, Any]) -> None:
+        organization = config[f"{PROJECT}:organization"]
+        organization["manageGlobalSettings"] = True
+        organization["globalSettings"] = {
+            "isMpaEnabled": False,
+            "isDelegatedAdministratorEnabled": False,
+        }
+
+    root = folder(tmp_path, dev=changed("dev", own_global_settings), prod=example("prod"))
+
+    [message] = check_stack("dev", root=root).collisions
+
+    assert message.startswith(
+        "stacks 'dev' and 'prod' would both create AWS Backup global settings "
+        "in organization o-a1b2c3d4e5"
+    )
+
+
+def test_two_owners_of_an_accounts_region_settings_are_refused(tmp_path: Path) -> None:
+    def prod_takes_dev_account(config: dict[str, Any]) -> None:
+        share_dev_source_account(config)
+
+    def dev_owns_region_settings(config: dict[str, Any]) -> None:
+        prod_plan = example("prod")["config"][f"{PROJECT}:backupPlan"]
+        config[f"{PROJECT}:backupPlan"]["regionSettings"] = prod_plan["regionSettings"]
+        config[f"{PROJECT}:backupPlan"]["resourceTypes"] = prod_plan["resourceTypes"]
+
+    root = folder(
+        tmp_path,
+        dev=changed("dev", dev_owns_region_settings),
+        prod=changed("prod", prod_takes_dev_account),
+    )
+
+    messages = check_stack("dev", root=root).collisions
+
+    assert any(
+        "AWS Backup Region settings in account 111111111111, ap-southeast-2" in m for m in messages
+    ), messages
+
+
+def test_the_same_bucket_name_anywhere_is_refused(tmp_path: Path) -> None:
+    def same_bucket(config: dict[str, Any]) -> None:
+        config[f"{PROJECT}:dynamodbExport"]["bucket"]["name"] = "dynamodb-backup-dev"
+
+    root = folder(tmp_path, dev=example("dev"), prod=changed("prod", same_bucket))
+
+    messages = check_stack("prod", root=root).collisions
+
+    assert any("S3 bucket 'dynamodb-backup-dev' across AWS" in m for m in messages), messages
+
+
+def test_a_stack_with_secrets_or_esc_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    secret = copy.deepcopy(example("prod"))
+    secret["config"][f"{PROJECT}:destination"]["roleArn"] = {"secure": "v1:abc"}
+    esc = copy.deepcopy(example("prod"))
+    esc["environment"] = ["backup/prod"]
+    root = folder(tmp_path, dev=example("dev"), secret=secret, esc=esc)
+
+    result = check_stack("dev", root=root)
+
+    assert result.collisions == []
+    assert result.checked == []
+    assert any(
+        w.startswith("stack 'secret' was not checked: aws-backup-copy:destination holds secure")
+        for w in result.warnings
+    ), result.warnings
+    assert any(
+        w.startswith("stack 'esc' was not checked: it imports Pulumi ESC") for w in result.warnings
+    )
+
+
+def test_an_invalid_other_stack_is_a_warning(tmp_path: Path) -> None:
+    broken = changed("prod", lambda config: config.update({f"{PROJECT}:environment": "PROD!"}))
+    root = folder(tmp_path, dev=example("dev"), broken=broken)
+
+    result = check_stack("dev", root=root)
+
+    assert result.collisions == []
+    assert result.warnings == [
+        "stack 'broken' was not checked: its configuration is invalid "
+        "(environment: must be 1-20 lowercase letters, digits or '-', got 'PROD!')"
+    ]
+
+
+def test_overlapping_targets_with_the_same_selection_warn_of_double_backups(
+    tmp_path: Path,
+) -> None:
+    def same_ou(config: dict[str, Any]) -> None:
+        config[f"{PROJECT}:organization"]["policyTargets"].append("ou-ab12-cdef3456")
+
+    root = folder(tmp_path, dev=example("dev"), prod=changed("prod", same_ou))
+
+    result = check_stack("prod", root=root)
+
+    assert result.collisions == []
+    assert result.warnings == [
+        "stacks 'prod' and 'dev' both back up resources tagged Backup=true and both reach "
+        "ou-ab12-cdef3456: such resources would be backed up and copied twice (use distinct "
+        "selection tag values per environment)"
+    ]
+
+
+def test_plan_refuses_a_collision_with_exit_2_and_no_trace(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def same_bucket(config: dict[str, Any]) -> None:
+        config[f"{PROJECT}:dynamodbExport"]["bucket"]["name"] = "dynamodb-backup-dev"
+
+    root = folder(tmp_path, dev=example("dev"), prod=changed("prod", same_bucket))
+    monkeypatch.setattr(plan, "ROOT", root)
+    monkeypatch.setattr(plan, "check_stack", lambda stack, run: check_stack(stack, run, root=root))
+    monkeypatch.setattr(plan, "run_program", lambda stack: _run_from(root, stack))
+    out = tmp_path / "out"
+
+    assert plan.main(["--stack", "prod", "--out", str(out)]) == 2
+
+    err = capsys.readouterr().err
+    assert "error: stacks 'prod' and 'dev' would both create S3 bucket 'dynamodb-backup-dev'" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
+def _run_from(root: Path, stack: str) -> Any:
+    from tools.offline import load_stack_file, run_program
+
+    _, encoded = load_stack_file(stack, root)
+    return run_program(stack, encoded)
