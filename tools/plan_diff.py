@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TextIO
 
+from tools.inventory import INVENTORY_FILE
+
 Status = Literal["added", "removed", "changed"]
 
 
@@ -57,6 +59,7 @@ def _documents(directory: Path | None) -> dict[str, Path]:
     return {
         path.relative_to(directory).with_suffix("").as_posix(): path
         for path in sorted(directory.rglob("*.json"))
+        if path.name != INVENTORY_FILE
     }
 
 
@@ -80,7 +83,7 @@ def _unified(name: str, before: list[str], after: list[str], stack: str) -> str:
 
 
 def compare_dirs(base: Path | None, head: Path | None, stack: str = "") -> list[DocumentChange]:
-    """Compare the documents (``*.json``) of two plan output directories.
+    """Compare the policy documents (``*.json`` but the inventory) of two plan directories.
 
     A missing directory counts as empty. Documents are named by their path relative to the
     directory without ``.json``; the result is sorted by name.

@@ -54,6 +54,12 @@ def test_changed_added_and_removed_documents(tmp_path: Path) -> None:
     assert "--- /dev/null" in changes[2].diff
 
 
+def test_the_inventory_is_not_a_policy_document(tmp_path: Path) -> None:
+    write(tmp_path / "head", "resources", '{"format": 1}\n')
+    write(tmp_path / "head", "k", "{}\n")
+    assert [c.name for c in compare_dirs(None, tmp_path / "head")] == ["k"]
+
+
 def test_missing_base_directory_counts_as_empty(tmp_path: Path) -> None:
     write(tmp_path / "head", "k", "{}\n")
     changes = compare_dirs(None, tmp_path / "head", "prod")
