@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tools import plan_diff
+from tools.inventory import FORMAT
 from tools.plan_diff import PlanResult, compare_dirs, render_stack, verdict
 
 
@@ -83,6 +84,26 @@ def test_render_stack_puts_verdict_notes_then_diffs(tmp_path: Path) -> None:
     assert "+{}" in lines
 
 
+def test_an_inventory_of_another_format_falls_back_to_the_documents(tmp_path: Path) -> None:
+    write(tmp_path / "base", "resources", '{"format": 0, "resources": {}}\n')
+    write(tmp_path / "head", "resources", f'{{"format": {FORMAT}, "resources": {{}}}}\n')
+    write(tmp_path / "head", "k", "{}\n")
+
+    text = plan_diff.compare_stack("dev", tmp_path / "base", tmp_path / "head")
+
+    assert text.splitlines()[:2] == [
+        "dev: 1 document changed: k (added)",
+        f"  note: base has resources.json format 0, not {FORMAT}: comparing policy documents only",
+    ]
+
+
+def test_an_empty_side_is_an_empty_inventory(tmp_path: Path) -> None:
+    write(tmp_path / "base", "resources", f'{{"format": {FORMAT}, "resources": {{}}}}\n')
+    assert plan_diff.compare_stack("dev", tmp_path / "base", None) == (
+        "dev: no resource changed, added or removed\n"
+    )
+
+
 def test_stacks_in_reads_stack_files(tmp_path: Path) -> None:
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "other.yaml"):
         (tmp_path / name).write_text("", encoding="utf-8")
@@ -93,6 +114,8 @@ def test_stacks_in_reads_stack_files(tmp_path: Path) -> None:
 
 # Writes one document per line of policy.txt, named after the stack, so each commit of the
 # throwaway repo plans to something predictable; exits 3 when the stack file says "broken".
+# Like the real plan it also writes an inventory of one resource per document, unless the
+# checkout lacks the file `inventory`: a commit from before resources.json.
 FAKE_PLAN = textwrap.dedent(
     """
     import argparse, json, pathlib, sys
@@ -105,13 +128,22 @@ FAKE_PLAN = textwrap.dedent(
         sys.exit(3)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    resources = {}
     for line in pathlib.Path("policy.txt").read_text().splitlines():
         name, value = line.split("=")
         doc = {"stack": args.stack, "value": value}
         (out / f"{name}.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\\n")
+        resources[f"test:index:Doc::{name}"] = {
+            "type": "test:index:Doc", "name": name, "parent": None, "account": "111111111111",
+            "region": "ap-southeast-2", "custom": True, "documents": ["policy"],
+            "inputs": {"policy": doc},
+        }
+    if pathlib.Path("inventory").exists():
+        inventory = {"format": FORMAT, "stack": args.stack, "resources": resources}
+        (out / "resources.json").write_text(json.dumps(inventory))
     print("table")
     """
-)
+).replace("FORMAT", str(FORMAT))
 
 
 def git(repo: Path, *args: str) -> str:
@@ -132,6 +164,7 @@ def repo(tmp_path: Path) -> Path:
     (root / "tools" / "plan.py").write_text(FAKE_PLAN, encoding="utf-8")
     (root / "Pulumi.dev.yaml").write_text("config: {}\n", encoding="utf-8")
     (root / "policy.txt").write_text("key-policy=1\nvault-policy=1\n", encoding="utf-8")
+    (root / "inventory").write_text("", encoding="utf-8")
     git(root, "add", ".")
     git(root, "commit", "--quiet", "-m", "base")
     return root
@@ -154,7 +187,7 @@ def worktrees(repo: Path) -> list[str]:
 def test_no_change_against_head(repo: Path) -> None:
     code, text = run(repo, "HEAD")
     assert code == 0
-    assert text.strip() == "dev: no policy document changed"
+    assert text.strip() == "dev: no resource changed, added or removed"
     assert len(worktrees(repo)) == 1
 
 
@@ -166,15 +199,37 @@ def test_working_tree_changes_and_new_stack(repo: Path) -> None:
 
     assert code == 0
     lines = text.splitlines()
-    assert "dev: 2 documents changed: backup (added), key-policy" in lines
+    assert "dev: 1 resource changed, 1 added, 0 removed" in lines
+    assert "+ backup (test:index:Doc, 111111111111 ap-southeast-2)" in lines
+    assert "~ key-policy (test:index:Doc, 111111111111 ap-southeast-2)" in lines
     assert '-  "value": "1"' in lines
     assert '+  "value": "2"' in lines
-    assert (
-        "prod: 3 documents changed: backup (added), key-policy (added), vault-policy (added)"
-        in (lines)
-    )
+    assert "prod: 0 resources changed, 3 added, 0 removed" in lines
     assert "  note: base has no Pulumi.prod.yaml; treating base as empty" in lines
+    # Each document change is reported once, in its resource, not again as a document.
+    assert "document" not in text
+    dev = text[: text.index("prod:")].splitlines()
+    assert dev.count('+  "value": "2"') == 1
     assert len(worktrees(repo)) == 1
+
+
+def test_base_that_predates_the_inventory_gets_the_document_report(repo: Path) -> None:
+    git(repo, "rm", "--quiet", "inventory")
+    git(repo, "commit", "--quiet", "-m", "before resources.json")
+    old = git(repo, "rev-parse", "HEAD")
+    (repo / "inventory").write_text("", encoding="utf-8")
+    (repo / "policy.txt").write_text("key-policy=2\nvault-policy=1\n", encoding="utf-8")
+
+    code, text = run(repo, old)
+
+    assert code == 0
+    lines = text.splitlines()
+    assert lines[:2] == [
+        "dev: 1 document changed: key-policy",
+        "  note: base has no resources.json: comparing policy documents only",
+    ]
+    assert "+++ head/dev/key-policy.json" in lines
+    assert not any(line.startswith("~ ") for line in lines)
 
 
 def test_base_without_plan_tool_is_empty(repo: Path) -> None:
@@ -187,7 +242,7 @@ def test_base_without_plan_tool_is_empty(repo: Path) -> None:
     code, text = run(repo, base)
 
     assert code == 0
-    assert "dev: 2 documents changed: key-policy (added), vault-policy (added)" in text
+    assert "dev: 0 resources changed, 2 added, 0 removed" in text
     assert "note: base has no tools/plan.py; treating base as empty" in text
 
 
@@ -245,4 +300,4 @@ def test_injected_runner_sees_base_then_head(repo: Path) -> None:
 def test_main_resolves_repo_root(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (repo / "sub").mkdir()
     assert plan_diff.main(["--base", "HEAD", "--repo", str(repo / "sub")]) == 0
-    assert "dev: no policy document changed" in capsys.readouterr().out
+    assert "dev: no resource changed, added or removed" in capsys.readouterr().out
