@@ -15,6 +15,9 @@ Exit status: 0 whenever a report was produced, differences or not (this is a rep
 reviewer, not a gate); 1 when the plan fails on the working tree; 2 on a bad BASE or git error.
 A base that cannot be planned (no tools/plan.py yet, no such stack file, or a failing plan) is
 treated as empty, and the report says so.
+
+`python -m tools.plan_diff --comment REPORT --limit N` prints a saved report cut to at most N
+characters for a pull-request comment, saying how much was cut.
 """
 
 from __future__ import annotations
@@ -462,6 +465,37 @@ def compare_stack(
     return render_stack(stack, compare_dirs(base_dir, head_dir, stack), [*notes, fallback])
 
 
+# --- pull-request comment ----------------------------------------------------------------------
+
+FULL_REPORT_AT = "the job summary and the plan-diff artifact of this workflow run"
+
+
+def truncate_report(report: str, limit: int, full_report_at: str = FULL_REPORT_AT) -> str:
+    """`report` as it fits a comment of at most `limit` characters, cut at a line end.
+
+    A cut report starts with a line saying how many characters and lines were left out and
+    where the full report is, and ends with a line marking the cut.
+    """
+    if len(report) <= limit:
+        return report
+    end_marker = "[... report truncated here]\n"
+
+    def notice(cut_chars: int, cut_lines: int) -> str:
+        return (
+            f"[plan-diff: this report is truncated: {cut_chars:,} of {len(report):,} characters"
+            f" ({cut_lines:,} lines) are not shown; the full report is in {full_report_at}]\n\n"
+        )
+
+    # The notice with the largest numbers it can hold bounds the room left for the report.
+    budget = limit - len(notice(len(report), report.count("\n") + 1)) - len(end_marker)
+    if budget <= 0:
+        raise ValueError(f"a limit of {limit} characters leaves no room for the report")
+    cut = report.rfind("\n", 0, budget) + 1 or budget
+    rest = report[cut:]
+    cut_lines = rest.count("\n") + (0 if rest.endswith("\n") else 1)
+    return notice(len(rest), cut_lines) + report[:cut] + end_marker
+
+
 # --- git and plan plumbing ---------------------------------------------------------------------
 
 
@@ -570,13 +604,23 @@ def plan_diff(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``python -m tools.plan_diff --base REV``."""
+    """Command line: ``python -m tools.plan_diff --base REV`` or ``--comment REPORT``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--base", required=True, help="git revision to compare against")
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--base", help="git revision to compare against")
+    action.add_argument(
+        "--comment", type=Path, metavar="REPORT", help="print a saved report cut for a PR comment"
+    )
+    parser.add_argument(
+        "--limit", type=int, default=60_000, help="with --comment: most characters (60000)"
+    )
     parser.add_argument(
         "--repo", type=Path, default=None, help="repository root (default: the current one)"
     )
     args = parser.parse_args(argv)
+    if args.comment is not None:
+        sys.stdout.write(truncate_report(args.comment.read_text(encoding="utf-8"), args.limit))
+        return 0
     start = args.repo if args.repo is not None else Path.cwd()
     try:
         repo = Path(_git(start, "rev-parse", "--show-toplevel"))

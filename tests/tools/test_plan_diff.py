@@ -1,6 +1,7 @@
-"""tools.plan_diff: the directory comparison, and the git worktree flow on a throwaway repo."""
+"""tools.plan_diff: documents, the git worktree flow on a throwaway repo, the PR comment."""
 
 import io
+import re
 import subprocess
 import textwrap
 from pathlib import Path
@@ -9,7 +10,7 @@ import pytest
 
 from tools import plan_diff
 from tools.inventory import FORMAT
-from tools.plan_diff import PlanResult, compare_dirs, render_stack, verdict
+from tools.plan_diff import PlanResult, compare_dirs, render_stack, truncate_report, verdict
 
 
 def write(directory: Path, name: str, text: str) -> None:
@@ -301,3 +302,64 @@ def test_main_resolves_repo_root(repo: Path, capsys: pytest.CaptureFixture[str])
     (repo / "sub").mkdir()
     assert plan_diff.main(["--base", "HEAD", "--repo", str(repo / "sub")]) == 0
     assert "dev: no resource changed, added or removed" in capsys.readouterr().out
+
+
+# --- the pull-request comment -------------------------------------------------------------------
+
+NOTICE = re.compile(
+    r"\[plan-diff: this report is truncated: ([\d,]+) of ([\d,]+) characters \(([\d,]+) lines\)"
+    r" are not shown; the full report is in (.+)\]\n\n"
+)
+END = "[... report truncated here]\n"
+
+
+def test_a_report_that_fits_is_left_alone() -> None:
+    report = "dev: no resource changed, added or removed\n"
+    assert truncate_report(report, len(report)) == report
+
+
+@pytest.mark.parametrize("limit", [400, 401, 450, 1000, 4999])
+def test_a_long_report_is_cut_at_a_line_end_and_says_how_much_is_missing(limit: int) -> None:
+    report = "".join(f"    line {i:04d}: {'x' * (i % 37)}\n" for i in range(200))
+
+    comment = truncate_report(report, limit, "the job summary")
+
+    assert len(comment) <= limit
+    notice = NOTICE.match(comment)
+    assert notice is not None
+    kept = comment[notice.end() : -len(END)]
+    assert comment.endswith(END)
+    assert report.startswith(kept) and kept.endswith("\n") and kept
+    cut = report[len(kept) :]
+    assert notice.groups() == (
+        f"{len(cut):,}",
+        f"{len(report):,}",
+        f"{cut.count(chr(10)):,}",
+        "the job summary",
+    )
+
+
+def test_a_single_huge_line_is_cut_inside_the_line() -> None:
+    comment = truncate_report("x" * 10_000, 1_000)
+    notice = NOTICE.match(comment)
+    assert notice is not None and len(comment) <= 1_000
+    assert notice.group(3) == "1"
+
+
+def test_a_limit_without_room_for_the_notice_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no room"):
+        truncate_report("x\n" * 1_000, 100)
+
+
+def test_comment_command_prints_the_cut_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "plan-diff.txt"
+    saved.write_text("a line\n" * 10_000, encoding="utf-8")
+
+    assert plan_diff.main(["--comment", str(saved), "--limit", "60000"]) == 0
+
+    out = capsys.readouterr().out
+    assert len(out) <= 60_000
+    assert out.startswith("[plan-diff: this report is truncated: ")
+    assert "the plan-diff artifact of this workflow run" in out.splitlines()[0]
