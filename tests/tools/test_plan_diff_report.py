@@ -251,36 +251,55 @@ def report(base: OfflineRun, head: OfflineRun) -> str:
     return render_inventory_report(base.stack, changes)
 
 
+def block_of(text: str, name: str) -> list[str]:
+    """The lines of the report's block for the resource `name`, header first."""
+    [block] = [b for b in text.split("\n\n") if b.split(" ", 2)[1:2] == [name]]
+    return block.splitlines()
+
+
 def test_shorter_export_and_log_retention_are_reported(dev_run: OfflineRun) -> None:
+    project, config = load_stack_file("dev")
+    export_days = json.loads(config[f"{project}:dynamodbExport"])["retentionDays"]
     head = with_config("dev", "dynamodbExport", {"retentionDays": 7, "logRetentionDays": 1})
 
     text = report(dev_run, head)
 
-    assert text == (
-        "dev: 2 resources changed, 0 added, 0 removed\n"
-        "\n"
-        "~ export-bucket-lifecycle (aws:s3/bucketLifecycleConfiguration:"
-        "BucketLifecycleConfiguration, 333333333333 ap-southeast-2, in export-bucket)\n"
-        "    rules[0].expiration.days: 35 -> 7\n"
-        "\n"
-        "~ exporter-111111111111-ap-southeast-2-logs (aws:cloudwatch/logGroup:LogGroup, "
-        "111111111111 ap-southeast-2, in exporter-111111111111-ap-southeast-2)\n"
-        "    retentionInDays: 90 -> 1\n"
+    assert text.startswith("dev: ")
+    assert text.splitlines()[0].endswith(" changed, 0 added, 0 removed")
+    [lifecycle] = dev_run.of_type(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
     )
+    lines = block_of(text, lifecycle.name)
+    assert lines[0].startswith(f"~ {lifecycle.name} (aws:s3/bucketLifecycleConfiguration:")
+    assert f"    rules[0].expiration.days: {export_days} -> 7" in lines
+    log_groups = dev_run.of_type(LOG_GROUP)
+    assert log_groups
+    for log_group in log_groups:
+        lines = block_of(text, log_group.name)
+        days = int(log_group.inputs["retentionInDays"])
+        assert lines[0] == (
+            f"~ {log_group.name} (aws:cloudwatch/logGroup:LogGroup, {log_group.account_id} "
+            f"{log_group.region}, in {log_group.parent_name})"
+        )
+        assert lines[1:] == [f"    retentionInDays: {days} -> 1"]
+    assert "replaced" not in text
 
 
 def test_a_lower_vault_lock_minimum_is_a_lock_replacement(prod_run: OfflineRun) -> None:
     head = with_config("prod", "destination", {"vaultLock.minRetentionDays": 7})
 
-    lines = report(prod_run, head).splitlines()
+    text = report(prod_run, head)
 
-    assert lines[0] == "prod: 2 resources changed (2 replaced), 0 added, 0 removed"
-    for region in ("ap-southeast-1", "ap-southeast-2"):
-        assert (
-            f"~ destination-{region}-vault-lock (aws:backup/vaultLockConfiguration:"
-            f"VaultLockConfiguration, 555555555555 {region}, in destination): lock replaced"
-        ) in lines
-    assert lines.count("    minRetentionDays: 30 -> 7  (forces replacement)") == 2
+    locks = prod_run.of_type(LOCK_TYPE)
+    assert len(locks) == 2  # the destination Region and the DR Region
+    assert text.splitlines()[0] == "prod: 2 resources changed (2 replaced), 0 added, 0 removed"
+    for lock_resource in locks:
+        days = int(lock_resource.inputs["minRetentionDays"])
+        assert block_of(text, lock_resource.name) == [
+            f"~ {lock_resource.name} (aws:backup/vaultLockConfiguration:VaultLockConfiguration, "
+            f"{lock_resource.account_id} {lock_resource.region}, in destination): lock replaced",
+            f"    minRetentionDays: {days} -> 7  (forces replacement)",
+        ]
 
 
 def test_a_policy_change_is_one_json_diff_in_its_resource(dev_run: OfflineRun) -> None:
