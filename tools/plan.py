@@ -19,6 +19,7 @@ from pathlib import Path
 
 from stack_config import ConfigError
 from tools.cross_stack import check_stack, format_result
+from tools.inventory import write_inventory
 from tools.offline import PROVIDER_TYPE, ROOT, OfflineRun, run_program
 
 # Stack outputs that are documents for people outside the stack: written as files.
@@ -83,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     out_dir = args.out if args.out is not None else ROOT / "build" / args.stack
     written = write_documents(run, out_dir)
+    write_inventory(run, out_dir)
     print(format_table(run))
     print(f"\n{len(run.resources)} resources; {len(written)} policy documents written to {out_dir}")
     for name, value in sorted(run.outputs.items()):

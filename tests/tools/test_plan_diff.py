@@ -1,6 +1,7 @@
-"""tools.plan_diff: the directory comparison, and the git worktree flow on a throwaway repo."""
+"""tools.plan_diff: documents, the git worktree flow on a throwaway repo, the PR comment."""
 
 import io
+import re
 import subprocess
 import textwrap
 from pathlib import Path
@@ -8,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from tools import plan_diff
-from tools.plan_diff import PlanResult, compare_dirs, render_stack, verdict
+from tools.inventory import FORMAT
+from tools.plan_diff import PlanResult, compare_dirs, render_stack, truncate_report, verdict
 
 
 def write(directory: Path, name: str, text: str) -> None:
@@ -54,6 +56,12 @@ def test_changed_added_and_removed_documents(tmp_path: Path) -> None:
     assert "--- /dev/null" in changes[2].diff
 
 
+def test_the_inventory_is_not_a_policy_document(tmp_path: Path) -> None:
+    write(tmp_path / "head", "resources", '{"format": 1}\n')
+    write(tmp_path / "head", "k", "{}\n")
+    assert [c.name for c in compare_dirs(None, tmp_path / "head")] == ["k"]
+
+
 def test_missing_base_directory_counts_as_empty(tmp_path: Path) -> None:
     write(tmp_path / "head", "k", "{}\n")
     changes = compare_dirs(None, tmp_path / "head", "prod")
@@ -77,6 +85,26 @@ def test_render_stack_puts_verdict_notes_then_diffs(tmp_path: Path) -> None:
     assert "+{}" in lines
 
 
+def test_an_inventory_of_another_format_falls_back_to_the_documents(tmp_path: Path) -> None:
+    write(tmp_path / "base", "resources", '{"format": 0, "resources": {}}\n')
+    write(tmp_path / "head", "resources", f'{{"format": {FORMAT}, "resources": {{}}}}\n')
+    write(tmp_path / "head", "k", "{}\n")
+
+    text = plan_diff.compare_stack("dev", tmp_path / "base", tmp_path / "head")
+
+    assert text.splitlines()[:2] == [
+        "dev: 1 document changed: k (added)",
+        f"  note: base has resources.json format 0, not {FORMAT}: comparing policy documents only",
+    ]
+
+
+def test_an_empty_side_is_an_empty_inventory(tmp_path: Path) -> None:
+    write(tmp_path / "base", "resources", f'{{"format": {FORMAT}, "resources": {{}}}}\n')
+    assert plan_diff.compare_stack("dev", tmp_path / "base", None) == (
+        "dev: no resource changed, added or removed\n"
+    )
+
+
 def test_stacks_in_reads_stack_files(tmp_path: Path) -> None:
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "other.yaml"):
         (tmp_path / name).write_text("", encoding="utf-8")
@@ -87,6 +115,8 @@ def test_stacks_in_reads_stack_files(tmp_path: Path) -> None:
 
 # Writes one document per line of policy.txt, named after the stack, so each commit of the
 # throwaway repo plans to something predictable; exits 3 when the stack file says "broken".
+# Like the real plan it also writes an inventory of one resource per document, unless the
+# checkout lacks the file `inventory`: a commit from before resources.json.
 FAKE_PLAN = textwrap.dedent(
     """
     import argparse, json, pathlib, sys
@@ -99,13 +129,22 @@ FAKE_PLAN = textwrap.dedent(
         sys.exit(3)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    resources = {}
     for line in pathlib.Path("policy.txt").read_text().splitlines():
         name, value = line.split("=")
         doc = {"stack": args.stack, "value": value}
         (out / f"{name}.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\\n")
+        resources[f"test:index:Doc::{name}"] = {
+            "type": "test:index:Doc", "name": name, "parent": None, "account": "111111111111",
+            "region": "ap-southeast-2", "custom": True, "documents": ["policy"],
+            "inputs": {"policy": doc},
+        }
+    if pathlib.Path("inventory").exists():
+        inventory = {"format": FORMAT, "stack": args.stack, "resources": resources}
+        (out / "resources.json").write_text(json.dumps(inventory))
     print("table")
     """
-)
+).replace("FORMAT", str(FORMAT))
 
 
 def git(repo: Path, *args: str) -> str:
@@ -126,6 +165,7 @@ def repo(tmp_path: Path) -> Path:
     (root / "tools" / "plan.py").write_text(FAKE_PLAN, encoding="utf-8")
     (root / "Pulumi.dev.yaml").write_text("config: {}\n", encoding="utf-8")
     (root / "policy.txt").write_text("key-policy=1\nvault-policy=1\n", encoding="utf-8")
+    (root / "inventory").write_text("", encoding="utf-8")
     git(root, "add", ".")
     git(root, "commit", "--quiet", "-m", "base")
     return root
@@ -148,7 +188,7 @@ def worktrees(repo: Path) -> list[str]:
 def test_no_change_against_head(repo: Path) -> None:
     code, text = run(repo, "HEAD")
     assert code == 0
-    assert text.strip() == "dev: no policy document changed"
+    assert text.strip() == "dev: no resource changed, added or removed"
     assert len(worktrees(repo)) == 1
 
 
@@ -160,15 +200,37 @@ def test_working_tree_changes_and_new_stack(repo: Path) -> None:
 
     assert code == 0
     lines = text.splitlines()
-    assert "dev: 2 documents changed: backup (added), key-policy" in lines
+    assert "dev: 1 resource changed, 1 added, 0 removed" in lines
+    assert "+ backup (test:index:Doc, 111111111111 ap-southeast-2)" in lines
+    assert "~ key-policy (test:index:Doc, 111111111111 ap-southeast-2)" in lines
     assert '-  "value": "1"' in lines
     assert '+  "value": "2"' in lines
-    assert (
-        "prod: 3 documents changed: backup (added), key-policy (added), vault-policy (added)"
-        in (lines)
-    )
+    assert "prod: 0 resources changed, 3 added, 0 removed" in lines
     assert "  note: base has no Pulumi.prod.yaml; treating base as empty" in lines
+    # Each document change is reported once, in its resource, not again as a document.
+    assert "document" not in text
+    dev = text[: text.index("prod:")].splitlines()
+    assert dev.count('+  "value": "2"') == 1
     assert len(worktrees(repo)) == 1
+
+
+def test_base_that_predates_the_inventory_gets_the_document_report(repo: Path) -> None:
+    git(repo, "rm", "--quiet", "inventory")
+    git(repo, "commit", "--quiet", "-m", "before resources.json")
+    old = git(repo, "rev-parse", "HEAD")
+    (repo / "inventory").write_text("", encoding="utf-8")
+    (repo / "policy.txt").write_text("key-policy=2\nvault-policy=1\n", encoding="utf-8")
+
+    code, text = run(repo, old)
+
+    assert code == 0
+    lines = text.splitlines()
+    assert lines[:2] == [
+        "dev: 1 document changed: key-policy",
+        "  note: base has no resources.json: comparing policy documents only",
+    ]
+    assert "+++ head/dev/key-policy.json" in lines
+    assert not any(line.startswith("~ ") for line in lines)
 
 
 def test_base_without_plan_tool_is_empty(repo: Path) -> None:
@@ -181,7 +243,7 @@ def test_base_without_plan_tool_is_empty(repo: Path) -> None:
     code, text = run(repo, base)
 
     assert code == 0
-    assert "dev: 2 documents changed: key-policy (added), vault-policy (added)" in text
+    assert "dev: 0 resources changed, 2 added, 0 removed" in text
     assert "note: base has no tools/plan.py; treating base as empty" in text
 
 
@@ -239,4 +301,65 @@ def test_injected_runner_sees_base_then_head(repo: Path) -> None:
 def test_main_resolves_repo_root(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (repo / "sub").mkdir()
     assert plan_diff.main(["--base", "HEAD", "--repo", str(repo / "sub")]) == 0
-    assert "dev: no policy document changed" in capsys.readouterr().out
+    assert "dev: no resource changed, added or removed" in capsys.readouterr().out
+
+
+# --- the pull-request comment -------------------------------------------------------------------
+
+NOTICE = re.compile(
+    r"\[plan-diff: this report is truncated: ([\d,]+) of ([\d,]+) characters \(([\d,]+) lines\)"
+    r" are not shown; the full report is in (.+)\]\n\n"
+)
+END = "[... report truncated here]\n"
+
+
+def test_a_report_that_fits_is_left_alone() -> None:
+    report = "dev: no resource changed, added or removed\n"
+    assert truncate_report(report, len(report)) == report
+
+
+@pytest.mark.parametrize("limit", [400, 401, 450, 1000, 4999])
+def test_a_long_report_is_cut_at_a_line_end_and_says_how_much_is_missing(limit: int) -> None:
+    report = "".join(f"    line {i:04d}: {'x' * (i % 37)}\n" for i in range(200))
+
+    comment = truncate_report(report, limit, "the job summary")
+
+    assert len(comment) <= limit
+    notice = NOTICE.match(comment)
+    assert notice is not None
+    kept = comment[notice.end() : -len(END)]
+    assert comment.endswith(END)
+    assert report.startswith(kept) and kept.endswith("\n") and kept
+    cut = report[len(kept) :]
+    assert notice.groups() == (
+        f"{len(cut):,}",
+        f"{len(report):,}",
+        f"{cut.count(chr(10)):,}",
+        "the job summary",
+    )
+
+
+def test_a_single_huge_line_is_cut_inside_the_line() -> None:
+    comment = truncate_report("x" * 10_000, 1_000)
+    notice = NOTICE.match(comment)
+    assert notice is not None and len(comment) <= 1_000
+    assert notice.group(3) == "1"
+
+
+def test_a_limit_without_room_for_the_notice_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no room"):
+        truncate_report("x\n" * 1_000, 100)
+
+
+def test_comment_command_prints_the_cut_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    saved = tmp_path / "plan-diff.txt"
+    saved.write_text("a line\n" * 10_000, encoding="utf-8")
+
+    assert plan_diff.main(["--comment", str(saved), "--limit", "60000"]) == 0
+
+    out = capsys.readouterr().out
+    assert len(out) <= 60_000
+    assert out.startswith("[plan-diff: this report is truncated: ")
+    assert "the plan-diff artifact of this workflow run" in out.splitlines()[0]
