@@ -51,7 +51,7 @@ def organization_backup_policy(config: StackConfig) -> str:
         selection_tag_values=plan.selection_tag.values,
         service_role_name=plan.service_role_name,
         windows_vss=plan.windows_vss,
-        recovery_point_tags=plan.recovery_point_tags,
+        recovery_point_tags=sorted(plan.recovery_point_tags.items()),
         plan_tags=config.standard_tags,
     )
     try:
@@ -243,8 +243,8 @@ def deploy_dynamodb_export(
         ),
     )
     schedules = [export.schedule_expression]
-    if export.catch_up_schedule_expression is not None:
-        schedules.append(export.catch_up_schedule_expression)
+    if export.catch_up_schedule is not None:
+        schedules.append(export.catch_up_schedule)
     function_arns: dict[str, pulumi.Output[str]] = {}
     for account, region in placements:
         exporter = DynamoDbExporter(

@@ -1,8 +1,11 @@
-"""Typed, validated stack configuration.
+"""Typed, validated stack configuration: pydantic v2 models, one definition for two uses.
 
-Every key a user can set is read here, once, and checked here, once. Problems are collected
-and reported together in one :class:`ConfigError` naming each key path, so a user fixes a
-stack file in one pass instead of one `pulumi preview` per typo.
+The models below say what every key a user can set may hold: they validate a stack's config
+(types, formats, ranges, unknown keys) and they generate the JSON Schema for stack files
+(`tools/schema.py` writes `schema/stack.schema.json`), so the two cannot drift. Each section is
+validated on its own; rules that relate keys to each other (within a section or across
+sections) then run on whatever parsed, and their problems are merged with the field errors.
+A user sees every problem in one `ConfigError`, each with its key path and how to fix it.
 """
 
 from __future__ import annotations
@@ -12,28 +15,48 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import pulumi
-
-T = TypeVar("T")
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic.json_schema import WithJsonSchema
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 ROLE_ARN = re.compile(r"^arn:aws:iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$")
 ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
-# AWS Backup: "Backup vault names ... 2-50 alphanumeric characters, hyphens, and underscores".
+POLICY_TARGET = re.compile(f"{ROOT_ID.pattern[:-1]}|{OU_ID.pattern[1:-1]}|{ACCOUNT_ID.pattern[1:]}")
+# AWS Backup API reference, CreateBackupVault: `^[a-zA-Z0-9\-\_]{2,50}$`.
 VAULT_NAME = re.compile(r"^[a-zA-Z0-9\-_]{2,50}$")
+# CreateBackupPlan (BackupPlanName, RuleName): 1-50 of letters, digits, '-', '_', '.'.
 PLAN_NAME = re.compile(r"^[a-zA-Z0-9\-_.]{1,50}$")
 ROLE_NAME_WITH_PATH = re.compile(r"^(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
 # S3 general purpose bucket naming rules (3-63 chars, lowercase, digits, dots, hyphens).
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+TAG_KEY = re.compile(r"^.{1,128}$")
 CRON = re.compile(r"^cron\((?P<fields>[^()]+)\)$")
 # EventBridge: "rate(1 hour)" but "rate(2 hours)": singular for 1, plural otherwise.
 RATE = re.compile(r"^rate\((?P<value>[0-9]+) (?P<unit>minute|hour|day)(?P<plural>s?)\)$")
-INTEGER = re.compile(r"^-?[0-9]+$")
+SCHEDULE = re.compile(r"^(cron|rate)\(.+\)$")
+DIGITS = re.compile(r"^-?[0-9]+$")
 
 MAX_RETENTION_DAYS = 36500
 DEFAULT_CATCH_UP_SCHEDULE = "cron(5 * * * ? *)"
@@ -77,6 +100,11 @@ REGION_SETTINGS_OPT_IN_TYPES = (
     "VirtualMachine",
 )
 REGION_SETTINGS_MANAGEMENT_TYPES = ("CloudFormation", "DSQL", "DynamoDB", "EFS")
+# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    *(1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096),
+    *(1827, 2192, 2557, 2922, 3288, 3653),
+)
 
 CopyAccess = Literal["accounts", "organization"]
 LockMode = Literal["governance", "compliance"]
@@ -99,60 +127,411 @@ class ConfigError(pulumi.RunError):
         super().__init__(f"invalid stack configuration ({count} {noun}):\n{listing}")
 
 
-@dataclass(frozen=True)
-class AccountAccess:
+def _problem(message: str) -> PydanticCustomError:
+    """A validation error whose text is reported as it is, after the key path."""
+    return PydanticCustomError("config", "{message}", {"message": message})
+
+
+@cache
+def known_regions() -> frozenset[str]:
+    """Commercial AWS Regions where AWS Backup is available, from botocore's bundled endpoints."""
+    import boto3
+
+    return frozenset(boto3.session.Session().get_available_regions("backup"))
+
+
+# --- scalar types: the check and the JSON Schema from one place -----------------------------
+
+
+def _digits_to_int(value: Any) -> Any:
+    # `pulumi config set --path` may store numbers as strings; only plain digits count.
+    if isinstance(value, str) and DIGITS.fullmatch(value.strip()):
+        return int(value)
+    return value
+
+
+def _text_to_bool(value: Any) -> Any:
+    if isinstance(value, str) and value.lower() in {"true", "false"}:
+        return value.lower() == "true"
+    return value
+
+
+_DIGIT_STRING = {"type": "string", "pattern": r"^\s*-?[0-9]+\s*$"}
+Bool = Annotated[
+    bool,
+    BeforeValidator(_text_to_bool),
+    Strict(),
+    WithJsonSchema({"anyOf": [{"type": "boolean"}, {"enum": ["true", "false"]}]}),
+]
+
+
+def between(low: int, high: int | None = None) -> AfterValidator:
+    """Checks a whole number is in [low, high] (no upper bound when `high` is None)."""
+
+    def check(value: int) -> int:
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise _problem(f"must be {bound}, got {value}")
+        return value
+
+    return AfterValidator(check)
+
+
+def number_schema(low: int, high: int | None = None) -> WithJsonSchema:
+    """The JSON Schema of such a number: an integer in range, or its digits in a string."""
+    number: dict[str, Any] = {"type": "integer", "minimum": low}
+    if high is not None:
+        number["maximum"] = high
+    return WithJsonSchema({"anyOf": [number, _DIGIT_STRING]})
+
+
+def matches(pattern: re.Pattern[str], what: str) -> AfterValidator:
+    """Checks a string matches `pattern`; `what` says what it must be, in the error message."""
+
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise _problem(f"must be {what}, got {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+def pattern_schema(pattern: re.Pattern[str]) -> WithJsonSchema:
+    """The JSON Schema of a string matching `pattern`."""
+    return WithJsonSchema({"type": "string", "pattern": pattern.pattern})
+
+
+def _known_region(value: str) -> str:
+    if value not in known_regions():
+        raise _problem(f"is not a known AWS Region: {value!r}")
+    return value
+
+
+def _schedule_problem(value: str, allow_rate: bool) -> str | None:
+    cron = CRON.fullmatch(value)
+    if cron is not None:
+        fields = cron["fields"].split()
+        if len(fields) != 6:
+            return (
+                "AWS cron needs 6 fields (minutes hours day-of-month month day-of-week year), "
+                f"not {len(fields)}"
+            )
+        if (fields[2] == "?") == (fields[4] == "?"):
+            return "AWS cron needs '?' in exactly one of day-of-month and day-of-week"
+        return None
+    rate = RATE.fullmatch(value) if allow_rate else None
+    if rate is not None:
+        count = int(rate["value"])
+        if count == 0:
+            return "a rate must be at least 1"
+        if (count == 1) == bool(rate["plural"]):
+            return f"EventBridge wants rate(1 {rate['unit']}) or rate(N {rate['unit']}s)"
+        return None
+    return "must be cron(...) with 6 fields" + (" or rate(N unit)" if allow_rate else "")
+
+
+def schedule_check(allow_rate: bool) -> AfterValidator:
+    """Checks an AWS schedule: `cron(6 fields)`, or `rate(N unit)` where `allow_rate`.
+
+    AWS Backup plans take cron only; EventBridge takes both. `none` passes where `allow_none`.
+    """
+
+    def check(value: str) -> str:
+        problem = _schedule_problem(value, allow_rate)
+        if problem is not None:
+            raise _problem(f"{problem}, got {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _catch_up_check(value: str) -> str:
+    if value == "none":
+        return value
+    problem = _schedule_problem(value, allow_rate=True)
+    if problem is not None:
+        raise _problem(f"{problem} (or none), got {value!r}")
+    return value
+
+
+def _unique(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    if len(set(values)) != len(values):
+        raise _problem(f"has duplicates: {list(values)!r}")
+    return values
+
+
+def _not_default_vault(name: str) -> str:
+    if name.lower() == "default":
+        raise _problem(
+            "must not be the Default vault: it is encrypted with an AWS managed key, "
+            "which AWS Backup cannot copy across accounts"
+        )
+    return name
+
+
+def _log_retention(days: int) -> int:
+    if days not in LOG_RETENTION_DAYS:
+        raise _problem(
+            f"must be one of CloudWatch Logs' retention periods {list(LOG_RETENTION_DAYS)}, got {days}"
+        )
+    return days
+
+
+Text = Annotated[str, Strict()]
+AccountId = Annotated[
+    str, Strict(), matches(ACCOUNT_ID, "a 12-digit account id"), pattern_schema(ACCOUNT_ID)
+]
+RoleArn = Annotated[
+    str,
+    Strict(),
+    matches(ROLE_ARN, "an IAM role ARN (arn:aws:iam::<account>:role/<name>)"),
+    pattern_schema(ROLE_ARN),
+]
+OrganizationId = Annotated[
+    str,
+    Strict(),
+    matches(ORGANIZATION_ID, "an organization id (o-...)"),
+    pattern_schema(ORGANIZATION_ID),
+]
+PolicyTarget = Annotated[
+    str,
+    Strict(),
+    matches(POLICY_TARGET, "a root (r-...), an OU (ou-...-...) or a 12-digit account id"),
+    pattern_schema(POLICY_TARGET),
+]
+Region = Annotated[str, Strict(), AfterValidator(_known_region), pattern_schema(REGION_NAME)]
+Days = Annotated[
+    int,
+    BeforeValidator(_digits_to_int),
+    Strict(),
+    between(1, MAX_RETENTION_DAYS),
+    number_schema(1, MAX_RETENTION_DAYS),
+]
+GraceDays = Annotated[
+    int,
+    BeforeValidator(_digits_to_int),
+    Strict(),
+    between(MIN_CHANGEABLE_FOR_DAYS, MAX_RETENTION_DAYS),
+    number_schema(MIN_CHANGEABLE_FOR_DAYS, MAX_RETENTION_DAYS),
+]
+StartMinutes = Annotated[
+    int,
+    BeforeValidator(_digits_to_int),
+    Strict(),
+    between(MIN_START_WINDOW_MINUTES),
+    number_schema(MIN_START_WINDOW_MINUTES),
+]
+Minutes = Annotated[int, BeforeValidator(_digits_to_int), Strict(), between(1), number_schema(1)]
+ExportSlots = Annotated[
+    int,
+    BeforeValidator(_digits_to_int),
+    Strict(),
+    between(1, MAX_DYNAMODB_EXPORTS),
+    number_schema(1, MAX_DYNAMODB_EXPORTS),
+]
+IntervalDays = Annotated[
+    int, BeforeValidator(_digits_to_int), Strict(), between(1, 365), number_schema(1, 365)
+]
+LogRetentionDays = Annotated[
+    int,
+    BeforeValidator(_digits_to_int),
+    Strict(),
+    AfterValidator(_log_retention),
+    WithJsonSchema({"enum": list(LOG_RETENTION_DAYS)}),
+]
+VaultName = Annotated[
+    str,
+    Strict(),
+    matches(VAULT_NAME, "2-50 letters, digits, '-' or '_'"),
+    AfterValidator(_not_default_vault),
+    pattern_schema(VAULT_NAME),
+]
+PlanName = Annotated[
+    str,
+    Strict(),
+    matches(PLAN_NAME, "1-50 letters, digits, '-', '_' or '.'"),
+    pattern_schema(PLAN_NAME),
+]
+RoleName = Annotated[
+    str,
+    Strict(),
+    matches(
+        ROLE_NAME_WITH_PATH,
+        "an IAM role name, optionally with a path (service-role/AWSBackupDefaultServiceRole)",
+    ),
+    pattern_schema(ROLE_NAME_WITH_PATH),
+]
+TagKey = Annotated[str, Strict(), matches(TAG_KEY, "1-128 characters"), pattern_schema(TAG_KEY)]
+BucketName = Annotated[
+    str, Strict(), matches(BUCKET_NAME, "a valid S3 bucket name"), pattern_schema(BUCKET_NAME)
+]
+Environment = Annotated[
+    str,
+    Strict(),
+    matches(ENVIRONMENT, "1-20 lowercase letters, digits or '-'"),
+    pattern_schema(ENVIRONMENT),
+]
+CronSchedule = Annotated[
+    str,
+    Strict(),
+    schedule_check(allow_rate=False),
+    WithJsonSchema({"type": "string", "pattern": r"^cron\(.+\)$"}),
+]
+Schedule = Annotated[str, Strict(), schedule_check(allow_rate=True), pattern_schema(SCHEDULE)]
+CatchUpSchedule = Annotated[
+    str,
+    Strict(),
+    AfterValidator(_catch_up_check),
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": SCHEDULE.pattern}, {"const": "none"}]}),
+]
+Regions = Annotated[tuple[Region, ...], Field(min_length=1), AfterValidator(_unique)]
+PolicyTargets = Annotated[tuple[PolicyTarget, ...], Field(min_length=1), AfterValidator(_unique)]
+TagValues = Annotated[tuple[Text, ...], Field(min_length=1), AfterValidator(_unique)]
+Patterns = Annotated[tuple[Text, ...], AfterValidator(_unique)]
+
+
+# --- models -----------------------------------------------------------------------------------
+
+
+def _drop_nulls(value: Any) -> Any:
+    # A YAML key with no value (`key:` or `key: ~`) means "not set": its default applies.
+    if isinstance(value, Mapping):
+        return {key: item for key, item in value.items() if item is not None}
+    return value
+
+
+class Section(BaseModel):
+    """A config object: camelCase keys, unknown keys refused, immutable once parsed."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_nulls(cls, value: Any) -> Any:
+        return _drop_nulls(value)
+
+
+class AccountAccess(Section):
     """How to reach one AWS account: its id pins the provider, the role (if any) is assumed."""
 
-    account_id: str
-    role_arn: str | None
+    account_id: AccountId = Field(description="12-digit AWS account id, in quotes")
+    role_arn: RoleArn | None = Field(
+        default=None,
+        description="IAM role the deployment assumes in this account (it must be in that "
+        "account); unset: ambient credentials",
+    )
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role_in_account(cls, role_arn: str | None, info: ValidationInfo) -> str | None:
+        account_id = info.data.get("account_id")
+        match = ROLE_ARN.fullmatch(role_arn or "")
+        if match is not None and account_id is not None and match["account"] != account_id:
+            raise _problem(f"is in account {match['account']} but accountId is {account_id}")
+        return role_arn
+
+    @property
+    def account(self) -> AccountAccess:
+        """The account id and role, without the rest of the section."""
+        return AccountAccess(account_id=self.account_id, role_arn=self.role_arn)
 
 
-@dataclass(frozen=True)
-class GlobalSettingsConfig:
+class GlobalSettingsConfig(Section):
     """The organization's AWS Backup global settings other than cross-account backup.
 
     UpdateGlobalSettings replaces every setting; the stack that owns them must state each one
     so that it never switches off an organization's multi-party approval or delegation.
     """
 
-    is_mpa_enabled: bool
-    is_delegated_administrator_enabled: bool
+    is_mpa_enabled: Bool = Field(description="Multi-party approval, as the organization has it")
+    is_delegated_administrator_enabled: Bool = Field(
+        description="Delegated administration of AWS Backup, as the organization has it"
+    )
 
 
-@dataclass(frozen=True)
-class OrganizationConfig:
+class OrganizationConfig(Section):
     """The Organizations management account and where the backup policy is attached."""
 
-    id: str
-    management_account: AccountAccess
-    region: str
-    policy_targets: tuple[str, ...]
-    # One stack per organization owns `aws.backup.GlobalSettings` (management account only).
-    manage_global_settings: bool
-    global_settings: GlobalSettingsConfig | None
+    id: OrganizationId = Field(description="Organization id, o-...")
+    management_account: AccountAccess = Field(description="The management account")
+    region: Region = Field(description="Where the Organizations and global AWS Backup calls go")
+    policy_targets: PolicyTargets = Field(
+        description="Roots (r-...), OUs (ou-...-...) or account ids the backup policy is "
+        "attached to; an account must be one of sourceAccounts"
+    )
+    manage_global_settings: Bool = Field(
+        default=True,
+        description="This stack owns the organization's one aws.backup.GlobalSettings; "
+        "exactly one stack per organization may",
+    )
+    global_settings: GlobalSettingsConfig | None = Field(
+        default=None,
+        description="Required while manageGlobalSettings is true: the other global settings, "
+        "as the organization has them",
+    )
 
 
-@dataclass(frozen=True)
-class VaultLockConfig:
+class VaultLockConfig(Section):
     """AWS Backup Vault Lock on the destination vault(s)."""
 
-    mode: LockMode
-    min_retention_days: int
-    max_retention_days: int | None
-    # Compliance mode only: the lock becomes immutable this many days after it is set.
-    changeable_for_days: int | None
+    mode: LockMode = Field(
+        description="governance: removable by users with the permission; compliance: "
+        "immutable once changeableForDays have passed"
+    )
+    min_retention_days: Days = Field(description="Shortest retention the vault accepts")
+    max_retention_days: Days | None = Field(
+        default=None, description="Longest retention the vault accepts"
+    )
+    changeable_for_days: GraceDays | None = Field(
+        default=None,
+        description="Compliance mode only (required there): days after which nobody can "
+        "remove the lock, at least 3",
+    )
 
 
-@dataclass(frozen=True)
-class DestinationConfig:
+def _default_name(suffix: str, limit: int) -> Callable[[Any, ValidationInfo], Any]:
+    """A `before` validator that fills an unset name with `<prefix>-<suffix>`."""
+
+    def fill(value: Any, info: ValidationInfo) -> Any:
+        if value is not None:
+            return value
+        prefix = (info.context or {}).get("prefix", "")
+        name = f"{prefix}-{suffix}"
+        if len(name) > limit:
+            raise _problem(
+                f"the default name {name!r} (<project>-<environment>-{suffix}) is longer than "
+                f"{limit} characters: set it explicitly or shorten the environment"
+            )
+        return name
+
+    return fill
+
+
+class DestinationConfig(AccountAccess):
     """The central account whose vault(s) receive the copies."""
 
-    account: AccountAccess
-    region: str
-    vault_name: str
-    dr_region: str | None
-    allow_copies_from: CopyAccess
-    vault_lock: VaultLockConfig | None
+    region: Region = Field(description="Primary Region of the central vault")
+    # `None` is replaced by the derived default before validation (validate_default).
+    vault_name: VaultName = Field(
+        default=None,
+        validate_default=True,
+        description="Default <project>-<environment>-central; never Default",
+    )
+    dr_region: Region | None = Field(
+        default=None, description="A second vault, key and copy action in this Region"
+    )
+    allow_copies_from: CopyAccess = Field(
+        default="accounts",
+        description="accounts: only sourceAccounts may copy in; organization: any account of "
+        "the organization",
+    )
+    vault_lock: VaultLockConfig | None = Field(default=None, description="Vault Lock")
+
+    _default_vault_name = field_validator("vault_name", mode="before")(
+        _default_name("central", MAX_VAULT_NAME)
+    )
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -160,54 +539,143 @@ class DestinationConfig:
         return (self.region,) if self.dr_region is None else (self.region, self.dr_region)
 
 
-@dataclass(frozen=True)
-class SourceAccountConfig:
+class SourceAccountConfig(AccountAccess):
     """A member account whose resources are backed up, and the Regions it runs backups in."""
 
-    account: AccountAccess
-    regions: tuple[str, ...]
-    # With backupPlan.regionSettings: whether this stack owns the account's Region settings.
-    manage_region_settings: bool = True
+    regions: Regions = Field(
+        description="Regions with a source vault (and exporter); must cover backupPlan.regions"
+    )
+    manage_region_settings: Bool = Field(
+        default=True,
+        description="With backupPlan.regionSettings: false leaves this account's Region "
+        "settings alone",
+    )
 
 
-@dataclass(frozen=True)
-class SelectionTag:
+SourceAccounts = Annotated[tuple[SourceAccountConfig, ...], Field(min_length=1)]
+
+
+class SelectionTag(Section):
     """Resources carrying this tag with one of these values are backed up."""
 
-    key: str
-    values: tuple[str, ...]
+    key: TagKey = Field(description="Tag key")
+    values: TagValues = Field(description="Tag values; any of them selects")
 
 
-@dataclass(frozen=True)
-class RegionSettingsConfig:
+def _type_map(name: str, types: Sequence[str], what: str) -> type[Section]:
+    """A model with one required boolean per resource type (keys exactly as AWS spells them)."""
+    fields: dict[str, Any] = {
+        type_name.replace(" ", "_"): (Bool, Field(alias=type_name, description=what))
+        for type_name in types
+    }
+    return create_model(name, __base__=Section, **fields)
+
+
+OptInPreferences = _type_map(
+    "OptInPreferences", REGION_SETTINGS_OPT_IN_TYPES, "Back up resources of this type"
+)
+ManagementPreferences = _type_map(
+    "ManagementPreferences",
+    REGION_SETTINGS_MANAGEMENT_TYPES,
+    "Full AWS Backup management of this type",
+)
+
+
+def _as_map(preferences: BaseModel) -> dict[str, bool]:
+    return {str(key): bool(value) for key, value in preferences.model_dump(by_alias=True).items()}
+
+
+class RegionSettingsConfig(Section):
     """AWS Backup Region settings (service opt-in, full management) of each source account."""
 
-    opt_in: tuple[tuple[str, bool], ...]
-    full_management: tuple[tuple[str, bool], ...]
+    opt_in: OptInPreferences = Field(  # type: ignore[valid-type]
+        description="Every resource type the provider knows: true to opt in"
+    )
+    full_management: ManagementPreferences = Field(  # type: ignore[valid-type]
+        description="Every full-management type: DynamoDB true whenever DynamoDB is opted in"
+    )
+
+    @property
+    def opt_in_map(self) -> dict[str, bool]:
+        """{resource type as AWS spells it: opted in}."""
+        return _as_map(self.opt_in)
+
+    @property
+    def full_management_map(self) -> dict[str, bool]:
+        """{resource type as AWS spells it: fully managed by AWS Backup}."""
+        return _as_map(self.full_management)
 
 
-@dataclass(frozen=True)
-class BackupPlanConfig:
+def _resource_type(name: str) -> str:
+    if name not in REGION_SETTINGS_OPT_IN_TYPES:
+        raise _problem(unknown_key_message(name, REGION_SETTINGS_OPT_IN_TYPES, "resource type"))
+    return name
+
+
+ResourceType = Annotated[
+    str,
+    Strict(),
+    AfterValidator(_resource_type),
+    WithJsonSchema({"enum": list(REGION_SETTINGS_OPT_IN_TYPES)}),
+]
+ResourceTypes = Annotated[tuple[ResourceType, ...], AfterValidator(_unique)]
+
+
+class BackupPlanConfig(Section):
     """The one backup plan that the Organizations backup policy deploys to every target."""
 
-    name: str
-    regions: tuple[str, ...]
-    schedule_expression: str
-    start_window_minutes: int
-    complete_window_minutes: int
-    delete_after_days: int
-    cold_storage_after_days: int | None
-    copy_delete_after_days: int
-    copy_cold_storage_after_days: int | None
-    source_vault_name: str
-    selection_tag: SelectionTag
-    service_role_name: str
-    # False: the policy names an existing role (e.g. the console's) and the stack creates none.
-    create_service_role: bool
-    windows_vss: bool
-    recovery_point_tags: tuple[tuple[str, str], ...]
-    resource_types: tuple[str, ...] = ()
-    region_settings: RegionSettingsConfig | None = None
+    name: PlanName = Field(
+        description="Plan name; the policy's plan and rule key is <project>-<environment>-<name>"
+    )
+    regions: Regions = Field(description="Regions the plan runs in")
+    schedule_expression: CronSchedule = Field(
+        description="AWS cron(...) with 6 fields; AWS Backup takes no rate()"
+    )
+    start_window_minutes: StartMinutes = Field(description="At least 60")
+    complete_window_minutes: Minutes = Field(description="More than startWindowMinutes")
+    delete_after_days: Days = Field(description="Retention of the backups")
+    cold_storage_after_days: Days | None = Field(
+        default=None, description="Move to cold storage after; delete >= cold + 90"
+    )
+    copy_delete_after_days: Days = Field(description="Retention of the copies")
+    copy_cold_storage_after_days: Days | None = Field(
+        default=None, description="Copies to cold storage after; delete >= cold + 90"
+    )
+    source_vault_name: VaultName = Field(
+        default=None,
+        validate_default=True,
+        description="Default <project>-<environment>-source; never Default",
+    )
+    selection_tag: SelectionTag = Field(description="Resources with this tag are backed up")
+    service_role_name: RoleName = Field(
+        default=None,
+        validate_default=True,
+        description="Default <project>-<environment>-backup-service; optionally with a path",
+    )
+    create_service_role: Bool = Field(
+        default=True,
+        description="false: the policy names an existing role of that name in every target "
+        "account and the stack creates none",
+    )
+    windows_vss: Bool = Field(default=False, description="Windows VSS for EC2 backups")
+    recovery_point_tags: dict[Text, Text] = Field(
+        default_factory=dict, description="Tags put on recovery points"
+    )
+    resource_types: ResourceTypes = Field(
+        default=(),
+        description="AWS Backup resource types the plan backs up; required with regionSettings",
+    )
+    region_settings: RegionSettingsConfig | None = Field(
+        default=None,
+        description="Own the Region settings of every source account and plan Region",
+    )
+
+    _default_vault_name = field_validator("source_vault_name", mode="before")(
+        _default_name("source", MAX_VAULT_NAME)
+    )
+    _default_role_name = field_validator("service_role_name", mode="before")(
+        _default_name("backup-service", MAX_ROLE_NAME)
+    )
 
     @property
     def service_role_path(self) -> str:
@@ -221,31 +689,65 @@ class BackupPlanConfig:
         return self.service_role_name.rpartition("/")[2]
 
 
-@dataclass(frozen=True)
-class ExportBucketConfig:
+class ExportBucketConfig(AccountAccess):
     """The S3 bucket (possibly outside the organization) that receives DynamoDB exports."""
 
-    account: AccountAccess
-    region: str
-    name: str
-    encryption: BucketEncryption
+    region: Region = Field(description="The bucket's Region")
+    name: BucketName = Field(description="Bucket name")
+    encryption: BucketEncryption = Field(default="SSE_S3", description="SSE_S3 or KMS")
 
 
-@dataclass(frozen=True)
-class DynamoDbExportConfig:
+class DynamoDbExportConfig(Section):
     """The scheduled DynamoDB export Lambda deployed to every source account and Region."""
 
-    bucket: ExportBucketConfig
-    schedule_expression: str
-    catch_up_schedule_expression: str | None
-    export_format: ExportFormat
-    export_type: ExportType
-    max_concurrent_exports: int
-    full_export_interval_days: int
-    retention_days: int
-    include_tables: tuple[str, ...]
-    exclude_tables: tuple[str, ...]
-    log_retention_days: int
+    enabled: Bool = Field(default=False, description="Off unless true")
+    bucket: ExportBucketConfig = Field(description="Where exports land")
+    schedule_expression: Schedule = Field(description="EventBridge schedule of the daily run")
+    catch_up_schedule_expression: CatchUpSchedule = Field(
+        default=DEFAULT_CATCH_UP_SCHEDULE,
+        description="Runs that pick up deferred tables; none to switch off",
+    )
+    export_format: ExportFormat = Field(default="DYNAMODB_JSON", description="Export format")
+    export_type: ExportType = Field(default="FULL_EXPORT", description="Export type")
+    max_concurrent_exports: ExportSlots = Field(
+        default=250, description="Most exports in flight in the account"
+    )
+    full_export_interval_days: IntervalDays = Field(
+        default=7, description="With INCREMENTAL_EXPORT: a full export every N days"
+    )
+    retention_days: Days = Field(default=35, description="How long exports are kept")
+    include_tables: Patterns = Field(default=(), description="fnmatch patterns of tables to export")
+    exclude_tables: Patterns = Field(default=(), description="fnmatch patterns of tables to skip")
+    log_retention_days: LogRetentionDays = Field(
+        default=90, description="A CloudWatch Logs retention value"
+    )
+
+    @property
+    def catch_up_schedule(self) -> str | None:
+        """The catch-up schedule, or None when switched off."""
+        value = self.catch_up_schedule_expression
+        return None if value == "none" else value
+
+
+# The project's config keys, in the order they are checked, and what each holds.
+SECTIONS: dict[str, Any] = {
+    "environment": Environment,
+    "organization": OrganizationConfig,
+    "destination": DestinationConfig,
+    "sourceAccounts": SourceAccounts,
+    "backupPlan": BackupPlanConfig,
+    "dynamodbExport": DynamoDbExportConfig,
+}
+STACK_KEYS = tuple(SECTIONS)
+OPTIONAL_KEYS = frozenset({"dynamodbExport"})
+DESCRIPTIONS = {
+    "environment": "Short environment name (dev, prod): part of every name and tag",
+    "organization": "The organization, its management account and the policy targets",
+    "destination": "The central account and its vault(s)",
+    "sourceAccounts": "Member accounts whose resources are backed up",
+    "backupPlan": "The backup plan the Organizations backup policy deploys",
+    "dynamodbExport": "The scheduled DynamoDB export to an S3 bucket",
+}
 
 
 @dataclass(frozen=True)
@@ -285,226 +787,10 @@ class StackConfig:
         )
 
 
-@cache
-def known_regions() -> frozenset[str]:
-    """Commercial AWS Regions where AWS Backup is available, from botocore's bundled endpoints."""
-    import boto3
-
-    return frozenset(boto3.session.Session().get_available_regions("backup"))
+# --- error messages ---------------------------------------------------------------------------
 
 
-# CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
-LOG_RETENTION_DAYS = frozenset(
-    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922}
-    | {3288, 3653}
-)
-
-
-class _Reader:
-    """Reads typed values out of nested config objects, collecting problems by key path."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append(f"{path}: {message}")
-
-    def section(
-        self, raw: Any, path: str, known: Iterable[str], *, required: bool = True
-    ) -> Mapping[str, Any] | None:
-        """A config object; unknown keys are reported (they are nearly always typos)."""
-        if raw is None:
-            if required:
-                self.problem(path, "is required")
-            return None
-        if not isinstance(raw, Mapping):
-            self.problem(path, f"must be an object, got {type(raw).__name__}")
-            return None
-        known_keys = sorted(known)
-        for key in raw:
-            if key not in known_keys:
-                self.problem(_join(path, str(key)), unknown_key_message(str(key), known_keys))
-        return raw
-
-    def value(
-        self,
-        raw: Mapping[str, Any] | None,
-        path: str,
-        key: str,
-        kind: type[T],
-        *,
-        default: T | None = None,
-        required: bool = True,
-    ) -> T | None:
-        """One scalar of the given type; `bool` is never accepted where `int` is expected."""
-        full = _join(path, key)
-        value = None if raw is None else raw.get(key)
-        if value is None:
-            if required and default is None and raw is not None:
-                self.problem(full, "is required")
-            return default
-        if kind is int and isinstance(value, str) and INTEGER.fullmatch(value.strip()):
-            value = int(value)
-        if kind is bool and isinstance(value, str) and value.lower() in {"true", "false"}:
-            value = value.lower() == "true"
-        if kind is str and isinstance(value, int) and not isinstance(value, bool):
-            # YAML reads an unquoted 012345678901 as the number 12345678901.
-            self.problem(
-                full, f'must be a string: quote it ({key}: "{value}"), got the number {value}'
-            )
-            return default
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            self.problem(full, f"must be {_kind_name(kind)}, got {value!r}")
-            return default
-        return value
-
-    def text(
-        self,
-        raw: Mapping[str, Any] | None,
-        path: str,
-        key: str,
-        pattern: re.Pattern[str] | None = None,
-        what: str = "",
-        *,
-        default: str | None = None,
-        required: bool = True,
-    ) -> str | None:
-        """A string, checked against `pattern` when given."""
-        value = self.value(raw, path, key, str, default=default, required=required)
-        if value is not None and pattern is not None and not pattern.fullmatch(value):
-            self.problem(_join(path, key), f"must be {what}, got {value!r}")
-            return None
-        return value
-
-    def text_list(
-        self,
-        raw: Mapping[str, Any] | None,
-        path: str,
-        key: str,
-        check: Callable[[str, str], None] | None = None,
-        *,
-        required: bool = True,
-        allow_empty: bool = False,
-    ) -> tuple[str, ...]:
-        """A list of strings; `check(item_path, item)` validates each item."""
-        full = _join(path, key)
-        value = None if raw is None else raw.get(key)
-        if value is None:
-            if required and raw is not None:
-                self.problem(full, "is required")
-            return ()
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            hint = ""
-            if isinstance(value, list) and any(
-                isinstance(item, int) and not isinstance(item, bool) for item in value
-            ):
-                hint = " (quote numbers such as account ids: YAML reads them unquoted as numbers)"
-            self.problem(full, f"must be a list of strings{hint}, got {value!r}")
-            return ()
-        if not value and not allow_empty:
-            self.problem(full, "must not be empty")
-        if len(set(value)) != len(value):
-            self.problem(full, f"has duplicates: {value!r}")
-        if check is not None:
-            for index, item in enumerate(value):
-                check(f"{full}[{index}]", item)
-        return tuple(value)
-
-    def region(
-        self, raw: Mapping[str, Any] | None, path: str, key: str, *, required: bool = True
-    ) -> str | None:
-        """An AWS Region name that AWS Backup serves."""
-        value = self.value(raw, path, key, str, required=required)
-        if value is not None:
-            self.check_region(_join(path, key), value)
-        return value
-
-    def check_region(self, path: str, value: str) -> None:
-        if value not in known_regions():
-            self.problem(path, f"is not a known AWS Region: {value!r}")
-
-    def days(
-        self,
-        raw: Mapping[str, Any] | None,
-        path: str,
-        key: str,
-        *,
-        low: int = 1,
-        high: int = MAX_RETENTION_DAYS,
-        required: bool = True,
-        default: int | None = None,
-    ) -> int | None:
-        """An integer in [low, high]."""
-        value = self.value(raw, path, key, int, required=required, default=default)
-        if value is not None and not low <= value <= high:
-            self.problem(_join(path, key), f"must be between {low} and {high}, got {value}")
-            return None
-        return value
-
-    def account(self, raw: Mapping[str, Any] | None, path: str) -> AccountAccess | None:
-        """`accountId` (required, 12 digits) and `roleArn` (optional, in that account)."""
-        account_id = self.text(raw, path, "accountId", ACCOUNT_ID, "a 12-digit account id")
-        role_arn = self.text(
-            raw,
-            path,
-            "roleArn",
-            ROLE_ARN,
-            "an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
-            required=False,
-        )
-        if account_id is None:
-            return None
-        if role_arn is not None:
-            match = ROLE_ARN.fullmatch(role_arn)
-            if match is not None and match["account"] != account_id:
-                self.problem(
-                    _join(path, "roleArn"),
-                    f"is in account {match['account']} but accountId is {account_id}",
-                )
-                return None
-        return AccountAccess(account_id=account_id, role_arn=role_arn)
-
-    def schedule(
-        self, raw: Mapping[str, Any] | None, path: str, key: str, *, allow_rate: bool = True
-    ) -> str | None:
-        """An AWS schedule: `cron(6 fields)`, or `rate(N unit)` where `allow_rate`.
-
-        AWS Backup plans take cron only; EventBridge takes both.
-        """
-        value = self.value(raw, path, key, str)
-        if value is None:
-            return None
-        problem = _schedule_problem(value, allow_rate)
-        if problem is not None:
-            self.problem(_join(path, key), f"{problem}, got {value!r}")
-            return None
-        return value
-
-
-def _schedule_problem(value: str, allow_rate: bool) -> str | None:
-    cron = CRON.fullmatch(value)
-    if cron is not None:
-        fields = cron["fields"].split()
-        if len(fields) != 6:
-            return (
-                "AWS cron needs 6 fields (minutes hours day-of-month month day-of-week year), "
-                f"not {len(fields)}"
-            )
-        if (fields[2] == "?") == (fields[4] == "?"):
-            return "AWS cron needs '?' in exactly one of day-of-month and day-of-week"
-        return None
-    rate = RATE.fullmatch(value) if allow_rate else None
-    if rate is not None:
-        count = int(rate["value"])
-        if count == 0:
-            return "a rate must be at least 1"
-        if (count == 1) == bool(rate["plural"]):
-            return f"EventBridge wants rate(1 {rate['unit']}) or rate(N {rate['unit']}s)"
-        return None
-    return "must be cron(...) with 6 fields" + (" or rate(N unit)" if allow_rate else "")
-
-
-def unknown_key_message(key: str, known: Sequence[str]) -> str:
+def unknown_key_message(key: str, known: Sequence[str], noun: str = "key") -> str:
     """`is not a known key`, with the nearest known key when one is close (nearly always a typo)."""
     # Case-insensitive first: `dynamoDbExport` for `dynamodbExport` is the commonest slip.
     by_lower = {name.lower(): name for name in known}
@@ -513,656 +799,373 @@ def unknown_key_message(key: str, known: Sequence[str]) -> str:
         matches = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         nearest = matches[0] if matches else None
     suggestion = f"; did you mean {nearest!r}?" if nearest is not None else ""
-    return f"is not a known key{suggestion} (known: {', '.join(sorted(known))})"
+    return f"is not a known {noun}{suggestion} (known: {', '.join(sorted(known))})"
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+def key_path(loc: Iterable[int | str]) -> str:
+    """`('sourceAccounts', 0, 'regions', 1)` -> `sourceAccounts[0].regions[1]`."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
 
 
-def _kind_name(kind: type) -> str:
-    return {str: "a string", int: "a whole number", bool: "true or false"}.get(kind, kind.__name__)
+def _model_at(root: Any, loc: Sequence[int | str]) -> type[BaseModel] | None:
+    """The model class that holds the last element of `loc`, following fields by alias."""
+    current = root
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        by_alias = {field.alias or name: field for name, field in current.model_fields.items()}
+        field = by_alias.get(part) or current.model_fields.get(part)
+        if field is None:
+            return None
+        current = field.annotation
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
-def _check_vault_name(
-    reader: _Reader, path: str, name: str | None, section: Mapping[str, Any] | None
-) -> None:
-    if name is None:
-        return
-    defaulted = section is not None and section.get(path.rpartition(".")[2]) is None
-    if defaulted and len(name) > MAX_VAULT_NAME:
-        reader.problem(
-            path,
-            f"the default name {name!r} (<project>-<environment>-...) is longer than AWS Backup's "
-            f"{MAX_VAULT_NAME} characters: set it explicitly or shorten the environment",
-        )
-    elif not VAULT_NAME.fullmatch(name):
-        reader.problem(path, f"must be 2-50 letters, digits, '-' or '_', got {name!r}")
-    elif name.lower() == "default":
-        reader.problem(
-            path,
-            "must not be the Default vault: it is encrypted with an AWS managed key, "
-            "which AWS Backup cannot copy across accounts",
-        )
-
-
-def _lifecycle_fits(
-    reader: _Reader, path: str, delete_key: str, cold_key: str, delete: int | None, cold: int | None
-) -> None:
-    if delete is not None and cold is not None and delete < cold + MIN_COLD_STORAGE_DAYS:
-        reader.problem(
-            _join(path, delete_key),
-            f"must be at least {cold_key} + {MIN_COLD_STORAGE_DAYS} "
-            f"({cold} + {MIN_COLD_STORAGE_DAYS} = {cold + MIN_COLD_STORAGE_DAYS}), got {delete}",
-        )
-
-
-def _read_global_settings(
-    reader: _Reader, section: Mapping[str, Any] | None, manage: bool | None
-) -> GlobalSettingsConfig | None:
-    path = "organization.globalSettings"
-    raw = None if section is None else section.get("globalSettings")
-    if manage is False:
-        if raw is not None:
-            reader.problem(
-                path,
-                "is only used with organization.manageGlobalSettings: true (the stack that "
-                "owns the organization's AWS Backup global settings); remove it here",
-            )
-        return None
-    settings = reader.section(
-        raw, path, ["isMpaEnabled", "isDelegatedAdministratorEnabled"], required=section is not None
-    )
-    if settings is None:
-        if raw is None and section is not None:
-            # Replace the generic "is required" with why it is required.
-            reader.problems[-1] = (
-                f"{path}: is required while organization.manageGlobalSettings is true: "
-                "UpdateGlobalSettings sets every global setting, so state "
-                "{isMpaEnabled, isDelegatedAdministratorEnabled} as the organization has them "
-                "(or set manageGlobalSettings: false where another stack owns them)"
-            )
-        return None
-    mpa = reader.value(settings, path, "isMpaEnabled", bool)
-    delegated = reader.value(settings, path, "isDelegatedAdministratorEnabled", bool)
-    if mpa is None or delegated is None:
-        return None
-    return GlobalSettingsConfig(mpa, delegated)
-
-
-def _read_organization(reader: _Reader, raw: Any) -> OrganizationConfig | None:
-    path = "organization"
-    section = reader.section(
-        raw,
-        path,
-        [
-            "id",
-            "managementAccount",
-            "region",
-            "policyTargets",
-            "manageGlobalSettings",
-            "globalSettings",
-        ],
-    )
-    org_id = reader.text(section, path, "id", ORGANIZATION_ID, "an organization id (o-...)")
-    management_raw = reader.section(
-        None if section is None else section.get("managementAccount"),
-        "organization.managementAccount",
-        ["accountId", "roleArn"],
-        required=section is not None,
-    )
-    management = reader.account(management_raw, "organization.managementAccount")
-    region = reader.region(section, path, "region")
-
-    def check_target(item_path: str, target: str) -> None:
-        if not (
-            ROOT_ID.fullmatch(target) or OU_ID.fullmatch(target) or ACCOUNT_ID.fullmatch(target)
-        ):
-            reader.problem(
-                item_path,
-                f"must be a root (r-...), an OU (ou-...-...) or a 12-digit account id, got {target!r}",
-            )
-
-    targets = reader.text_list(section, path, "policyTargets", check_target)
-    manage = reader.value(section, path, "manageGlobalSettings", bool, default=True)
-    global_settings = _read_global_settings(reader, section, manage)
-    if org_id is None or management is None or region is None or manage is None:
-        return None
-    if manage and global_settings is None:
-        return None
-    return OrganizationConfig(org_id, management, region, targets, manage, global_settings)
-
-
-def _read_vault_lock(reader: _Reader, raw: Any, path: str) -> VaultLockConfig | None:
-    section = reader.section(
-        raw,
-        path,
-        ["mode", "minRetentionDays", "maxRetentionDays", "changeableForDays"],
-        required=False,
-    )
-    if section is None:
-        return None
-    mode = reader.text(
-        section,
-        path,
-        "mode",
-        re.compile("governance|compliance"),
-        "'governance' (removable by users with the permission) or 'compliance' (immutable "
-        "once changeableForDays have passed)",
-    )
-    minimum = reader.days(section, path, "minRetentionDays")
-    maximum = reader.days(section, path, "maxRetentionDays", required=False)
-    changeable = reader.days(
-        section, path, "changeableForDays", low=MIN_CHANGEABLE_FOR_DAYS, required=False
-    )
-    # AWS Backup Developer Guide, "AWS Backup Vault Lock": ChangeableForDays is what makes a
-    # lock a compliance lock; without it the lock stays in governance mode.
-    if mode == "compliance" and changeable is None and "changeableForDays" not in section:
-        reader.problem(
-            _join(path, "changeableForDays"),
-            f"is required with mode: compliance (the grace period, at least {MIN_CHANGEABLE_FOR_DAYS} "
-            "days, after which nobody, not even the account root, can remove the lock)",
-        )
-        return None
-    if mode == "governance" and "changeableForDays" in section:
-        reader.problem(
-            _join(path, "changeableForDays"),
-            "is refused with mode: governance: setting it turns the lock into a compliance lock "
-            "that becomes immutable; use mode: compliance if that is what you want",
-        )
-        return None
-    if minimum is not None and maximum is not None and maximum < minimum:
-        reader.problem(
-            _join(path, "maxRetentionDays"), f"must be at least minRetentionDays ({minimum})"
-        )
-        return None
-    if minimum is None or mode is None:
-        return None
-    lock_mode: LockMode = "compliance" if mode == "compliance" else "governance"
-    return VaultLockConfig(lock_mode, minimum, maximum, changeable)
-
-
-def _read_destination(reader: _Reader, raw: Any, prefix: str) -> DestinationConfig | None:
-    path = "destination"
-    section = reader.section(
-        raw,
-        path,
-        ["accountId", "roleArn", "region", "vaultName", "drRegion", "allowCopiesFrom", "vaultLock"],
-    )
-    account = reader.account(section, path)
-    region = reader.region(section, path, "region")
-    vault_name = reader.text(section, path, "vaultName", default=f"{prefix}-central")
-    _check_vault_name(reader, "destination.vaultName", vault_name, section)
-    dr_region = reader.region(section, path, "drRegion", required=False)
-    if dr_region is not None and dr_region == region:
-        reader.problem("destination.drRegion", f"must differ from destination.region ({region})")
-    allow = reader.text(
-        section,
-        path,
-        "allowCopiesFrom",
-        re.compile("accounts|organization"),
-        "'accounts' or 'organization'",
-        default="accounts",
-    )
-    lock = _read_vault_lock(
-        reader, None if section is None else section.get("vaultLock"), "destination.vaultLock"
-    )
-    if account is None or region is None or vault_name is None or allow is None:
-        return None
-    copy_access: CopyAccess = "organization" if allow == "organization" else "accounts"
-    return DestinationConfig(account, region, vault_name, dr_region, copy_access, lock)
-
-
-def _read_sources(
-    reader: _Reader, raw: Any, owns_region_settings: bool
-) -> tuple[SourceAccountConfig, ...]:
-    path = "sourceAccounts"
-    if raw is None:
-        reader.problem(path, "is required")
-        return ()
-    if not isinstance(raw, list) or not raw:
-        reader.problem(path, "must be a non-empty list of {accountId, roleArn, regions}")
-        return ()
-    sources: list[SourceAccountConfig] = []
-    for index, item in enumerate(raw):
-        item_path = f"{path}[{index}]"
-        section = reader.section(
-            item, item_path, ["accountId", "roleArn", "regions", "manageRegionSettings"]
-        )
-        account = reader.account(section, item_path)
-        regions = reader.text_list(section, item_path, "regions", reader.check_region)
-        manage = reader.value(section, item_path, "manageRegionSettings", bool, default=True)
-        if section is not None and "manageRegionSettings" in section and not owns_region_settings:
-            reader.problem(
-                f"{item_path}.manageRegionSettings",
-                "only applies when backupPlan.regionSettings is set (this stack then owns the "
-                "Region settings of every source account unless it says false here); remove it",
-            )
-        if account is not None and regions and manage is not None:
-            sources.append(SourceAccountConfig(account, regions, manage))
-    return tuple(sources)
-
-
-def _read_type_map(
-    reader: _Reader, raw: Any, path: str, known: Sequence[str]
-) -> tuple[tuple[str, bool], ...] | None:
-    """A {resource type: bool} map naming every type in `known`, no more and no fewer."""
-    if raw is None:
-        reader.problem(path, "is required")
-        return None
-    if not isinstance(raw, Mapping):
-        reader.problem(path, f"must map resource types to true or false, got {raw!r}")
-        return None
-    entries: dict[str, bool] = {}
-    for key, value in raw.items():
-        key_path = f"{path}.{key}"
-        if key not in known:
-            reader.problem(key_path, unknown_key_message(str(key), known))
-        elif not isinstance(value, bool):
-            reader.problem(key_path, f"must be true or false, got {value!r}")
+def _unwrap(annotation: Any) -> Any:
+    """The model inside Annotated[...], X | None and tuple[X, ...]."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated or origin is tuple:
+            annotation = get_args(annotation)[0]
+        elif origin is not None and type(None) in get_args(annotation):
+            annotation = next(a for a in get_args(annotation) if a is not type(None))
         else:
-            entries[key] = value
-    missing = [name for name in known if name not in raw]
-    if missing:
-        # The provider reads back every type: an unlisted one is a difference on every preview.
-        reader.problem(
-            path,
-            f"must list every resource type the provider reads back; missing: {', '.join(missing)}",
-        )
-    if len(entries) != len(known):
-        return None
-    return tuple(sorted(entries.items()))
+            return annotation
 
 
-def _read_region_settings(reader: _Reader, raw: Any) -> RegionSettingsConfig | None:
-    path = "backupPlan.regionSettings"
-    section = reader.section(raw, path, ["optIn", "fullManagement"], required=False)
-    if section is None:
-        return None
-    opt_in = _read_type_map(
-        reader, section.get("optIn"), f"{path}.optIn", REGION_SETTINGS_OPT_IN_TYPES
-    )
-    full = _read_type_map(
-        reader,
-        section.get("fullManagement"),
-        f"{path}.fullManagement",
-        REGION_SETTINGS_MANAGEMENT_TYPES,
-    )
-    if opt_in is None or full is None:
-        return None
-    return RegionSettingsConfig(opt_in, full)
+def _aliases(section: Any, loc: Sequence[int | str]) -> list[int | str]:
+    """`loc` with field names replaced by the keys users write (a default's error uses names)."""
+    named: list[int | str] = []
+    for index, part in enumerate(loc):
+        model = _model_at(section, loc[:index])
+        field = model.model_fields.get(part) if isinstance(part, str) and model else None
+        named.append(field.alias if field is not None and field.alias else part)
+    return named
 
 
-def _read_backup_plan(reader: _Reader, raw: Any, prefix: str) -> BackupPlanConfig | None:
-    path = "backupPlan"
-    section = reader.section(
-        raw,
-        path,
-        [
-            "name",
-            "regions",
-            "scheduleExpression",
-            "startWindowMinutes",
-            "completeWindowMinutes",
-            "deleteAfterDays",
-            "coldStorageAfterDays",
-            "copyDeleteAfterDays",
-            "copyColdStorageAfterDays",
-            "sourceVaultName",
-            "selectionTag",
-            "serviceRoleName",
-            "createServiceRole",
-            "windowsVss",
-            "recoveryPointTags",
-            "resourceTypes",
-            "regionSettings",
-        ],
-    )
-    name = reader.text(section, path, "name", PLAN_NAME, "1-50 letters, digits, '-', '_' or '.'")
-    regions = reader.text_list(section, path, "regions", reader.check_region)
-    schedule = reader.schedule(section, path, "scheduleExpression", allow_rate=False)
-    start = reader.value(section, path, "startWindowMinutes", int)
-    if start is not None and start < MIN_START_WINDOW_MINUTES:
-        reader.problem(
-            "backupPlan.startWindowMinutes",
-            f"must be at least {MIN_START_WINDOW_MINUTES}, got {start}",
-        )
-    complete = reader.value(section, path, "completeWindowMinutes", int)
-    if start is not None and complete is not None and complete <= start:
-        reader.problem(
-            "backupPlan.completeWindowMinutes",
-            f"must be greater than startWindowMinutes ({start}), got {complete}",
-        )
-    delete = reader.days(section, path, "deleteAfterDays")
-    cold = reader.days(section, path, "coldStorageAfterDays", required=False)
-    _lifecycle_fits(reader, path, "deleteAfterDays", "coldStorageAfterDays", delete, cold)
-    copy_delete = reader.days(section, path, "copyDeleteAfterDays")
-    copy_cold = reader.days(section, path, "copyColdStorageAfterDays", required=False)
-    _lifecycle_fits(
-        reader, path, "copyDeleteAfterDays", "copyColdStorageAfterDays", copy_delete, copy_cold
-    )
-    source_vault = reader.text(section, path, "sourceVaultName", default=f"{prefix}-source")
-    _check_vault_name(reader, "backupPlan.sourceVaultName", source_vault, section)
-    tag_section = reader.section(
-        None if section is None else section.get("selectionTag"),
-        "backupPlan.selectionTag",
-        ["key", "values"],
-        required=section is not None,
-    )
-    tag_key = reader.text(
-        tag_section, "backupPlan.selectionTag", "key", re.compile(r".{1,128}"), "1-128 characters"
-    )
-    tag_values = reader.text_list(tag_section, "backupPlan.selectionTag", "values")
-    role_name = reader.text(
-        section,
-        path,
-        "serviceRoleName",
-        ROLE_NAME_WITH_PATH,
-        "an IAM role name, optionally with a path (service-role/AWSBackupDefaultServiceRole)",
-        default=f"{prefix}-backup-service",
-    )
-    create_role = reader.value(section, path, "createServiceRole", bool, default=True)
-    windows_vss = reader.value(section, path, "windowsVss", bool, default=False)
+def _kind(value: Any) -> str:
+    kinds = {
+        dict: "an object",
+        list: "a list",
+        bool: "true/false",
+        int: "a number",
+        str: "a string",
+    }
+    return kinds.get(type(value), type(value).__name__)
 
-    def check_resource_type(item_path: str, name: str) -> None:
-        if name not in REGION_SETTINGS_OPT_IN_TYPES:
-            reader.problem(item_path, unknown_key_message(name, REGION_SETTINGS_OPT_IN_TYPES))
 
-    resource_types = reader.text_list(
-        section, path, "resourceTypes", check_resource_type, required=False
-    )
-    region_settings = _read_region_settings(
-        reader, None if section is None else section.get("regionSettings")
-    )
-    tags_raw = None if section is None else section.get("recoveryPointTags", {})
-    tags: tuple[tuple[str, str], ...] = ()
-    if not isinstance(tags_raw, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in tags_raw.items()
+def _message(error: ErrorDetails, section: Any, section_loc: Sequence[int | str]) -> str:
+    """One pydantic error in this project's words (`loc` includes the section's key)."""
+    kind, value, loc = error["type"], error["input"], error["loc"]
+    if kind == "config":
+        return str(error["ctx"]["message"])
+    if kind == "missing" and _model_at(section, section_loc[:-1]) in (
+        OptInPreferences,
+        ManagementPreferences,
     ):
-        reader.problem(
-            "backupPlan.recoveryPointTags", f"must map tag keys to string values, got {tags_raw!r}"
+        return (
+            "is required: list every resource type the provider reads back (true or false); "
+            "a map without it shows a difference on every preview"
         )
-    else:
-        tags = tuple(sorted(tags_raw.items()))
-    if (
-        name is None
-        or schedule is None
-        or start is None
-        or complete is None
-        or delete is None
-        or copy_delete is None
-        or source_vault is None
-        or tag_key is None
-        or role_name is None
-        or create_role is None
-        or windows_vss is None
-        or not regions
-        or not tag_values
-    ):
-        return None
-    return BackupPlanConfig(
-        name=name,
-        regions=regions,
-        schedule_expression=schedule,
-        start_window_minutes=start,
-        complete_window_minutes=complete,
-        delete_after_days=delete,
-        cold_storage_after_days=cold,
-        copy_delete_after_days=copy_delete,
-        copy_cold_storage_after_days=copy_cold,
-        source_vault_name=source_vault,
-        selection_tag=SelectionTag(tag_key, tag_values),
-        service_role_name=role_name,
-        create_service_role=create_role,
-        windows_vss=windows_vss,
-        recovery_point_tags=tags,
-        resource_types=resource_types,
-        region_settings=region_settings,
-    )
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        model = _model_at(section, section_loc[:-1])
+        known = [f.alias or n for n, f in model.model_fields.items()] if model else []
+        return unknown_key_message(str(loc[-1]), known)
+    if kind == "string_type" and isinstance(value, int) and not isinstance(value, bool):
+        # YAML reads an unquoted 012345678901 as the number 12345678901.
+        return f'must be a string: quote it ({loc[-1]}: "{value}"), got the number {value}'
+    if kind == "string_type":
+        return f"must be a string, got {value!r}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"must be a whole number, got {value!r}"
+    if kind == "bool_type":
+        return f"must be true or false, got {value!r}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be an object, got {_kind(value)}"
+    if kind in ("tuple_type", "list_type"):
+        hint = ""
+        if isinstance(value, int) and not isinstance(value, bool):
+            hint = " (quote numbers such as account ids: YAML reads them unquoted as numbers)"
+        return f"must be a list{hint}, got {value!r}"
+    if kind == "too_short":
+        return "must not be empty"
+    if kind == "literal_error":
+        return f"must be {error['ctx']['expected']}, got {value!r}"
+    return f"{error['msg']}, got {value!r}"
 
 
-def _read_dynamodb_export(reader: _Reader, raw: Any) -> DynamoDbExportConfig | None:
-    path = "dynamodbExport"
-    section = reader.section(
-        raw,
-        path,
-        [
-            "enabled",
-            "bucket",
-            "scheduleExpression",
-            "catchUpScheduleExpression",
-            "exportFormat",
-            "exportType",
-            "maxConcurrentExports",
-            "fullExportIntervalDays",
-            "retentionDays",
-            "includeTables",
-            "excludeTables",
-            "logRetentionDays",
-        ],
-        required=False,
-    )
-    if section is None or reader.value(section, path, "enabled", bool, default=False) is not True:
-        return None
-    bucket_path = "dynamodbExport.bucket"
-    bucket_section = reader.section(
-        section.get("bucket"), bucket_path, ["accountId", "roleArn", "region", "name", "encryption"]
-    )
-    bucket_account = reader.account(bucket_section, bucket_path)
-    bucket_region = reader.region(bucket_section, bucket_path, "region")
-    bucket_name = reader.text(
-        bucket_section, bucket_path, "name", BUCKET_NAME, "a valid S3 bucket name"
-    )
-    encryption = reader.text(
-        bucket_section,
-        bucket_path,
-        "encryption",
-        re.compile("SSE_S3|KMS"),
-        "'SSE_S3' or 'KMS'",
-        default="SSE_S3",
-    )
-    schedule = reader.schedule(section, path, "scheduleExpression")
-    # One run starts at most maxConcurrentExports exports; the rest are deferred to the next
-    # run of the same UTC day (same cut). Hourly catch-up runs drain 2,500 tables in a day.
-    catch_up: str | None = DEFAULT_CATCH_UP_SCHEDULE
-    if section.get("catchUpScheduleExpression") == "none":
-        catch_up = None
-    elif section.get("catchUpScheduleExpression") is not None:
-        catch_up = reader.schedule(section, path, "catchUpScheduleExpression")
-    export_format = reader.text(
-        section,
-        path,
-        "exportFormat",
-        re.compile("DYNAMODB_JSON|ION"),
-        "'DYNAMODB_JSON' or 'ION'",
-        default="DYNAMODB_JSON",
-    )
-    export_type = reader.text(
-        section,
-        path,
-        "exportType",
-        re.compile("FULL_EXPORT|INCREMENTAL_EXPORT"),
-        "'FULL_EXPORT' or 'INCREMENTAL_EXPORT'",
-        default="FULL_EXPORT",
-    )
-    max_exports = reader.days(
-        section, path, "maxConcurrentExports", high=MAX_DYNAMODB_EXPORTS, default=250
-    )
-    retention = reader.days(section, path, "retentionDays", default=35)
-    full_interval = reader.days(section, path, "fullExportIntervalDays", high=365, default=7)
-    if (
-        export_type == "INCREMENTAL_EXPORT"
-        and retention is not None
-        and full_interval is not None
-        and retention <= full_interval
-    ):
-        # Incremental exports restore only on top of a full export that is still in the bucket.
-        reader.problem(
-            "dynamodbExport.retentionDays",
-            f"must exceed fullExportIntervalDays ({full_interval}) with INCREMENTAL_EXPORT, got {retention}",
-        )
-        retention = None
-    log_retention = reader.value(section, path, "logRetentionDays", int, default=90)
-    if log_retention is not None and log_retention not in LOG_RETENTION_DAYS:
-        reader.problem(
-            "dynamodbExport.logRetentionDays",
-            f"must be one of CloudWatch Logs' retention periods {sorted(LOG_RETENTION_DAYS)}, got {log_retention}",
-        )
-        log_retention = None
-    include = reader.text_list(section, path, "includeTables", required=False)
-    exclude = reader.text_list(section, path, "excludeTables", required=False)
-    if (
-        bucket_account is None
-        or bucket_region is None
-        or bucket_name is None
-        or schedule is None
-        or max_exports is None
-        or retention is None
-        or full_interval is None
-        or log_retention is None
-    ):
-        return None
-    return DynamoDbExportConfig(
-        bucket=ExportBucketConfig(
-            bucket_account, bucket_region, bucket_name, "KMS" if encryption == "KMS" else "SSE_S3"
-        ),
-        schedule_expression=schedule,
-        catch_up_schedule_expression=catch_up,
-        export_format="ION" if export_format == "ION" else "DYNAMODB_JSON",
-        export_type="INCREMENTAL_EXPORT" if export_type == "INCREMENTAL_EXPORT" else "FULL_EXPORT",
-        max_concurrent_exports=max_exports,
-        full_export_interval_days=full_interval,
-        retention_days=retention,
-        include_tables=include,
-        exclude_tables=exclude,
-        log_retention_days=log_retention,
-    )
+def _problems(key: str, section: Any, error: ValidationError) -> list[str]:
+    problems = []
+    errors = error.errors()
+    # A list whose items failed is also reported "too short" by pydantic: the items say it all.
+    with_item_errors = {e["loc"][:-1] for e in errors if e["loc"] and isinstance(e["loc"][-1], int)}
+    for details in errors:
+        loc = details["loc"]
+        if details["type"] == "too_short" and loc in with_item_errors:
+            continue
+        value = details["input"]
+        number = isinstance(value, int) and not isinstance(value, bool)
+        if details["type"] == "string_type" and number and loc and isinstance(loc[-1], int):
+            # A number in a list of strings: say so on the list, as YAML users expect.
+            problems.append(
+                f"{key_path((key, *loc[:-1]))}: must be a list of strings (quote numbers such "
+                f"as account ids: YAML reads them unquoted as numbers), got {value!r}"
+            )
+            continue
+        message = _message({**details, "loc": (key, *loc)}, section, loc)
+        problems.append(f"{key_path((key, *_aliases(section, loc)))}: {message}")
+    return list(dict.fromkeys(problems))
 
 
-def _check_across_sections(
-    reader: _Reader,
+# --- rules that relate keys to each other ----------------------------------------------------
+
+
+def _section_rules(
     organization: OrganizationConfig | None,
     destination: DestinationConfig | None,
-    sources: Sequence[SourceAccountConfig],
     plan: BackupPlanConfig | None,
-) -> None:
-    """Rules that relate one section to another."""
-    source_ids = {source.account.account_id for source in sources}
+    export: DynamoDbExportConfig | None,
+) -> Iterable[str]:
+    """Rules between keys of one section."""
     if organization is not None:
-        for index, target in enumerate(organization.policy_targets):
-            path = f"organization.policyTargets[{index}]"
-            if destination is not None and target == destination.account.account_id:
-                reader.problem(
-                    path,
-                    f"{target} is the destination account: it must not back itself up into itself",
-                )
-            elif ACCOUNT_ID.fullmatch(target) and target not in source_ids:
-                # Its plan would back up into a source vault and role this stack never creates.
-                reader.problem(
-                    path,
-                    f"account {target} is not in sourceAccounts, so it has no source vault or service role",
-                )
-    seen: dict[str, int] = {}
-    for index, source in enumerate(sources):
-        account_id = source.account.account_id
-        if account_id in seen:
-            reader.problem(
-                f"sourceAccounts[{index}].accountId",
-                f"{account_id} is listed twice (also sourceAccounts[{seen[account_id]}])",
+        if organization.manage_global_settings and organization.global_settings is None:
+            yield (
+                "organization.globalSettings: is required while "
+                "organization.manageGlobalSettings is true: UpdateGlobalSettings sets every "
+                "global setting, so state {isMpaEnabled, isDelegatedAdministratorEnabled} as "
+                "the organization has them (or set manageGlobalSettings: false where another "
+                "stack owns them)"
             )
-        seen.setdefault(account_id, index)
-        if destination is not None and account_id == destination.account.account_id:
-            reader.problem(
-                f"sourceAccounts[{index}].accountId",
-                f"{account_id} is the destination account: a copy must leave the account it protects",
+        if not organization.manage_global_settings and organization.global_settings is not None:
+            yield (
+                "organization.globalSettings: is only used with "
+                "organization.manageGlobalSettings: true (the stack that owns the "
+                "organization's AWS Backup global settings); remove it here"
             )
-        if plan is not None:
-            missing = [region for region in plan.regions if region not in source.regions]
-            if missing:
-                reader.problem(
-                    f"sourceAccounts[{index}].regions",
-                    f"must cover every backupPlan.regions entry: the plan runs in {', '.join(missing)} "
-                    "where this account would have no source vault",
-                )
+    if destination is not None:
+        if destination.dr_region == destination.region:
+            yield f"destination.drRegion: must differ from destination.region ({destination.region})"
+        lock = destination.vault_lock
+        if lock is not None:
+            yield from _vault_lock_rules(lock)
+    if plan is not None:
+        if plan.complete_window_minutes <= plan.start_window_minutes:
+            yield (
+                f"backupPlan.completeWindowMinutes: must be greater than startWindowMinutes "
+                f"({plan.start_window_minutes}), got {plan.complete_window_minutes}"
+            )
+        yield from _lifecycle_fits(
+            "deleteAfterDays",
+            "coldStorageAfterDays",
+            plan.delete_after_days,
+            plan.cold_storage_after_days,
+        )
+        yield from _lifecycle_fits(
+            "copyDeleteAfterDays",
+            "copyColdStorageAfterDays",
+            plan.copy_delete_after_days,
+            plan.copy_cold_storage_after_days,
+        )
+    if (
+        export is not None
+        and export.export_type == "INCREMENTAL_EXPORT"
+        and export.retention_days <= export.full_export_interval_days
+    ):
+        # Incremental exports restore only on top of a full export that is still in the bucket.
+        yield (
+            "dynamodbExport.retentionDays: must exceed fullExportIntervalDays "
+            f"({export.full_export_interval_days}) with INCREMENTAL_EXPORT, got {export.retention_days}"
+        )
+
+
+def _vault_lock_rules(lock: VaultLockConfig) -> Iterable[str]:
+    path = "destination.vaultLock"
+    # AWS Backup Developer Guide, "AWS Backup Vault Lock": ChangeableForDays is what makes a
+    # lock a compliance lock; without it the lock stays in governance mode.
+    if lock.mode == "compliance" and lock.changeable_for_days is None:
+        yield (
+            f"{path}.changeableForDays: is required with mode: compliance (the grace period, at "
+            f"least {MIN_CHANGEABLE_FOR_DAYS} days, after which nobody, not even the account "
+            "root, can remove the lock)"
+        )
+    if lock.mode == "governance" and lock.changeable_for_days is not None:
+        yield (
+            f"{path}.changeableForDays: is refused with mode: governance: setting it turns the "
+            "lock into a compliance lock that becomes immutable; use mode: compliance if that "
+            "is what you want"
+        )
+    if lock.max_retention_days is not None and lock.max_retention_days < lock.min_retention_days:
+        yield f"{path}.maxRetentionDays: must be at least minRetentionDays ({lock.min_retention_days})"
+
+
+def _lifecycle_fits(delete_key: str, cold_key: str, delete: int, cold: int | None) -> Iterable[str]:
+    if cold is not None and delete < cold + MIN_COLD_STORAGE_DAYS:
+        yield (
+            f"backupPlan.{delete_key}: must be at least {cold_key} + {MIN_COLD_STORAGE_DAYS} "
+            f"({cold} + {MIN_COLD_STORAGE_DAYS} = {cold + MIN_COLD_STORAGE_DAYS}), got {delete}"
+        )
+
+
+def _cross_section_rules(
+    organization: OrganizationConfig | None,
+    destination: DestinationConfig | None,
+    sources: Sequence[SourceAccountConfig] | None,
+    plan: BackupPlanConfig | None,
+    owns_region_settings: bool,
+) -> Iterable[str]:
+    """Rules that relate one section to another, on whichever sections parsed."""
     if destination is not None and destination.vault_lock is not None and plan is not None:
         lock = destination.vault_lock
         if plan.copy_delete_after_days < lock.min_retention_days:
-            reader.problem(
-                "backupPlan.copyDeleteAfterDays",
-                f"must be at least destination.vaultLock.minRetentionDays ({lock.min_retention_days}): "
-                "the locked vault would refuse every copy",
+            yield (
+                "backupPlan.copyDeleteAfterDays: must be at least "
+                f"destination.vaultLock.minRetentionDays ({lock.min_retention_days}): the locked "
+                "vault would refuse every copy"
             )
         if (
             lock.max_retention_days is not None
             and plan.copy_delete_after_days > lock.max_retention_days
         ):
-            reader.problem(
-                "backupPlan.copyDeleteAfterDays",
-                f"must be at most destination.vaultLock.maxRetentionDays ({lock.max_retention_days}): "
-                "the locked vault would refuse every copy",
+            yield (
+                "backupPlan.copyDeleteAfterDays: must be at most "
+                f"destination.vaultLock.maxRetentionDays ({lock.max_retention_days}): the locked "
+                "vault would refuse every copy"
+            )
+    source_ids = None if sources is None else {source.account_id for source in sources}
+    if organization is not None:
+        for index, target in enumerate(organization.policy_targets):
+            path = f"organization.policyTargets[{index}]"
+            if destination is not None and target == destination.account_id:
+                yield f"{path}: {target} is the destination account: it must not back itself up into itself"
+            elif (
+                source_ids is not None and ACCOUNT_ID.fullmatch(target) and target not in source_ids
+            ):
+                # Its plan would back up into a source vault and role this stack never creates.
+                yield (
+                    f"{path}: account {target} is not in sourceAccounts, so it has no source "
+                    "vault or service role"
+                )
+    seen: dict[str, int] = {}
+    for index, source in enumerate(sources or ()):
+        path = f"sourceAccounts[{index}]"
+        if source.account_id in seen:
+            yield (
+                f"{path}.accountId: {source.account_id} is listed twice "
+                f"(also sourceAccounts[{seen[source.account_id]}])"
+            )
+        seen.setdefault(source.account_id, index)
+        if destination is not None and source.account_id == destination.account_id:
+            yield (
+                f"{path}.accountId: {source.account_id} is the destination account: a copy must "
+                "leave the account it protects"
+            )
+        if plan is not None:
+            missing = [region for region in plan.regions if region not in source.regions]
+            if missing:
+                yield (
+                    f"{path}.regions: must cover every backupPlan.regions entry: the plan runs in "
+                    f"{', '.join(missing)} where this account would have no source vault"
+                )
+        if "manage_region_settings" in source.model_fields_set and not owns_region_settings:
+            yield (
+                f"{path}.manageRegionSettings: only applies when backupPlan.regionSettings is set "
+                "(this stack then owns the Region settings of every source account unless it "
+                "says false here); remove it"
             )
 
 
-def _check_names(reader: _Reader, prefix: str, plan: BackupPlanConfig | None) -> None:
+def _name_rules(prefix: str, plan: BackupPlanConfig | None) -> Iterable[str]:
     """Names derived from the stack's prefix, and names this stack must not create."""
     if plan is None:
         return
     plan_key = f"{prefix}-{plan.name}"
     if len(plan_key) > MAX_PLAN_NAME:
-        reader.problem(
-            "backupPlan.name",
-            f"becomes the plan and rule name {plan_key!r} ({len(plan_key)} characters) in the "
-            f"backup policy; AWS Backup allows {MAX_PLAN_NAME}: use a shorter name or environment",
+        yield (
+            f"backupPlan.name: becomes the plan and rule name {plan_key!r} ({len(plan_key)} "
+            f"characters) in the backup policy; AWS Backup allows {MAX_PLAN_NAME}: use a shorter "
+            "name or environment"
         )
     role = plan.service_role_short_name
     if len(role) > MAX_ROLE_NAME:
-        reader.problem(
-            "backupPlan.serviceRoleName",
-            f"{role!r} is {len(role)} characters; IAM role names take at most {MAX_ROLE_NAME}",
+        yield (
+            f"backupPlan.serviceRoleName: {role!r} is {len(role)} characters; IAM role names take "
+            f"at most {MAX_ROLE_NAME}"
         )
     if plan.create_service_role and role == CONSOLE_SERVICE_ROLE:
-        reader.problem(
-            "backupPlan.serviceRoleName",
-            f"{CONSOLE_SERVICE_ROLE} is the role the AWS Backup console creates in any account "
-            "where someone has used it, so creating it fails there (EntityAlreadyExists); leave "
-            "serviceRoleName unset for the stack's own role, or set "
-            "backupPlan.createServiceRole: false to use the console's existing role",
+        yield (
+            f"backupPlan.serviceRoleName: {CONSOLE_SERVICE_ROLE} is the role the AWS Backup "
+            "console creates in any account where someone has used it, so creating it fails "
+            "there (EntityAlreadyExists); leave serviceRoleName unset for the stack's own role, "
+            "or set backupPlan.createServiceRole: false to use the console's existing role"
         )
     settings = plan.region_settings
     if settings is None:
         return
     if not plan.resource_types:
-        reader.problem(
-            "backupPlan.resourceTypes",
-            "is required with backupPlan.regionSettings: the resource types the plan backs up, "
-            "each of which must be opted in",
+        yield (
+            "backupPlan.resourceTypes: is required with backupPlan.regionSettings: the resource "
+            "types the plan backs up, each of which must be opted in"
         )
-    opt_in = dict(settings.opt_in)
+    opt_in = settings.opt_in_map
     for index, name in enumerate(plan.resource_types):
-        if opt_in.get(name) is False:
-            reader.problem(
-                f"backupPlan.regionSettings.optIn.{name}",
-                f"must be true: backupPlan.resourceTypes[{index}] is {name}, and AWS Backup "
-                "skips tag-selected resources of types that are not opted in",
+        if not opt_in[name]:
+            yield (
+                f"backupPlan.regionSettings.optIn.{name}: must be true: "
+                f"backupPlan.resourceTypes[{index}] is {name}, and AWS Backup skips "
+                "tag-selected resources of types that are not opted in"
             )
-    if opt_in.get("DynamoDB") and not dict(settings.full_management).get("DynamoDB"):
-        # Developer Guide, "Advanced DynamoDB backup": needed for cross-account copies, and off
-        # by default in accounts that had a vault before 21 November 2021.
-        reader.problem(
-            "backupPlan.regionSettings.fullManagement.DynamoDB",
-            "must be true while DynamoDB is opted in: cross-account and cross-Region copies of "
-            "DynamoDB backups need advanced DynamoDB backup",
+    if opt_in["DynamoDB"] and not settings.full_management_map["DynamoDB"]:
+        # Developer Guide, "Advanced DynamoDB backup": needed for cross-account copies, off by
+        # default in accounts that had a vault before 21 November 2021, and not switched on by
+        # a backup policy ("you need to manually opt-in").
+        yield (
+            "backupPlan.regionSettings.fullManagement.DynamoDB: must be true while DynamoDB is "
+            "opted in: cross-account and cross-Region copies of DynamoDB backups need advanced "
+            "DynamoDB backup"
         )
 
 
-STACK_KEYS = (
-    "environment",
-    "organization",
-    "destination",
-    "sourceAccounts",
-    "backupPlan",
-    "dynamodbExport",
-)
+# --- parsing ----------------------------------------------------------------------------------
+
+
+@cache
+def _adapter(key: str) -> TypeAdapter[Any]:
+    return TypeAdapter(SECTIONS[key])
+
+
+def _parse_section(key: str, raw: Any, prefix: str, problems: list[str]) -> Any:
+    if raw is None:
+        if key not in OPTIONAL_KEYS:
+            problems.append(f"{key}: is required")
+        return None
+    try:
+        return _adapter(key).validate_python(raw, context={"prefix": prefix})
+    except ValidationError as error:
+        problems.extend(_problems(key, SECTIONS[key], error))
+        return None
+
+
+def _parse_export(raw: Any, prefix: str, problems: list[str]) -> DynamoDbExportConfig | None:
+    """The export section when enabled; a disabled one is only checked for unknown keys."""
+    if isinstance(raw, Mapping) and _text_to_bool(raw.get("enabled", False)) is False:
+        known = [f.alias or n for n, f in DynamoDbExportConfig.model_fields.items()]
+        problems.extend(
+            f"dynamodbExport.{key}: {unknown_key_message(str(key), known)}"
+            for key in raw
+            if key not in known
+        )
+        return None
+    export: DynamoDbExportConfig | None = _parse_section("dynamodbExport", raw, prefix, problems)
+    return export
 
 
 def parse_stack_config(project: str, raw: Mapping[str, Any]) -> StackConfig:
@@ -1172,31 +1175,40 @@ def parse_stack_config(project: str, raw: Mapping[str, Any]) -> StackConfig:
     this program does not know is a problem (nearly always a typo that would drop a section).
     Raises `ConfigError` listing every problem found, each prefixed with its key path.
     """
-    reader = _Reader()
+    problems: list[str] = []
     namespaced = [f"{project}:{key}" for key in STACK_KEYS]
     for key in raw:
-        if key not in STACK_KEYS:
-            reader.problem(f"{project}:{key}", unknown_key_message(f"{project}:{key}", namespaced))
-    environment = reader.text(
-        raw, "", "environment", ENVIRONMENT, "1-20 lowercase letters, digits or '-'"
-    )
+        if key not in SECTIONS:
+            problems.append(
+                f"{project}:{key}: {unknown_key_message(f'{project}:{key}', namespaced)}"
+            )
+    environment: str | None = _parse_section("environment", raw.get("environment"), "", problems)
     # Defaults derived from an invalid environment would only repeat its problem.
     prefix = f"{project}-{environment or 'env'}"
+    organization: OrganizationConfig | None = _parse_section(
+        "organization", raw.get("organization"), prefix, problems
+    )
+    destination: DestinationConfig | None = _parse_section(
+        "destination", raw.get("destination"), prefix, problems
+    )
+    sources: tuple[SourceAccountConfig, ...] | None = _parse_section(
+        "sourceAccounts", raw.get("sourceAccounts"), prefix, problems
+    )
+    plan: BackupPlanConfig | None = _parse_section(
+        "backupPlan", raw.get("backupPlan"), prefix, problems
+    )
+    export = _parse_export(raw.get("dynamodbExport"), prefix, problems)
     plan_raw = raw.get("backupPlan")
     owns_region_settings = isinstance(plan_raw, Mapping) and "regionSettings" in plan_raw
-    organization = _read_organization(reader, raw.get("organization"))
-    destination = _read_destination(reader, raw.get("destination"), prefix)
-    sources = _read_sources(reader, raw.get("sourceAccounts"), owns_region_settings)
-    plan = _read_backup_plan(reader, plan_raw, prefix)
-    dynamodb_export = _read_dynamodb_export(reader, raw.get("dynamodbExport"))
-    _check_across_sections(reader, organization, destination, sources, plan)
-    _check_names(reader, prefix, plan)
-    if reader.problems:
-        raise ConfigError(reader.problems)
-    assert environment and organization and destination and plan  # no problems: all present
-    return StackConfig(
-        project, environment, organization, destination, sources, plan, dynamodb_export
+    problems.extend(_section_rules(organization, destination, plan, export))
+    problems.extend(
+        _cross_section_rules(organization, destination, sources, plan, owns_region_settings)
     )
+    problems.extend(_name_rules(prefix, plan))
+    if problems:
+        raise ConfigError(problems)
+    assert environment and organization and destination and sources and plan  # no problems
+    return StackConfig(project, environment, organization, destination, sources, plan, export)
 
 
 def project_config_keys(project: str) -> list[str]:
@@ -1222,7 +1234,7 @@ def load_stack_config() -> StackConfig:
     for key in sorted(set(STACK_KEYS) | set(project_config_keys(project))):
         try:
             # Only known object sections are decoded; anything else is reported by name.
-            structured = key in STACK_KEYS and key != "environment"
+            structured = key in SECTIONS and key != "environment"
             raw[key] = config.get_object(key) if structured else config.get(key)
         except Exception as error:  # noqa: BLE001 - any decoding failure is a user-facing config problem
             problems.append(f"{key}: is not valid JSON/YAML ({error})")

@@ -62,8 +62,8 @@ class SourceAccount(pulumi.ComponentResource):
         if args.region_settings is not None:
             aws.backup.RegionSettings(
                 f"{name}-region-settings",
-                resource_type_opt_in_preference=dict(args.region_settings.opt_in),
-                resource_type_management_preference=dict(args.region_settings.full_management),
+                resource_type_opt_in_preference=args.region_settings.opt_in_map,
+                resource_type_management_preference=args.region_settings.full_management_map,
                 opts=child,
             )
         self.vault_arn = vault.arn

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -15,10 +16,15 @@ from tools.offline import load_stack_file, project_values
 PROJECT = "aws-backup-copy"
 
 
-def stack_values(stack: str) -> dict[str, Any]:
-    """A stack file's values, decoded, without the project namespace."""
+@functools.cache
+def _stack_values(stack: str) -> dict[str, Any]:
     project, encoded = load_stack_file(stack)
     return project_values(project, encoded)
+
+
+def stack_values(stack: str) -> dict[str, Any]:
+    """A stack file's values, decoded, without the project namespace (a fresh copy)."""
+    return copy.deepcopy(_stack_values(stack))
 
 
 def problems_for(mutate: Callable[[dict[str, Any]], None], stack: str = "dev") -> list[str]:
@@ -300,7 +306,10 @@ RULES += [
     ),
     (
         "dev does not own global settings, so it sets none",
-        _set("organization.globalSettings", {"isMpaEnabled": False}),
+        _set(
+            "organization.globalSettings",
+            {"isMpaEnabled": False, "isDelegatedAdministratorEnabled": False},
+        ),
         "organization.globalSettings: is only used with organization.manageGlobalSettings: true",
     ),
     (
@@ -339,12 +348,12 @@ PROD_RULES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "opt-in map lists every type",
         lambda raw: _region_settings(raw)["optIn"].pop("FSx"),
-        "backupPlan.regionSettings.optIn: must list every resource type the provider reads back; missing: FSx",
+        "backupPlan.regionSettings.optIn.FSx: is required: list every resource type the provider reads back",
     ),
     (
         "management map lists every type",
         lambda raw: _region_settings(raw)["fullManagement"].pop("DSQL"),
-        "backupPlan.regionSettings.fullManagement: must list every resource type",
+        "backupPlan.regionSettings.fullManagement.DSQL: is required: list every resource type",
     ),
     (
         "unknown resource type in a map",
@@ -374,7 +383,7 @@ PROD_RULES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "resource types are AWS Backup's names",
         _set("backupPlan.resourceTypes", ["EBS", "Dynamo"]),
-        "backupPlan.resourceTypes[1]: is not a known key; did you mean 'DynamoDB'?",
+        "backupPlan.resourceTypes[1]: is not a known resource type; did you mean 'DynamoDB'?",
     ),
 ]
 
@@ -469,13 +478,27 @@ def test_every_problem_is_reported_at_once() -> None:
     assert "organization.id" in message
 
 
+def test_field_errors_and_cross_section_rules_are_reported_together() -> None:
+    def break_both_kinds(raw: dict[str, Any]) -> None:
+        raw["backupPlan"]["startWindowMinutes"] = "soon"  # a field of one section
+        raw["organization"]["policyTargets"] = ["999999999999"]  # relates two sections
+
+    problems = problems_for(break_both_kinds)
+
+    assert problems == [
+        "backupPlan.startWindowMinutes: must be a whole number, got 'soon'",
+        "organization.policyTargets[0]: account 999999999999 is not in sourceAccounts, so it "
+        "has no source vault or service role",
+    ]
+
+
 def test_non_mapping_lists_and_missing_everything_never_crash() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_stack_config(PROJECT, {"sourceAccounts": "111111111111", "organization": [1]})
 
     problems = caught.value.problems
     assert "environment: is required" in problems
-    assert any(p.startswith("sourceAccounts: must be a non-empty list") for p in problems)
+    assert any(p.startswith("sourceAccounts: must be a list") for p in problems)
     assert any(p.startswith("organization: must be an object") for p in problems)
 
 
@@ -495,8 +518,8 @@ def test_catch_up_runs_hourly_unless_switched_off() -> None:
     raw["dynamodbExport"]["catchUpScheduleExpression"] = "none"
     switched_off = parse_stack_config(PROJECT, raw).dynamodb_export
 
-    assert export is not None and export.catch_up_schedule_expression == "cron(5 * * * ? *)"
-    assert switched_off is not None and switched_off.catch_up_schedule_expression is None
+    assert export is not None and export.catch_up_schedule == "cron(5 * * * ? *)"
+    assert switched_off is not None and switched_off.catch_up_schedule is None
 
 
 def test_valid_schedules_pass() -> None:
