@@ -41,7 +41,9 @@ ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 ROLE_ARN = re.compile(r"^arn:aws:iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$")
 ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
 OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
-POLICY_TARGET = re.compile(f"{ROOT_ID.pattern[:-1]}|{OU_ID.pattern[1:-1]}|{ACCOUNT_ID.pattern[1:]}")
+POLICY_TARGET = re.compile(
+    rf"^(?:{ROOT_ID.pattern[1:-1]}|{OU_ID.pattern[1:-1]}|{ACCOUNT_ID.pattern[1:-1]})$"
+)
 # AWS Backup API reference, CreateBackupVault: `^[a-zA-Z0-9\-\_]{2,50}$`.
 VAULT_NAME = re.compile(r"^[a-zA-Z0-9\-_]{2,50}$")
 # CreateBackupPlan (BackupPlanName, RuleName): 1-50 of letters, digits, '-', '_', '.'.
@@ -197,8 +199,14 @@ def matches(pattern: re.Pattern[str], what: str) -> AfterValidator:
 
 
 def pattern_schema(pattern: re.Pattern[str]) -> WithJsonSchema:
-    """The JSON Schema of a string matching `pattern`."""
-    return WithJsonSchema({"type": "string", "pattern": pattern.pattern})
+    """The JSON Schema of a string matching `pattern`.
+
+    Python's named groups `(?P<name>...)` are not ECMA-262 regular expressions, which JSON
+    Schema uses; plain groups match the same strings in both.
+    """
+    return WithJsonSchema(
+        {"type": "string", "pattern": re.sub(r"\(\?P<\w+>", "(", pattern.pattern)}
+    )
 
 
 def _known_region(value: str) -> str:
