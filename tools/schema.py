@@ -122,12 +122,12 @@ def stack_file_schema(project: str) -> dict[str, Any]:
         "if": {"not": {"required": ["environment"]}},
         "then": {"required": ["config"], "properties": {"config": {"required": required}}},
     }
-    schema = _wrap_values(_tidy(schema))
-    schema["$defs"] = {
+    wrapped: dict[str, Any] = _wrap_values(_tidy(schema))
+    wrapped["$defs"] = {
         **{name: _wrap_values(_tidy(value)) for name, value in sorted(definitions.items())},
         "secret": SECRET,
     }
-    return schema
+    return wrapped
 
 
 def render(schema: dict[str, Any]) -> str:
