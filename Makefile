@@ -7,7 +7,7 @@ STACK ?= dev
 BASE ?= origin/main
 STAMP := $(VENV)/.installed
 
-.PHONY: plan plan-diff test lint typecheck unit bench clean
+.PHONY: plan validate plan-diff test lint typecheck unit bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 ## Offline plan of one stack under Pulumi mocks: a resource table and build/$(STACK)/*.json.
 plan: $(STAMP)
 	$(PY) -m tools.plan --stack $(STACK)
+
+## Config and cross-stack check of one stack only, in seconds; writes nothing.
+validate: $(STAMP)
+	$(PY) -m tools.validate --stack $(STACK)
 
 ## Policy documents changed between BASE and the working tree, per stack.
 plan-diff: $(STAMP)

@@ -359,14 +359,14 @@ def test_plan_command_writes_every_document(
 def test_plan_command_prints_every_config_problem_and_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tools import plan
+    from tools import plan, validate
 
     project, config = load_stack_file("dev")
     plan_config = json.loads(config[f"{project}:backupPlan"])
     plan_config["startWindowMinutes"] = 15
     plan_config["sourceVaultName"] = "Default"
     config[f"{project}:backupPlan"] = json.dumps(plan_config)
-    monkeypatch.setattr(plan, "run_program", lambda stack: run_program(stack, config))
+    monkeypatch.setattr(validate, "run_program", lambda stack: run_program(stack, config))
 
     assert plan.main(["--stack", "dev", "--out", str(tmp_path)]) == 2
 

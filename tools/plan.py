@@ -2,9 +2,10 @@
 
 Runs the program under recording mocks with `Pulumi.<stack>.yaml`, checks that no other
 stack file in the folder would create the same physical names or own the same singletons
-(`tools.cross_stack`), prints one row per resource (type, logical name, account, Region,
-parent component) and writes every policy document as pretty JSON under `build/<stack>/`,
-with the statements workload teams add to their keys (`workload-key-policy.json`).
+(`tools.validate`, which `make validate` runs alone), prints one row per resource (type,
+logical name, account, Region, parent component) and writes every policy document as pretty
+JSON under `build/<stack>/`, with the statements workload teams add to their keys
+(`workload-key-policy.json`).
 Bad config or a collision: the message and exit status 2, no stack trace.
 """
 
@@ -17,10 +18,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from stack_config import ConfigError
-from tools.cross_stack import check_stack, format_result
 from tools.inventory import write_inventory
-from tools.offline import PROVIDER_TYPE, ROOT, OfflineRun, run_program
+from tools.offline import PROVIDER_TYPE, ROOT, OfflineRun
+from tools.validate import add_stack_argument, checked_run
 
 # Stack outputs that are documents for people outside the stack: written as files.
 DOCUMENT_OUTPUTS = {"workloadKeyPolicyStatements": "workload-key-policy"}
@@ -66,21 +66,11 @@ def write_documents(run: OfflineRun, out_dir: Path) -> list[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    add_stack_argument(parser)
     parser.add_argument("--out", type=Path, help="where to write documents (default build/<stack>)")
     args = parser.parse_args(argv)
-    try:
-        run = run_program(args.stack)
-        check = check_stack(args.stack, run)
-    except ConfigError as error:
-        print(f"error: stack {args.stack}: {error}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    for line in format_result(args.stack, check):
-        print(line, file=sys.stderr)
-    if check.collisions:
+    run = checked_run(args.stack)
+    if run is None:
         return 2
     out_dir = args.out if args.out is not None else ROOT / "build" / args.stack
     written = write_documents(run, out_dir)
