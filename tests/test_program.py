@@ -352,7 +352,7 @@ def test_plan_command_writes_every_document(
     assert "destination-ap-southeast-1-key-policy.json" in written
     assert "source-444444444444-backup-service-role-trust-policy.json" in written
     table = capsys.readouterr().out
-    assert "aws:backup/vault:Vault" in table and "555555555555" in table and "destination" in table
+    assert "aws:backup:Vault" in table and "555555555555" in table and "destination" in table
     assert all(p.read_text().endswith("}\n") for p in tmp_path.iterdir())
 
 
