@@ -3,42 +3,70 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := venv
 PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip install --quiet --disable-pip-version-check
 STACK ?= dev
 BASE ?= origin/main
-STAMP := $(VENV)/.installed
+# Two stamps, so that `make plan` alone gets a lean venv: what the program and the offline
+# plan import (requirements.txt), and the test tools on top (requirements-dev.txt). The second
+# keeps the name `venv/.installed`, which the README and policy_pack/PulumiPolicy.yaml give
+# as the way to get every tool.
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.installed
 
-.PHONY: plan plan-diff test lint typecheck unit bench clean
+# `make` alone lists the targets rather than installing anything.
+.DEFAULT_GOAL := help
+.PHONY: help plan validate plan-diff test lint typecheck unit bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+## List the targets, from the `## ` line above each one.
+help:
+	@awk '/^## / { text = substr($$0, 4); next } \
+		/^[A-Za-z][A-Za-z0-9_-]*:([^=]|$$)/ && text { sub(/:.*/, ""); printf "  %-10s %s\n", $$0, text } \
+		{ text = "" }' $(firstword $(MAKEFILE_LIST))
+
+$(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+$(RUNTIME): requirements.txt | $(PY)
+	$(PIP) -r requirements.txt
 	touch $@
 
-## Offline plan of one stack under Pulumi mocks: a resource table and build/$(STACK)/*.json.
-plan: $(STAMP)
+$(DEV): requirements-dev.txt $(RUNTIME)
+	$(PIP) -r requirements-dev.txt
+	touch $@
+
+## Offline plan of one stack (STACK=dev): resource table, accounts, build/STACK/*.json.
+plan: $(RUNTIME)
 	$(PY) -m tools.plan --stack $(STACK)
 
-## Policy documents changed between BASE and the working tree, per stack.
-plan-diff: $(STAMP)
+## Config and cross-stack check of one stack only (STACK=dev), in seconds; writes nothing.
+validate: $(RUNTIME)
+	$(PY) -m tools.validate --stack $(STACK)
+
+## What a change does to each stack's offline plan, against BASE=origin/main.
+plan-diff: $(RUNTIME)
 	$(PY) -m tools.plan_diff --base $(BASE)
 
 ## The whole offline suite: lint, types, workflow lint, tests.
 test: lint typecheck unit
 
-lint: $(STAMP)
+## ruff, ruff format --check and zizmor on the workflows.
+lint: $(DEV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/zizmor --offline --no-progress .github/workflows
 
-typecheck: $(STAMP)
+## mypy --strict.
+typecheck: $(DEV)
 	$(VENV)/bin/mypy
 
-unit: $(STAMP)
+## pytest.
+unit: $(DEV)
 	$(PY) -m pytest -q
 
 ## DynamoDB exporter at scale against moto_server on 127.0.0.1.
-bench: $(STAMP)
+bench: $(DEV)
 	$(PY) bench/exporter.py
 
+## Remove the venv, build/ and the tool caches.
 clean:
 	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache

@@ -352,21 +352,21 @@ def test_plan_command_writes_every_document(
     assert "destination-ap-southeast-1-key-policy.json" in written
     assert "source-444444444444-backup-service-role-trust-policy.json" in written
     table = capsys.readouterr().out
-    assert "aws:backup/vault:Vault" in table and "555555555555" in table and "destination" in table
+    assert "aws:backup:Vault" in table and "555555555555" in table and "destination" in table
     assert all(p.read_text().endswith("}\n") for p in tmp_path.iterdir())
 
 
 def test_plan_command_prints_every_config_problem_and_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tools import plan
+    from tools import plan, validate
 
     project, config = load_stack_file("dev")
     plan_config = json.loads(config[f"{project}:backupPlan"])
     plan_config["startWindowMinutes"] = 15
     plan_config["sourceVaultName"] = "Default"
     config[f"{project}:backupPlan"] = json.dumps(plan_config)
-    monkeypatch.setattr(plan, "run_program", lambda stack: run_program(stack, config))
+    monkeypatch.setattr(validate, "run_program", lambda stack: run_program(stack, config))
 
     assert plan.main(["--stack", "dev", "--out", str(tmp_path)]) == 2
 

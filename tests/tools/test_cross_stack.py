@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tools import plan
+from tools import plan, validate
 from tools.cross_stack import check_stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -187,19 +187,27 @@ def test_overlapping_targets_with_the_same_selection_warn_of_double_backups(
     ]
 
 
-def test_plan_refuses_a_collision_with_exit_2_and_no_trace(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("command", ["plan", "validate"])
+def test_plan_and_validate_refuse_a_collision_with_exit_2_and_no_trace(
+    command: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def same_bucket(config: dict[str, Any]) -> None:
         config[f"{PROJECT}:dynamodbExport"]["bucket"]["name"] = "dynamodb-backup-dev"
 
     root = folder(tmp_path, dev=example("dev"), prod=changed("prod", same_bucket))
     monkeypatch.setattr(plan, "ROOT", root)
-    monkeypatch.setattr(plan, "check_stack", lambda stack, run: check_stack(stack, run, root=root))
-    monkeypatch.setattr(plan, "run_program", lambda stack: _run_from(root, stack))
+    monkeypatch.setattr(
+        validate, "check_stack", lambda stack, run: check_stack(stack, run, root=root)
+    )
+    monkeypatch.setattr(validate, "run_program", lambda stack: _run_from(root, stack))
     out = tmp_path / "out"
+    main = plan.main if command == "plan" else validate.main
+    extra = ["--out", str(out)] if command == "plan" else []
 
-    assert plan.main(["--stack", "prod", "--out", str(out)]) == 2
+    assert main(["--stack", "prod", *extra]) == 2
 
     err = capsys.readouterr().err
     assert "error: stacks 'prod' and 'dev' would both create S3 bucket 'dynamodb-backup-dev'" in err

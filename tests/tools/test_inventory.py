@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from tools import plan
+from tools import plan, validate
 from tools.inventory import (
     INVENTORY_FILE,
     build_inventory,
@@ -215,7 +215,7 @@ def test_every_registered_resource_is_in_the_inventory(prod_run: OfflineRun) -> 
 def test_plan_command_writes_the_inventory_next_to_the_documents(
     tmp_path: Path, dev_run: OfflineRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(plan, "run_program", lambda stack: dev_run)
+    monkeypatch.setattr(validate, "run_program", lambda stack: dev_run)
 
     assert plan.main(["--stack", "dev", "--out", str(tmp_path)]) == 0
 

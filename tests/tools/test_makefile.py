@@ -1,0 +1,128 @@
+"""The Makefile: `make help` lists every target, and `make plan` installs only what it needs."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[2]
+MAKEFILE = ROOT / "Makefile"
+# Imported when installed, never needed: setuptools' .pth hook runs at interpreter start, and
+# botocore takes certifi's CA bundle when there is one, else its own (botocore/httpsession.py).
+OPTIONAL_IMPORTS = {"_distutils_hack", "certifi"}
+
+
+def make(*args: str, cwd: Path = ROOT) -> str:
+    """make's output; `-n` runs nothing, so no test here can install anything by mistake."""
+    # A make above pytest (`make unit`) must not pass its flags or level down.
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
+    completed = subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return completed.stdout
+
+
+def phony_targets() -> list[str]:
+    return [
+        target
+        for line in MAKEFILE.read_text().splitlines()
+        if line.startswith(".PHONY:")
+        for target in line.removeprefix(".PHONY:").split()
+    ]
+
+
+def test_help_lists_every_target_with_a_one_line_description() -> None:
+    listed = {}
+    for line in make("-s", "help").splitlines():
+        target, _, description = line.strip().partition(" ")
+        listed[target] = description.strip()
+
+    assert set(listed) == set(phony_targets())
+    assert all(listed.values()), listed
+    assert listed["validate"].startswith("Config and cross-stack check")
+
+
+def test_make_alone_shows_the_help_and_installs_nothing() -> None:
+    assert make("-n") == make("-n", "help")
+
+
+def _dry_run(tmp_path: Path, target: str) -> str:
+    # A copy without a venv: make shows every install step it would take for `target`.
+    for name in ("Makefile", "requirements.txt", "requirements-dev.txt"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    return make("-n", target, cwd=tmp_path)
+
+
+def test_plan_and_validate_install_only_the_runtime_requirements(tmp_path: Path) -> None:
+    for target in ("plan", "validate", "plan-diff"):
+        commands = _dry_run(tmp_path, target)
+
+        assert "-r requirements.txt" in commands
+        assert "requirements-dev.txt" not in commands
+
+
+def test_the_test_targets_add_the_dev_tools(tmp_path: Path) -> None:
+    for target in ("test", "lint", "typecheck", "unit", "bench"):
+        commands = _dry_run(tmp_path, target)
+
+        assert "-r requirements-dev.txt" in commands, target
+
+
+def _runtime_distributions() -> set[str]:
+    """requirements.txt and everything it pulls in, as installed here."""
+    pending = [
+        Requirement(line.split("#")[0].strip())
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.split("#")[0].strip()
+    ]
+    found: set[str] = set()
+    while pending:
+        requirement = pending.pop()
+        name = canonicalize_name(requirement.name)
+        if name in found:
+            continue
+        found.add(name)
+        for spec in importlib.metadata.distribution(name).requires or []:
+            dependency = Requirement(spec)
+            if dependency.marker is None or dependency.marker.evaluate({"extra": ""}):
+                pending.append(dependency)
+    return found
+
+
+def test_the_offline_plan_imports_only_what_requirements_txt_installs() -> None:
+    # A fresh interpreter: the test tools already loaded here would hide a missing requirement.
+    script = (
+        "import json, sys\n"
+        "from tools import plan\n"
+        "from tools.offline import run_program\n"
+        "run_program('dev')\n"
+        "print(json.dumps(sorted({name.partition('.')[0] for name in sys.modules})))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    imported = json.loads(completed.stdout.splitlines()[-1])
+    owners = importlib.metadata.packages_distributions()
+    runtime = _runtime_distributions()
+
+    outside = {
+        module: owners[module]
+        for module in imported
+        if module in owners
+        and module not in OPTIONAL_IMPORTS
+        and not {canonicalize_name(d) for d in owners[module]} & runtime
+    }
+    assert outside == {}
