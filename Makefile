@@ -15,7 +15,7 @@ DEV := $(VENV)/.installed
 
 # `make` alone lists the targets rather than installing anything.
 .DEFAULT_GOAL := help
-.PHONY: help plan validate plan-diff test lint typecheck unit bench clean
+.PHONY: help plan validate schema plan-diff test lint typecheck unit bench clean
 
 ## List the targets, from the `## ` line above each one.
 help:
@@ -41,6 +41,10 @@ plan: $(RUNTIME)
 ## Config and cross-stack check of one stack only (STACK=dev), in seconds; writes nothing.
 validate: $(RUNTIME)
 	$(PY) -m tools.validate --stack $(STACK)
+
+## Regenerate schema/stack.schema.json from the config models in stack_config.py.
+schema: $(RUNTIME)
+	$(PY) -m tools.schema
 
 ## What a change does to each stack's offline plan, against BASE=origin/main.
 plan-diff: $(RUNTIME)
