@@ -42,7 +42,13 @@ class OrganizationBackupPolicy(pulumi.ComponentResource):
                 aws.backup.GlobalSettings(
                     f"{name}-global-settings",
                     global_settings=dict(args.global_settings),
-                    opts=child,
+                    # Its name before it covered every setting: renamed in place, not replaced.
+                    opts=pulumi.ResourceOptions.merge(
+                        child,
+                        pulumi.ResourceOptions(
+                            aliases=[pulumi.Alias(name=f"{name}-cross-account-backup")]
+                        ),
+                    ),
                 )
             )
         policy = aws.organizations.Policy(
