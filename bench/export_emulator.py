@@ -393,29 +393,42 @@ class Firing:
     event: dict[str, Any]
 
 
-def due_schedules(
-    account: str, region: str, group: str, now: datetime, *, jitter: bool = False
-) -> list[Firing]:
-    """One-time schedules due by `now`, deleted as ActionAfterCompletion=DELETE does.
+def scheduled(account: str, region: str, group: str, *, jitter: bool = False) -> list[Firing]:
+    """Every one-time schedule of the group with the time it fires, earliest first.
 
     Scheduler invokes "between 1:00:00 and 1:00:59" for a 1:00 schedule (User Guide,
     "Schedule types"): with `jitter`, each fires at a second of its minute drawn from
-    its name (reproducible).
+    its name (reproducible); without, on the minute.
     """
     schedules = scheduler_backends[account][region].schedule_groups[group].schedules
     firings: list[Firing] = []
-    for name, schedule in list(schedules.items()):
+    for name, schedule in schedules.items():
         match = _AT.match(schedule.schedule_expression)
         if match is None:
             continue
         at = datetime.fromisoformat(match.group(1)).replace(tzinfo=UTC)
         if jitter:
             at += timedelta(seconds=int(hashlib.sha256(name.encode()).hexdigest(), 16) % 60)
-        if at <= now:
-            firings.append(Firing(name, at, json.loads(schedule.target["Input"])))
-            if schedule.action_after_completion == "DELETE":
-                del schedules[name]
+        firings.append(Firing(name, at, json.loads(schedule.target["Input"])))
     return sorted(firings, key=lambda f: f.at)
+
+
+def complete(account: str, region: str, group: str, firing: Firing) -> None:
+    """After its invocation: deleted if its ActionAfterCompletion is DELETE, as AWS does."""
+    schedules = scheduler_backends[account][region].schedule_groups[group].schedules
+    schedule = schedules.get(firing.name)
+    if schedule is not None and schedule.action_after_completion == "DELETE":
+        del schedules[firing.name]
+
+
+def due_schedules(
+    account: str, region: str, group: str, now: datetime, *, jitter: bool = False
+) -> list[Firing]:
+    """The schedules that have fired by `now`, each completed (see `complete`)."""
+    firings = [f for f in scheduled(account, region, group, jitter=jitter) if f.at <= now]
+    for firing in firings:
+        complete(account, region, group, firing)
+    return firings
 
 
 def pending_schedules(account: str, region: str, group: str) -> dict[str, str]:

@@ -42,7 +42,7 @@ MAX_SAMPLES = 256
 # Expected idle slot-seconds one more DescribeExport of an export is worth (see
 # next_check_age). Lower checks sooner: less idle time, more calls; bench/exporter.py
 # measures the trade-off and docs/dynamodb-exporter.md has the table behind this value.
-WASTE_BUDGET_S = 40.0
+WASTE_BUDGET_S = 30.0
 # A chain whose continuation is this late is taken over by the next scheduled run.
 CHAIN_GRACE = timedelta(minutes=10)
 # Schedule names: 1-64 of [0-9a-zA-Z-_.] (Scheduler API reference, CreateSchedule Name).
