@@ -611,40 +611,28 @@ class Exporter:
         description = self._request_export(request, params, capacity)
         if isinstance(description, Decision):
             return description
-        arn = str(description.get("ExportArn"))
         status = str(description.get("ExportStatus"))
         started_time = _as_utc(description.get("StartTime"))
+        reason: str | None
         if status == "FAILED":
             failure = description.get("FailureCode") or description.get("FailureMessage")
-            return Decision(
-                name,
-                Outcome.FAILED,
-                reason=f"export FAILED: {failure}",
-                export_arn=arn,
-                export_type=request.export_type,
-                status=status,
-                started_at=started_time,
-            )
-        if started_time is not None and started_time < self._started_at.replace(microsecond=0):
+            outcome, reason = Outcome.FAILED, f"export FAILED: {failure}"
+        elif started_time is not None and started_time < self._started_at.replace(microsecond=0):
             # ClientToken handed back an export an earlier run started (within 8 h,
             # before ListExports showed it): nothing new was started.
-            return Decision(
-                name,
-                Outcome.EXISTING,
-                reason=f"ClientToken returned the export started {started_time.isoformat()}",
-                export_arn=arn,
-                export_type=request.export_type,
-                status=status,
-                started_at=started_time,
-            )
+            outcome = Outcome.EXISTING
+            reason = f"ClientToken returned the export started {started_time.isoformat()}"
+        else:
+            outcome, reason = Outcome.STARTED, request.reason
+            started_time = started_time or self._started_at
         return Decision(
             name,
-            Outcome.STARTED,
-            reason=request.reason,
-            export_arn=arn,
+            outcome,
+            reason=reason,
+            export_arn=str(description.get("ExportArn")),
             export_type=request.export_type,
             status=status,
-            started_at=started_time or self._started_at,
+            started_at=started_time,
         )
 
     def _request_export(
