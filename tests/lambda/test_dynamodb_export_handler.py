@@ -722,3 +722,196 @@ def test_account_from_sts_without_lambda_context(exports: ExportService) -> None
     summary = _run(context=None)
 
     assert summary["started"][0]["exportArn"].startswith(_table_arn("a") + "/export/")
+
+
+# -- layout across accounts and Regions ---------------------------------------------
+
+
+def _as_account(account: str) -> dict[str, str]:
+    creds = boto3.client("sts", region_name=REGION).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/exporter", RoleSessionName="tests"
+    )["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": creds["SessionToken"],
+    }
+
+
+def test_same_table_name_in_two_accounts_and_regions_lands_under_separate_prefixes(
+    exports: ExportService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other_account, other_region = "444455556666", "us-east-1"
+    placements = [(SOURCE_ACCOUNT, REGION), (other_account, REGION), (SOURCE_ACCOUNT, other_region)]
+    arns = []
+    for account, region in placements:
+        with monkeypatch.context() as scoped:
+            if account != SOURCE_ACCOUNT:
+                for name, value in _as_account(account).items():
+                    scoped.setenv(name, value)
+            scoped.setenv("AWS_DEFAULT_REGION", region)
+            scoped.setenv("AWS_REGION", region)
+            # The default session caches credentials: a new one picks up this account's.
+            scoped.setattr(boto3, "DEFAULT_SESSION", None)
+            client = boto3.client("dynamodb", region_name=region)
+            existing = client.list_tables()["TableNames"]
+            for table in {"orders", STATE_TABLE} - set(existing):
+                client.create_table(
+                    TableName=table,
+                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                    BillingMode="PAY_PER_REQUEST",
+                )
+            client.put_item(TableName="orders", Item={"pk": {"S": f"{account}-{region}"}})
+            client.update_continuous_backups(
+                TableName="orders",
+                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+            )
+            context = SimpleNamespace(
+                invoked_function_arn=f"arn:aws:lambda:{region}:{account}:function:ddb-export",
+                function_name="ddb-export",
+            )
+            handler._caller_identity.cache_clear()
+            summary = _run(context=context)
+            arns.append(summary["started"][0]["exportArn"])
+
+    keys = [
+        obj["Key"]
+        for obj in _backup_account_client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]
+        if obj["Key"].endswith("manifest-summary.json")
+    ]
+    expected = {
+        f"prod/{account}/{region}/orders/2025/03/10/AWSDynamoDB/{arn.rsplit('/', 1)[-1]}/manifest-summary.json"
+        for (account, region), arn in zip(placements, arns, strict=True)
+    }
+    assert set(keys) == expected and len(expected) == 3
+    # Each export wrote its own account's and Region's item: nothing was overwritten.
+    for (account, region), arn in zip(placements, arns, strict=True):
+        assert exports.exports[arn].body["S3Prefix"] == f"prod/{account}/{region}/orders/2025/03/10"
+
+
+# -- the state table ------------------------------------------------------------------
+
+
+def test_the_state_table_is_never_listed_nor_exported(exports: ExportService) -> None:
+    _create_tables(["a"])
+    # Even with PITR on, which the deployment does not enable.
+    _ddb().update_continuous_backups(
+        TableName=STATE_TABLE,
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+    )
+
+    summary = _run()
+
+    assert _names(summary["started"]) == ["a"]
+    assert summary["counts"]["tablesSeen"] == 1
+    assert exports.attempts == Counter({"a": 1})
+    assert exports.of_table(STATE_TABLE) == []
+    assert summary["awsCalls"]["ListExports"] == 1
+
+
+def test_a_later_run_of_the_cut_checks_only_in_flight_exports(
+    exports: ExportService, clock: Clock
+) -> None:
+    _create_tables([f"t{i}" for i in range(6)])
+    exports.hold_in_progress = True
+    exports.duration = lambda _name: timedelta(minutes=20)
+    first = _run()
+    clock.advance(timedelta(hours=1))
+
+    second = _run()
+
+    assert first["counts"]["inFlight"] == 6
+    assert _names(second["completed"]) == [f"t{i}" for i in range(6)]
+    # No ListTables, no ListExports: the state says which exports to look at.
+    assert second["awsCalls"] == {"DescribeExport": 6}
+    assert second["counts"]["pending"] == 0 and second["counts"]["inFlight"] == 0
+
+
+def test_an_export_that_fails_later_is_reported_and_started_again(
+    exports: ExportService, clock: Clock
+) -> None:
+    _create_tables(["a", "b"])
+    exports.hold_in_progress = True
+    exports.duration = lambda _name: timedelta(minutes=20)
+    exports.fail_next.add("a")
+    _run()
+    clock.advance(timedelta(hours=1))
+
+    with pytest.raises(handler.ExportsFailedError) as caught:
+        _run()
+
+    summary = caught.value.summary
+    assert _names(summary["failed"]) == ["a"] and _names(summary["completed"]) == ["b"]
+    assert _names(summary["started"]) == ["a"]
+    tokens = {e.token for e in exports.of_table("a")}
+    assert len(tokens) == 2  # attempt 2 has its own ClientToken
+
+
+def test_the_list_of_tables_to_start_spans_several_chunks(
+    exports: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import state_store
+
+    monkeypatch.setattr(state_store, "PLAN_CHUNK", 3)
+    monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "4")
+    names = [f"t{i:02d}" for i in range(10)]
+    _create_tables(names)
+    exports.hold_in_progress = True
+    exports.duration = lambda _name: timedelta(minutes=20)
+
+    started: list[str] = []
+    for _ in range(4):
+        started += _names(_run()["started"])
+        clock.advance(timedelta(minutes=30))
+
+    assert sorted(started) == names  # every table once, across chunk boundaries
+    assert all(len(exports.of_table(name)) == 1 for name in names)
+
+
+# -- cuts newer than point-in-time recovery allows --------------------------------------
+
+
+def test_a_run_just_after_midnight_waits_for_pitr_instead_of_skipping(
+    exports: ExportService, clock: Clock
+) -> None:
+    _create_tables(["a", "b"])
+    exports.pitr_lag = timedelta(minutes=5)  # LatestRestorableDateTime ~5 min behind
+    clock.now = DAY + timedelta(minutes=5)
+
+    early = _run({"time": "2025-03-10T00:05:00Z"})
+    clock.now = DAY + timedelta(hours=1, minutes=5)
+    later = _run({"time": "2025-03-10T01:05:00Z"})
+
+    assert early["skipped"] == [] and early["started"] == []
+    assert early["counts"]["pending"] == 2
+    assert "ExportTableToPointInTime" not in early["awsCalls"]
+    assert _names(later["started"]) == ["a", "b"]
+
+
+def test_invalid_export_time_for_a_recent_cut_defers_and_is_retried(
+    exports: ExportService, clock: Clock
+) -> None:
+    _create_tables(["a"])
+    exports.pitr_lag = timedelta(minutes=15)  # lagging more than usual
+    clock.now = DAY + timedelta(minutes=12)
+
+    early = _run({"time": "2025-03-10T00:12:00Z"})
+    clock.now = DAY + timedelta(minutes=40)
+    later = _run({"time": "2025-03-10T00:40:00Z"})
+
+    assert early["skipped"] == []
+    assert _names(early["deferred"]) == ["a"]
+    assert "cut not restorable yet" in early["deferred"][0]["reason"]
+    assert _names(later["started"]) == ["a"]
+
+
+def test_a_cut_whose_pitr_window_starts_later_is_still_skipped_with_the_reason(
+    exports: ExportService,
+) -> None:
+    _create_tables(["new-table"])
+    exports.pitr_earliest["new-table"] = DAY + timedelta(minutes=2)
+
+    summary = _run()
+
+    assert "point-in-time recovery window" in summary["skipped"][0]["reason"]
