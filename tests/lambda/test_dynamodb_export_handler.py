@@ -26,8 +26,17 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from export_config import ConfigurationError, InvalidEventError
 from moto import mock_aws
+from moto.scheduler.models import scheduler_backends
 
-from bench.export_emulator import Clock, ExportService, installed, utc
+from bench.export_emulator import (
+    Clock,
+    ExportService,
+    Firing,
+    complete,
+    installed,
+    scheduled,
+    utc,
+)
 
 # Same values as conftest.aws_env (conftest is not importable for mypy).
 REGION = "eu-west-1"
@@ -915,3 +924,191 @@ def test_a_cut_whose_pitr_window_starts_later_is_still_skipped_with_the_reason(
     summary = _run()
 
     assert "point-in-time recovery window" in summary["skipped"][0]["reason"]
+
+
+# -- continuations ------------------------------------------------------------------
+
+GROUP = "ddb-export"
+SCHEDULER_ROLE = f"arn:aws:iam::{SOURCE_ACCOUNT}:role/ddb-export-scheduler-{REGION}"
+
+
+@pytest.fixture
+def chain(exports: ExportService, monkeypatch: pytest.MonkeyPatch) -> ExportService:
+    """Continuations on: the deployment's schedule group and scheduler role."""
+    monkeypatch.setenv("SCHEDULE_GROUP", GROUP)
+    monkeypatch.setenv("SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)
+    boto3.client("scheduler", region_name=REGION).create_schedule_group(Name=GROUP)
+    exports.hold_in_progress = True
+    exports.duration = lambda _name: timedelta(minutes=20)
+    return exports
+
+
+def _schedules() -> list[Firing]:
+    return scheduled(SOURCE_ACCOUNT, REGION, GROUP)
+
+
+def _fire(clock: Clock) -> dict[str, Any]:
+    """Move to the chain's next schedule and run it, as EventBridge Scheduler would."""
+    [firing] = _schedules()
+    clock.now = max(clock.now, firing.at)
+    complete(SOURCE_ACCOUNT, REGION, GROUP, firing)
+    return _run(firing.event)
+
+
+def test_a_run_that_leaves_work_schedules_one_small_continuation(chain: ExportService) -> None:
+    _create_tables([f"t{i:03d}" for i in range(300)])
+
+    summary = _run()
+
+    groups = scheduler_backends[SOURCE_ACCOUNT][REGION].schedule_groups
+    [schedule] = groups[GROUP].schedules.values()
+    # The default cap: the rest waits for the continuation.
+    assert summary["counts"]["started"] == 250 and summary["counts"]["pending"] == 50
+    assert schedule.name == "ddb-export-20250310T000000Z-w2"
+    assert schedule.schedule_expression.startswith("at(2025-03-10T")
+    assert schedule.action_after_completion == "DELETE"
+    assert schedule.target["Arn"] == f"arn:aws:lambda:{REGION}:{SOURCE_ACCOUNT}:function:ddb-export"
+    assert schedule.target["RoleArn"] == SCHEDULER_ROLE
+    assert schedule.flexible_time_window == {"Mode": "OFF"}
+    # The payload names the cut, run and wave; the 300 tables stay in the state table.
+    assert len(schedule.target["Input"]) < 300
+    assert summary["continuation"]["status"] == "created"
+
+
+def test_the_chain_runs_until_every_export_is_out_then_stops(
+    chain: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "2")
+    names = [f"t{i}" for i in range(5)]
+    _create_tables(names)
+    _run()
+
+    waves = []
+    while _schedules():
+        waves.append(_fire(clock))
+
+    assert all(len(exports) == 1 for exports in map(chain.of_table, names))
+    assert all(e.status == "COMPLETED" for e in chain.exports.values())
+    assert waves[-1]["counts"]["pending"] == 0 and waves[-1]["counts"]["inFlight"] == 0
+    assert waves[-1]["continuation"] is None
+    # No wave lists tables or exports again.
+    assert all("ListExports" not in w["awsCalls"] for w in waves)
+    starts = sorted(e.start for e in chain.exports.values())
+    ends = sorted(e.end for e in chain.exports.values() if e.end)
+    # Never more than MAX_CONCURRENT_EXPORTS in flight at once.
+    assert all(
+        sum(1 for s in starts if s <= t) - sum(1 for e in ends if e <= t) <= 2 for t in starts
+    )
+
+
+def test_a_retried_continuation_does_nothing(chain: ExportService, clock: Clock) -> None:
+    _create_tables([f"t{i}" for i in range(3)])
+    _run()
+    [firing] = _schedules()
+    clock.now = firing.at
+    complete(SOURCE_ACCOUNT, REGION, GROUP, firing)
+    _run(firing.event)
+    calls_before = Counter(chain.calls)
+
+    again = _run(firing.event)  # Lambda's async retry of the same invocation
+
+    assert again["action"] == "stale"
+    assert chain.calls == calls_before
+    assert len(_schedules()) == 1  # still exactly one chain
+
+
+def test_overlapping_runs_cannot_start_two_chains(
+    chain: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _create_tables([f"t{i}" for i in range(3)])
+    _run()
+    [firing] = _schedules()
+    clock.now = firing.at
+    complete(SOURCE_ACCOUNT, REGION, GROUP, firing)
+    # Both copies of the wave get past the lease, as if one had outlived it; the
+    # schedule name for the next wave is the same for both, so the second one's
+    # CreateSchedule is refused with a ConflictException.
+    import state_store
+
+    monkeypatch.setattr(state_store.StateStore, "acquire", lambda *_args, **_kw: True)
+    monkeypatch.setattr(state_store.StateStore, "save", lambda *_args, **_kw: None)
+
+    first = _run(firing.event)
+    second = _run(firing.event)
+
+    assert first["continuation"]["status"] == "created"
+    assert second["continuation"]["status"] == "exists"
+    assert first["continuation"]["name"] == second["continuation"]["name"]
+    assert [f.name for f in _schedules()] == [first["continuation"]["name"]]
+
+
+def test_concurrent_first_runs_make_one_state_and_one_chain(
+    chain: ExportService, clock: Clock
+) -> None:
+    _create_tables([f"t{i}" for i in range(4)])
+    handler.cold_start()
+    results: list[dict[str, Any]] = []
+
+    def invoke() -> None:
+        results.append(handler.lambda_handler(EVENT, CONTEXT))
+
+    workers = [threading.Thread(target=invoke) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert sorted(r["action"] for r in results) == ["busy", "wave"]
+    assert len(_schedules()) == 1
+    assert all(len(chain.of_table(f"t{i}")) == 1 for i in range(4))
+
+
+def test_catch_up_leaves_a_healthy_chain_alone_and_takes_over_a_lost_one(
+    chain: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "2")
+    _create_tables([f"t{i}" for i in range(5)])
+    _run()
+    [firing] = _schedules()
+    clock.now = firing.at - timedelta(minutes=2)
+
+    healthy = _run()  # the hourly catch-up, before the continuation is due
+
+    # The continuation is lost (say, deleted by hand); the catch-up after the grace takes over.
+    complete(SOURCE_ACCOUNT, REGION, GROUP, firing)
+    clock.now = firing.at + timedelta(minutes=15)
+    takeover = _run()
+    stale = _run(firing.event)  # the lost continuation, should it turn up after all
+
+    assert healthy["action"] == "chain-active" and healthy["awsCalls"] == {}
+    assert takeover["action"] == "wave" and takeover["continuation"]["status"] == "created"
+    assert stale["action"] == "stale"
+
+
+def test_schedule_names_are_per_cut_and_wave_and_fit_schedulers_limit() -> None:
+    import continuation
+
+    cut = datetime(2025, 3, 10, tzinfo=UTC)
+    long_name = "a-very-long-project-name-production-dynamodb-export-function"
+
+    assert continuation.schedule_name("f", cut, 3) == "f-20250310T000000Z-w3"
+    assert continuation.schedule_name("f", cut, 3) != continuation.schedule_name("f", cut, 4)
+    name = continuation.schedule_name(long_name, cut, 12345)
+    assert len(name) <= 64 and name.startswith("a-very-long") and name.endswith("-w12345")
+    assert name != continuation.schedule_name(long_name + "-2", cut, 12345)
+
+
+def test_limit_exceeded_in_a_wave_lowers_capacity_for_an_hour_without_failing(
+    chain: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "4")
+    _create_tables([f"t{i}" for i in range(8)])
+    chain.limit = 3  # another tool holds part of the account's quota, unseen
+
+    first = _run()
+
+    assert first["counts"]["started"] == 3 and first["failed"] == []
+    assert "account export limit reached" in first["deferred"][0]["reason"]
+    # The next wave comes within the retry delay, not at the next hourly catch-up.
+    at = datetime.fromisoformat(first["continuation"]["at"])
+    assert at - clock.now <= timedelta(minutes=6)
