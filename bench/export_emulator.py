@@ -25,12 +25,14 @@ import re
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
 from moto.dynamodb.exceptions import PointInTimeRecoveryUnavailable
@@ -435,3 +437,43 @@ def pending_schedules(account: str, region: str, group: str) -> dict[str, str]:
     """Name -> schedule expression of every schedule in the group."""
     schedules = scheduler_backends[account][region].schedule_groups[group].schedules
     return {name: s.schedule_expression for name, s in schedules.items()}
+
+
+# -- setup shared by the benchmark and the tests ------------------------------------
+
+# A table as small as DynamoDB allows; the exporter never reads items.
+TABLE_KEY: dict[str, Any] = {
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+
+
+def create_bucket_in(account: str, region: str, bucket: str) -> None:
+    """The export bucket, owned by another account (assume_role credentials map to it)."""
+    creds = boto3.client("sts", region_name=region).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/bucket-owner", RoleSessionName="setup"
+    )["Credentials"]
+    boto3.client(
+        "s3",
+        region_name=region,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    ).create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+
+
+def create_tables(region: str, names: Iterable[str], *, without_pitr: Collection[str] = ()) -> None:
+    """Tables in the default account, PITR on except for `without_pitr`."""
+    client = boto3.client("dynamodb", region_name=region)
+
+    def create(name: str) -> None:
+        client.create_table(TableName=name, **TABLE_KEY)
+        if name not in without_pitr:
+            client.update_continuous_backups(
+                TableName=name,
+                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+            )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(create, names))

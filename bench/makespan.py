@@ -23,7 +23,6 @@ import os
 import random
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,9 +35,12 @@ from moto import mock_aws
 from bench.export_emulator import (
     AWS_EXPORT_LIMIT,
     PITR_LAG,
+    TABLE_KEY,
     Clock,
     ExportService,
     complete,
+    create_bucket_in,
+    create_tables,
     installed,
     scheduled,
 )
@@ -87,6 +89,13 @@ class DayResult:
         return sum(self.export_api_calls.values()) / self.tables
 
 
+def table_names(tables: int, no_pitr_share: float) -> tuple[list[str], set[str]]:
+    """`tables` names, every n-th of them without PITR for the given share."""
+    names = [f"table-{i:05d}" for i in range(tables)]
+    every = round(1 / no_pitr_share) if no_pitr_share > 0 else 0
+    return names, {n for i, n in enumerate(names) if every and i % every == every - 1}
+
+
 def durations_for(names: list[str], seed: int) -> dict[str, timedelta]:
     """Seeded 8-25 minute durations, one per table, the same in every mode."""
     rng = random.Random(seed)
@@ -101,7 +110,10 @@ def floor_minutes(durations: list[float], slots: int) -> float:
 
 
 @contextmanager
-def _environment(cap: int, continuations: bool) -> Iterator[None]:
+def bench_environment(
+    cap: int, continuations: bool, extra: dict[str, str] | None = None
+) -> Iterator[None]:
+    """The function's environment (and fake credentials) for the block, restored after."""
     saved = dict(os.environ)
     os.environ.update(
         {
@@ -117,10 +129,13 @@ def _environment(cap: int, continuations: bool) -> Iterator[None]:
             "STATE_TABLE": STATE_TABLE,
             "MAX_CONCURRENT_EXPORTS": str(cap),
             "AWS_LAMBDA_FUNCTION_NAME": FUNCTION,
+            **(extra or {}),
         }
     )
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "SCHEDULE_GROUP", "SCHEDULER_ROLE_ARN"):
+    for name in ("AWS_PROFILE", "SCHEDULE_GROUP", "SCHEDULER_ROLE_ARN"):
         os.environ.pop(name, None)
+    if extra is None or "AWS_ENDPOINT_URL" not in extra:
+        os.environ.pop("AWS_ENDPOINT_URL", None)
     if continuations:
         os.environ["SCHEDULE_GROUP"] = GROUP
         os.environ["SCHEDULER_ROLE_ARN"] = SCHEDULER_ROLE
@@ -131,37 +146,12 @@ def _environment(cap: int, continuations: bool) -> Iterator[None]:
         os.environ.update(saved)
 
 
-def _setup(names: list[str], without_pitr: set[str]) -> None:
+def setup_accounts(names: list[str], without_pitr: set[str]) -> None:
     """Bucket in the backup account; state table, schedule group and tables in the source."""
-    creds = boto3.client("sts", region_name=REGION).assume_role(
-        RoleArn=f"arn:aws:iam::{BACKUP_ACCOUNT}:role/bench", RoleSessionName="bench"
-    )["Credentials"]
-    boto3.client(
-        "s3",
-        region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    ).create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    client = boto3.client("dynamodb", region_name=REGION)
-    key = {
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-        "BillingMode": "PAY_PER_REQUEST",
-    }
-    client.create_table(TableName=STATE_TABLE, **key)
+    create_bucket_in(BACKUP_ACCOUNT, REGION, BUCKET)
+    boto3.client("dynamodb", region_name=REGION).create_table(TableName=STATE_TABLE, **TABLE_KEY)
     boto3.client("scheduler", region_name=REGION).create_schedule_group(Name=GROUP)
-
-    def create(name: str) -> None:
-        client.create_table(TableName=name, **key)
-        if name not in without_pitr:
-            client.update_continuous_backups(
-                TableName=name,
-                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
-            )
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(create, names))
+    create_tables(REGION, names, without_pitr=without_pitr)
 
 
 def _projected_seconds(summary: dict[str, Any], threads: int) -> float:
@@ -228,9 +218,7 @@ def simulate(
     The figures are the last day's: earlier days give it the export durations a real
     deployment remembers from the day before. Each day's durations are drawn anew.
     """
-    names = [f"table-{i:05d}" for i in range(tables)]
-    every = round(1 / no_pitr_share) if no_pitr_share > 0 else 0
-    without_pitr = {n for i, n in enumerate(names) if every and i % every == every - 1}
+    names, without_pitr = table_names(tables, no_pitr_share)
     exported_names = sorted(set(names) - without_pitr)
     durations = durations_for(exported_names, seed)
     first_day = DAY - timedelta(days=days - 1)
@@ -241,8 +229,8 @@ def simulate(
     service.pitr_lag = PITR_LAG
     mode = "continuations" if continuations else "hourly only"
     result_runs: list[dict[str, Any]] = []
-    with _environment(cap, continuations), mock_aws(), installed(service):
-        _setup(names, without_pitr)
+    with bench_environment(cap, continuations), mock_aws(), installed(service):
+        setup_accounts(names, without_pitr)
         # Imported only now, as Lambda imports at cold start (parses the environment).
         import export_engine
         import handler

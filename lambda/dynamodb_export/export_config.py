@@ -16,7 +16,8 @@ from typing import Any
 # AWS documents at most 300 exports in flight per account (DynamoDB service quotas);
 # anything above would only turn into LimitExceededException.
 AWS_EXPORT_LIMIT = 300
-DEFAULT_MAX_CONCURRENT_EXPORTS = 250
+# 20 slots of the 300 stay free for other tools (docs/dynamodb-exporter.md, "The cap").
+DEFAULT_MAX_CONCURRENT_EXPORTS = 280
 DEFAULT_WORKER_THREADS = 16
 MAX_WORKER_THREADS = 64
 # Incremental deployments take a full export every this many days, so a restore never

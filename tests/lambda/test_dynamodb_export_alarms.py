@@ -25,7 +25,16 @@ import handler
 import pytest
 from moto import mock_aws
 
-from bench.export_emulator import Clock, ExportService, complete, installed, scheduled
+from bench.export_emulator import (
+    TABLE_KEY,
+    Clock,
+    ExportService,
+    complete,
+    create_bucket_in,
+    create_tables,
+    installed,
+    scheduled,
+)
 from components.dynamodb_exporter import (
     MISSED_ALARM,
     MISSED_FILTER_PATTERN,
@@ -277,29 +286,11 @@ def day(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Export
     monkeypatch.setattr(export_engine, "backoff_sleep", service.sleeps.append)
     handler._caller_identity.cache_clear()
     with mock_aws(), installed(service):
-        creds = boto3.client("sts", region_name=REGION).assume_role(
-            RoleArn=f"arn:aws:iam::{BACKUP_ACCOUNT}:role/b", RoleSessionName="tests"
-        )["Credentials"]
-        boto3.client(
-            "s3",
-            region_name=REGION,
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-        ).create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        client = boto3.client("dynamodb", region_name=REGION)
-        key = {
-            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
-            "BillingMode": "PAY_PER_REQUEST",
-        }
-        client.create_table(TableName=STATE_TABLE, **key)
-        for name in ("t1", "t2", "t3", "t4"):
-            client.create_table(TableName=name, **key)
-            client.update_continuous_backups(
-                TableName=name,
-                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
-            )
+        create_bucket_in(BACKUP_ACCOUNT, REGION, BUCKET)
+        boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName=STATE_TABLE, **TABLE_KEY
+        )
+        create_tables(REGION, ["t1", "t2", "t3", "t4"])
         boto3.client("scheduler", region_name=REGION).create_schedule_group(Name=GROUP)
         yield service, clock
 
@@ -344,6 +335,22 @@ def _simulate(
     return capture.lines
 
 
+def _one_at_a_time(
+    day: tuple[ExportService, Clock],
+    monkeypatch: pytest.MonkeyPatch,
+    schedule: tuple[list[int], int, bool],
+    duration: timedelta,
+) -> list[tuple[datetime, str]]:
+    """Two days of `schedule` in an account that holds one export at a time."""
+    service, clock = day
+    if schedule[2]:
+        monkeypatch.setenv("SCHEDULE_GROUP", GROUP)
+        monkeypatch.setenv("SCHEDULER_ROLE_ARN", f"arn:aws:iam::{SOURCE_ACCOUNT}:role/s")
+    service.limit = 1
+    service.duration = lambda _name: duration
+    return _simulate(service, clock, schedule, days=1)
+
+
 def _alarm_over(lines: list[tuple[datetime, str]], hours: range) -> list[str]:
     pattern = FilterPattern(MISSED_FILTER_PATTERN)
     points = [
@@ -362,16 +369,9 @@ def test_a_day_that_cannot_export_every_table_raises_the_alarm_for_a_day(
     monkeypatch: pytest.MonkeyPatch,
     schedule: tuple[list[int], int, bool],
 ) -> None:
-    service, clock = day
-    if schedule[2]:
-        monkeypatch.setenv("SCHEDULE_GROUP", GROUP)
-        monkeypatch.setenv("SCHEDULER_ROLE_ARN", f"arn:aws:iam::{SOURCE_ACCOUNT}:role/s")
     # One export at a time in the account, twelve hours each: four tables cannot all
     # start within a day, whatever runs when.
-    service.limit = 1
-    service.duration = lambda _name: timedelta(hours=12)
-
-    lines = _simulate(service, clock, schedule, days=1)
+    lines = _one_at_a_time(day, monkeypatch, schedule, timedelta(hours=12))
 
     # The next day's first run (03:00) closes the day: the alarm is up within the hour
     # and stays up for a day.
@@ -390,15 +390,8 @@ def test_a_day_that_drains_late_stays_quiet(
     monkeypatch: pytest.MonkeyPatch,
     schedule: tuple[list[int], int, bool],
 ) -> None:
-    service, clock = day
-    if schedule[2]:
-        monkeypatch.setenv("SCHEDULE_GROUP", GROUP)
-        monkeypatch.setenv("SCHEDULER_ROLE_ARN", f"arn:aws:iam::{SOURCE_ACCOUNT}:role/s")
     # One at a time, four hours each: the last table starts late in the day.
-    service.limit = 1
-    service.duration = lambda _name: timedelta(hours=4)
-
-    lines = _simulate(service, clock, schedule, days=1)
+    lines = _one_at_a_time(day, monkeypatch, schedule, timedelta(hours=4))
 
     closed = [json.loads(line) for _, line in lines if '"cut_closed"' in line]
     assert [c["missed"] for c in closed] == [0]

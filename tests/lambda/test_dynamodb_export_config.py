@@ -46,7 +46,7 @@ def test_defaults_from_the_four_required_variables() -> None:
     assert settings.sse_algorithm == "AES256"
     assert settings.export_format == "DYNAMODB_JSON"
     assert settings.export_type == "FULL_EXPORT"
-    assert settings.max_concurrent_exports == 250
+    assert settings.max_concurrent_exports == 280
     assert settings.export_time_of_day == time(0, 0)
     assert settings.worker_threads == 16
     assert settings.include_tables == ()

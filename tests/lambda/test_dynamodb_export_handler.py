@@ -963,7 +963,7 @@ def test_a_run_that_leaves_work_schedules_one_small_continuation(chain: ExportSe
     groups = scheduler_backends[SOURCE_ACCOUNT][REGION].schedule_groups
     [schedule] = groups[GROUP].schedules.values()
     # The default cap: the rest waits for the continuation.
-    assert summary["counts"]["started"] == 250 and summary["counts"]["pending"] == 50
+    assert summary["counts"]["started"] == 280 and summary["counts"]["pending"] == 20
     assert schedule.name == "ddb-export-20250310T000000Z-w2"
     assert schedule.schedule_expression.startswith("at(2025-03-10T")
     assert schedule.action_after_completion == "DELETE"
