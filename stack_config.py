@@ -718,7 +718,9 @@ class DynamoDbExportConfig(Section):
     export_format: ExportFormat = Field(default="DYNAMODB_JSON", description="Export format")
     export_type: ExportType = Field(default="FULL_EXPORT", description="Export type")
     max_concurrent_exports: ExportSlots = Field(
-        default=250, description="Most exports in flight in the account"
+        default=280,
+        description="Most exports in flight in the account (of DynamoDB's 300); 20 are left "
+        "for other tools",
     )
     full_export_interval_days: IntervalDays = Field(
         default=7, description="With INCREMENTAL_EXPORT: a full export every N days"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from policies import arns
+from policies.exporter_chain import continuation_statements, state_statements
 from policies.s3 import EXPORT_KEY_ACTIONS, EXPORT_WRITE_ACTIONS
 from policies.statements import PolicyDocument, Statement, document
 
@@ -11,13 +12,18 @@ def exporter_permissions(
     *,
     account_id: str,
     region: str,
+    environment: str,
     bucket_name: str,
     log_group_name: str,
     kms_key_arn: str | None,
+    state_table_name: str,
+    schedule_group_name: str,
+    scheduler_role_arn: str,
 ) -> PolicyDocument:
     """ListTables/ListExports (no resource-level scoping exists for them), exports of this
-    account's and Region's tables, writes to the bucket's objects, the bucket key if any,
-    and the function's own log group."""
+    account's and Region's tables (never of its own state table), writes under its own
+    `{environment}/{account}/{region}/` prefix of the bucket, the bucket key if any, the
+    function's own log group, its state table, and continuations in its schedule group."""
     tables = arns.dynamodb_tables(region, account_id)
     log_group = arns.log_group(region, account_id, log_group_name)
     statements: list[Statement] = [
@@ -43,7 +49,8 @@ def exporter_permissions(
             "Sid": "WriteExportObjects",
             "Effect": "Allow",
             "Action": sorted(EXPORT_WRITE_ACTIONS),
-            "Resource": f"{arns.s3_bucket(bucket_name)}/*",
+            # The export layout puts this exporter's objects under its own prefix only.
+            "Resource": f"{arns.s3_bucket(bucket_name)}/{environment}/{account_id}/{region}/*",
         },
         {
             "Sid": "WriteOwnLogs",
@@ -51,6 +58,13 @@ def exporter_permissions(
             "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
             "Resource": f"{log_group}:*",
         },
+        *state_statements(region=region, account_id=account_id, table_name=state_table_name),
+        *continuation_statements(
+            region=region,
+            account_id=account_id,
+            group_name=schedule_group_name,
+            scheduler_role_arn=scheduler_role_arn,
+        ),
     ]
     if kms_key_arn is not None:
         statements.append(

@@ -5,8 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from components.dynamodb_exporter import (
+    MISSED_ALARM,
+    MISSED_FILTER_PATTERN,
+    MISSED_METRIC,
+    MISSED_VALUE,
+)
 from tests.support.iam_eval import Request, allows
 from tools.offline import OfflineRun, RecordedResource
+
+FUNCTION = "aws-backup-copy-{stack}-dynamodb-export"
 
 
 def only(run: OfflineRun, type_token: str) -> RecordedResource:
@@ -15,7 +23,16 @@ def only(run: OfflineRun, type_token: str) -> RecordedResource:
 
 
 def exporter_roles(run: OfflineRun) -> list[RecordedResource]:
-    return [r for r in run.of_type("aws:iam/role:Role") if r.parent_name.startswith("exporter-")]
+    """The functions' own roles (not the scheduler roles beside them)."""
+    return [
+        r
+        for r in run.of_type("aws:iam/role:Role")
+        if r.parent_name.startswith("exporter-") and r.name == f"{r.parent_name}-role"
+    ]
+
+
+def scheduler_roles(run: OfflineRun) -> list[RecordedResource]:
+    return [r for r in run.of_type("aws:iam/role:Role") if r.name.endswith("-scheduler-role")]
 
 
 def document(resource: RecordedResource, prop: str = "policy") -> dict[str, Any]:
@@ -135,7 +152,20 @@ def test_function_settings_and_environment(stack_run: OfflineRun) -> None:
         assert env["S3_BUCKET_DEST"] == only(stack_run, "aws:s3/bucket:Bucket").inputs["bucket"]
         assert env["S3_BUCKET_OWNER"] == only(stack_run, "aws:s3/bucket:Bucket").account_id
         assert env["ENV"] == stack_run.stack
-        assert env["MAX_CONCURRENT_EXPORTS"] == "250"
+        assert env["MAX_CONCURRENT_EXPORTS"] == "280"
+        name = FUNCTION.format(stack=stack_run.stack)
+        assert env["STATE_TABLE"] == f"{name}-state"
+        assert env["SCHEDULE_GROUP"] == name
+        assert env["SCHEDULER_ROLE_ARN"] == (
+            f"arn:aws:iam::{function.account_id}:role/{name}-scheduler-{function.region}"
+        )
+        # JSON lines: the metric filter reads the handler's top-level keys.
+        assert function.inputs["loggingConfig"] == {
+            "logFormat": "JSON",
+            "logGroup": f"/aws/lambda/{name}",
+            "applicationLogLevel": "INFO",
+            "systemLogLevel": "WARN",
+        }
         if stack_run.stack == "prod":
             assert env["S3_SSE_ALGORITHM"] == "KMS"
             assert env["S3_SSE_KMS_KEY_ID"].startswith(
@@ -146,37 +176,130 @@ def test_function_settings_and_environment(stack_run: OfflineRun) -> None:
             assert "S3_SSE_KMS_KEY_ID" not in env
 
 
-def test_exporter_role_is_scoped_to_its_account_region_bucket_and_key(prod_run: OfflineRun) -> None:
+def test_exporter_role_grants_exactly_what_a_run_and_its_continuations_need(
+    prod_run: OfflineRun,
+) -> None:
     for policy_resource in [
         r
         for r in prod_run.of_type("aws:iam/rolePolicy:RolePolicy")
-        if r.parent_name.startswith("exporter-")
+        if r.name == f"{r.parent_name}-role-policy"
     ]:
         statements = {s["Sid"]: s for s in document(policy_resource)["Statement"]}
         account, region = policy_resource.account_id, policy_resource.region
-        assert (
-            statements["ExportThisAccountsTables"]["Resource"]
-            == f"arn:aws:dynamodb:{region}:{account}:table/*"
+        name = FUNCTION.format(stack="prod")
+        state = f"arn:aws:dynamodb:{region}:{account}:table/{name}-state"
+        assert statements.pop("ListTablesAndExports") == {
+            "Sid": "ListTablesAndExports",
+            "Effect": "Allow",
+            "Action": ["dynamodb:ListExports", "dynamodb:ListTables"],
+            "Resource": "*",
+        }
+        assert statements.pop("ExportThisAccountsTables")["Resource"] == (
+            f"arn:aws:dynamodb:{region}:{account}:table/*"
         )
-        assert (
-            statements["DescribeThisAccountsExports"]["Resource"]
-            == f"arn:aws:dynamodb:{region}:{account}:table/*/export/*"
+        assert statements.pop("DescribeThisAccountsExports")["Resource"] == (
+            f"arn:aws:dynamodb:{region}:{account}:table/*/export/*"
         )
-        assert (
-            statements["WriteExportObjects"]["Resource"]
-            == "arn:aws:s3:::dynamodb-backup-prod-777777777777/*"
+        # Only under its own {ENV}/{account}/{region}/ prefix.
+        assert statements.pop("WriteExportObjects")["Resource"] == (
+            f"arn:aws:s3:::dynamodb-backup-prod-777777777777/prod/{account}/{region}/*"
         )
-        assert statements["EncryptExportObjects"]["Resource"].startswith(
+        assert statements.pop("EncryptExportObjects")["Resource"].startswith(
             "arn:aws:kms:ap-southeast-2:777777777777:key/"
         )
-        assert statements["WriteOwnLogs"]["Resource"] == (
-            f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/aws-backup-copy-prod-dynamodb-export:*"
+        assert statements.pop("WriteOwnLogs")["Resource"] == (
+            f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{name}:*"
         )
-        assert statements["ListTablesAndExports"]["Action"] == [
-            "dynamodb:ListExports",
-            "dynamodb:ListTables",
+        assert statements.pop("ReadWriteOwnState") == {
+            "Sid": "ReadWriteOwnState",
+            "Effect": "Allow",
+            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "Resource": state,
+        }
+        assert statements.pop("NeverExportOwnState") == {
+            "Sid": "NeverExportOwnState",
+            "Effect": "Deny",
+            "Action": "dynamodb:ExportTableToPointInTime",
+            "Resource": state,
+        }
+        assert statements.pop("CreateOwnContinuations") == {
+            "Sid": "CreateOwnContinuations",
+            "Effect": "Allow",
+            "Action": "scheduler:CreateSchedule",
+            "Resource": f"arn:aws:scheduler:{region}:{account}:schedule/{name}/*",
+        }
+        assert statements.pop("PassSchedulerRole") == {
+            "Sid": "PassSchedulerRole",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": f"arn:aws:iam::{account}:role/{name}-scheduler-{region}",
+            "Condition": {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}},
+        }
+        assert statements == {}
+
+
+def test_scheduler_role_is_assumable_by_its_group_only_and_invokes_its_function_only(
+    stack_run: OfflineRun,
+) -> None:
+    roles = scheduler_roles(stack_run)
+    assert len(roles) == len(stack_run.of_type("aws:lambda/function:Function"))
+    name = FUNCTION.format(stack=stack_run.stack)
+    for role in roles:
+        account, region = role.account_id, role.region
+        [trust] = document(role, "assumeRolePolicy")["Statement"]
+        assert trust == {
+            "Sid": "TrustSchedulerForOwnGroup",
+            "Effect": "Allow",
+            "Principal": {"Service": "scheduler.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account},
+                "ArnEquals": {
+                    "aws:SourceArn": f"arn:aws:scheduler:{region}:{account}:schedule-group/{name}"
+                },
+            },
+        }
+        [policy] = [
+            r
+            for r in stack_run.of_type("aws:iam/rolePolicy:RolePolicy")
+            if r.name == f"{role.name}-policy"
         ]
-        assert len(statements) == 6
+        assert document(policy)["Statement"] == [
+            {
+                "Sid": "InvokeExporter",
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": f"arn:aws:lambda:{region}:{account}:function:{name}",
+            }
+        ]
+
+
+def test_new_resource_names_carry_the_prefix_and_differ_by_account_and_region(
+    prod_run: OfflineRun,
+) -> None:
+    name = FUNCTION.format(stack="prod")
+    tables = prod_run.of_type("aws:dynamodb/table:Table")
+    groups = prod_run.of_type("aws:scheduler/scheduleGroup:ScheduleGroup")
+    roles = scheduler_roles(prod_run)
+
+    # Table and group names are per account and Region; IAM role names per account.
+    assert {(t.account_id, t.region, t.inputs["name"]) for t in tables} == {
+        (f.account_id, f.region, f"{name}-state")
+        for f in prod_run.of_type("aws:lambda/function:Function")
+    }
+    assert {g.inputs["name"] for g in groups} == {name}
+    assert len({(g.account_id, g.region) for g in groups}) == len(groups) == 3
+    role_names = [(r.account_id, r.inputs["name"]) for r in roles]
+    assert len(set(role_names)) == len(role_names) == 3
+    assert all(n.startswith(name) and len(n) <= 64 for _, n in role_names)
+
+
+def test_state_table_expires_old_runs(dev_run: OfflineRun) -> None:
+    table = only(dev_run, "aws:dynamodb/table:Table")
+
+    assert table.inputs["hashKey"] == "pk"
+    assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
+    assert table.inputs["ttl"] == {"attributeName": "expiresAt", "enabled": True}
 
 
 def test_exporter_trusts_lambda_only(stack_run: OfflineRun) -> None:
@@ -228,23 +351,61 @@ def test_function_ships_exactly_the_handler_modules(dev_run: OfflineRun) -> None
     [function] = dev_run.of_type("aws:lambda/function:Function")
     code = function.inputs["code"]
 
-    assert sorted(code.assets) == ["export_config.py", "export_engine.py", "handler.py"]
+    assert sorted(code.assets) == [
+        "continuation.py",
+        "export_config.py",
+        "export_engine.py",
+        "export_run.py",
+        "handler.py",
+        "state_store.py",
+    ]
     assert all(
         asset.path.endswith(f"lambda/dynamodb_export/{name}") for name, asset in code.assets.items()
     )
 
 
-def test_a_backlog_that_never_drains_raises_an_alarm(dev_run: OfflineRun) -> None:
-    metric_filter = only(dev_run, "aws:cloudwatch/logMetricFilter:LogMetricFilter")
-    alarm = dev_run.named("exporter-111111111111-ap-southeast-2-backlog")
+def test_a_missed_day_raises_the_backlog_alarm(stack_run: OfflineRun) -> None:
+    # Rule by rule as components.dynamodb_exporter defines them; the lambda tests
+    # (test_dynamodb_export_alarms) show those rules fire on a missed day, whatever
+    # the schedules, and stay quiet on a day that drains late.
+    name = FUNCTION.format(stack=stack_run.stack)
+    filters = stack_run.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+    alarms = [
+        a
+        for a in stack_run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+        if a.name.endswith("-backlog")
+    ]
+    # One of each per exporter (source account and Region).
+    assert len(filters) == len(alarms) == len(stack_run.of_type("aws:lambda/function:Function"))
+    metric_filter, alarm = filters[0], alarms[0]
     transformation = metric_filter.inputs["metricTransformation"]
 
-    assert metric_filter.inputs["logGroupName"] == "/aws/lambda/aws-backup-copy-dev-dynamodb-export"
-    assert metric_filter.inputs["pattern"] == '{ $.event = "totals" }'
-    assert transformation["value"] == "$.deferred"
+    assert metric_filter.inputs["logGroupName"] == f"/aws/lambda/{name}"
+    assert metric_filter.inputs["pattern"] == MISSED_FILTER_PATTERN
+    assert (transformation["name"], transformation["value"]) == (MISSED_METRIC, MISSED_VALUE)
     assert (alarm.inputs["namespace"], alarm.inputs["metricName"]) == (
         transformation["namespace"],
-        transformation["name"],
+        MISSED_METRIC,
     )
-    assert alarm.inputs["evaluationPeriods"] * alarm.inputs["period"] == 24 * 3600
-    assert alarm.inputs["statistic"] == "Minimum"
+    assert {
+        key: alarm.inputs[key]
+        for key in (
+            "statistic",
+            "period",
+            "evaluationPeriods",
+            "datapointsToAlarm",
+            "threshold",
+            "comparisonOperator",
+            "treatMissingData",
+        )
+    } == {
+        "statistic": MISSED_ALARM.statistic,
+        "period": MISSED_ALARM.period,
+        "evaluationPeriods": MISSED_ALARM.evaluation_periods,
+        "datapointsToAlarm": MISSED_ALARM.datapoints_to_alarm,
+        "threshold": MISSED_ALARM.threshold,
+        "comparisonOperator": MISSED_ALARM.comparison_operator,
+        "treatMissingData": MISSED_ALARM.treat_missing_data,
+    }
+    # PutMetricAlarm: Period x EvaluationPeriods at most 7 days (1 day below an hour).
+    assert alarm.inputs["period"] * alarm.inputs["evaluationPeriods"] <= 86400

@@ -188,6 +188,11 @@ NAMED_ARNS: dict[str, tuple[str, str]] = {
         "name",
         "arn:aws:events:{region}:{account}:rule/{value}",
     ),
+    "aws:dynamodb/table:Table": ("name", "arn:aws:dynamodb:{region}:{account}:table/{value}"),
+    "aws:scheduler/scheduleGroup:ScheduleGroup": (
+        "name",
+        "arn:aws:scheduler:{region}:{account}:schedule-group/{value}",
+    ),
 }
 
 

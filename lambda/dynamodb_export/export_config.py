@@ -16,7 +16,8 @@ from typing import Any
 # AWS documents at most 300 exports in flight per account (DynamoDB service quotas);
 # anything above would only turn into LimitExceededException.
 AWS_EXPORT_LIMIT = 300
-DEFAULT_MAX_CONCURRENT_EXPORTS = 250
+# 20 slots of the 300 stay free for other tools (docs/dynamodb-exporter.md, "The cap").
+DEFAULT_MAX_CONCURRENT_EXPORTS = 280
 DEFAULT_WORKER_THREADS = 16
 MAX_WORKER_THREADS = 64
 # Incremental deployments take a full export every this many days, so a restore never
@@ -39,6 +40,11 @@ _ENV_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 _TIME_OF_DAY_PATTERN = re.compile(r"^(\d{1,2}):(\d{2})$")
+# DynamoDB table names (API reference, CreateTable TableName): 3-255 of these characters.
+_TABLE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+# EventBridge Scheduler group names: 1-64 of these characters (API reference, CreateScheduleGroup).
+_SCHEDULE_GROUP_PATTERN = re.compile(r"^[0-9A-Za-z_.-]{1,64}$")
+_ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 
 
 class ConfigurationError(Exception):
@@ -71,6 +77,17 @@ class Settings:
     export_time_of_day: time = time(0, 0)
     worker_threads: int = DEFAULT_WORKER_THREADS
     full_export_interval_days: int = DEFAULT_FULL_EXPORT_INTERVAL_DAYS
+    # The run state of each cut lives in this DynamoDB table of the exporter's own account;
+    # it is never exported (see handler).
+    state_table: str = "dynamodb-export-state"
+    # Continuations (EventBridge Scheduler one-time schedules) are on when both are set.
+    schedule_group: str | None = None
+    scheduler_role_arn: str | None = None
+
+    @property
+    def continuations(self) -> bool:
+        """True when a run that leaves work schedules its own continuation."""
+        return self.schedule_group is not None and self.scheduler_role_arn is not None
 
     @property
     def incremental(self) -> bool:
@@ -133,6 +150,16 @@ def _int_in_range(
 def _patterns(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
     raw = _get(environ, name) or ""
     return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _matching(
+    environ: Mapping[str, str], name: str, pattern: re.Pattern[str], what: str, problems: list[str]
+) -> str | None:
+    value = _get(environ, name)
+    if value is not None and not pattern.match(value):
+        problems.append(f"{name}={value!r} is not {what}")
+        return None
+    return value
 
 
 def _time_of_day(environ: Mapping[str, str], problems: list[str]) -> time:
@@ -210,10 +237,34 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         problems,
     )
 
+    state_table = _matching(
+        environ, "STATE_TABLE", _TABLE_NAME_PATTERN, "a DynamoDB table name", problems
+    )
+    if _get(environ, "STATE_TABLE") is None:
+        problems.append("STATE_TABLE is required (DynamoDB table holding the run state)")
+    group = _matching(
+        environ,
+        "SCHEDULE_GROUP",
+        _SCHEDULE_GROUP_PATTERN,
+        "an EventBridge Scheduler group name",
+        problems,
+    )
+    scheduler_role = _matching(
+        environ, "SCHEDULER_ROLE_ARN", _ROLE_ARN_PATTERN, "an IAM role ARN", problems
+    )
+    # Half a continuation setup would silently fall back to catch-up runs only.
+    for present, missing in (
+        ("SCHEDULE_GROUP", "SCHEDULER_ROLE_ARN"),
+        ("SCHEDULER_ROLE_ARN", "SCHEDULE_GROUP"),
+    ):
+        if _get(environ, present) is not None and _get(environ, missing) is None:
+            problems.append(f"{missing} is required when {present} is set (continuations)")
+
     if problems:
         raise ConfigurationError(problems)
     # The checks above guarantee these are set; the asserts narrow the types.
     assert bucket is not None and owner is not None and env is not None
+    assert state_table is not None
     return Settings(
         bucket=bucket,
         bucket_owner=owner,
@@ -229,6 +280,9 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         export_time_of_day=time_of_day,
         worker_threads=threads,
         full_export_interval_days=full_interval,
+        state_table=state_table,
+        schedule_group=group,
+        scheduler_role_arn=scheduler_role,
     )
 
 
@@ -278,6 +332,10 @@ def resolve_cut(event: Any, settings: Settings, now: datetime) -> datetime:
             day = now.astimezone(UTC).date()
             source = "today at EXPORT_TIME_OF_DAY"
         cut = datetime.combine(day, settings.export_time_of_day, tzinfo=UTC)
+    return _checked_cut(cut, source, now)
+
+
+def _checked_cut(cut: datetime, source: str, now: datetime) -> datetime:
     # DynamoDB exports at per-second granularity; dropping fractions keeps the cut
     # comparable with the ExportTime that DescribeExport reports back.
     cut = cut.replace(microsecond=0)
@@ -297,14 +355,96 @@ def resolve_cut(event: Any, settings: Settings, now: datetime) -> datetime:
     return cut
 
 
-def s3_prefix(settings: Settings, table: str, cut: datetime) -> str:
-    """The seed's layout: {ENV}/{table}/{YYYY}/{MM}/{DD} (AWS adds AWSDynamoDB/<id>/)."""
-    return f"{table_root(settings, table)}{cut:%Y}/{cut:%m}/{cut:%d}"
+_RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+# A chain of a few minutes' waves for a day; far above any real wave count.
+MAX_WAVE = 100_000
 
 
-def table_root(settings: Settings, table: str) -> str:
+@dataclass(frozen=True)
+class Continuation:
+    """A run scheduled by an earlier run of the same cut (EventBridge Scheduler payload)."""
+
+    cut: datetime
+    run_id: str
+    wave: int
+
+    def payload(self, settings: Settings) -> dict[str, Any]:
+        """The event the schedule sends: a few hundred bytes whatever the table count."""
+        return {
+            "continuation": {
+                "exportTime": self.cut.isoformat(),
+                "runId": self.run_id,
+                "wave": self.wave,
+                "stateTable": settings.state_table,
+            }
+        }
+
+
+def parse_continuation(event: Any, settings: Settings, now: datetime) -> Continuation | None:
+    """The event's `continuation` object, or None for a scheduled or manual run.
+
+    Raises InvalidEventError naming the field (`continuation.exportTime`, ...) when it
+    is malformed, or when it points at another state table than this deployment's.
+    """
+    fields: Mapping[str, Any] = event if isinstance(event, Mapping) else {}
+    raw = fields.get("continuation")
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise InvalidEventError(
+            f"event field 'continuation' must be an object, got {type(raw).__name__}"
+        )
+    field = "continuation.exportTime"
+    cut = _checked_cut(_parse_instant(raw.get("exportTime"), field), f"event field {field!r}", now)
+    run_id = raw.get("runId")
+    if not isinstance(run_id, str) or not _RUN_ID_PATTERN.match(run_id):
+        raise InvalidEventError(
+            f"event field 'continuation.runId'={run_id!r} must be 1-64 letters, digits or '-'"
+        )
+    wave = raw.get("wave")
+    # bool is an int subclass; True is not a wave number.
+    if not isinstance(wave, int) or isinstance(wave, bool) or not 1 <= wave <= MAX_WAVE:
+        raise InvalidEventError(
+            f"event field 'continuation.wave'={wave!r} must be an integer 1..{MAX_WAVE}"
+        )
+    table = raw.get("stateTable")
+    if table != settings.state_table:
+        raise InvalidEventError(
+            f"event field 'continuation.stateTable'={table!r} is not this deployment's "
+            f"state table {settings.state_table!r}"
+        )
+    return Continuation(cut=cut, run_id=run_id, wave=wave)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where the function runs: every table it exports belongs to this account and Region."""
+
+    partition: str
+    account: str
+    region: str
+
+    def table_arn(self, table: str) -> str:
+        """ARN of a table of this account and Region."""
+        return f"arn:{self.partition}:dynamodb:{self.region}:{self.account}:table/{table}"
+
+    def account_root(self, settings: Settings) -> str:
+        """{ENV}/{account}/{region}/: everything this exporter writes, with a trailing slash.
+
+        Same-named tables of other accounts and Regions land elsewhere, and the bucket
+        policy can let each exporter role write under its own root only.
+        """
+        return f"{settings.env}/{self.account}/{self.region}/"
+
+
+def s3_prefix(settings: Settings, scope: Scope, table: str, cut: datetime) -> str:
+    """{ENV}/{account}/{region}/{table}/{YYYY}/{MM}/{DD} (AWS adds AWSDynamoDB/<id>/)."""
+    return f"{table_root(settings, scope, table)}{cut:%Y}/{cut:%m}/{cut:%d}"
+
+
+def table_root(settings: Settings, scope: Scope, table: str) -> str:
     """Prefix under which all exports of one table live, with a trailing slash."""
-    return f"{settings.env}/{table}/"
+    return f"{scope.account_root(settings)}{table}/"
 
 
 # AWS accepts incremental windows from 15 minutes to 24 hours.

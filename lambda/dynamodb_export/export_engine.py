@@ -1,15 +1,17 @@
 """Decide and start one export per DynamoDB table, within the account's export limit.
 
-A run has two passes over the tables:
+The first run of a cut scans every table (`Exporter.scan`):
 
-1. ListExports per table (first page only, newest first) tells how many exports are
-   in flight in the account and, with at most MAX_DESCRIBES DescribeExport calls,
+1. ListExports per table (first page only, newest first) tells which exports are in
+   flight in the account and, with at most MAX_DESCRIBES DescribeExport calls,
    whether this cut was already exported (and, for incremental exports, where the
    previous export of the chain ended).
-2. ExportTableToPointInTime for the tables that still need it, never more than the
-   free capacity (MAX_CONCURRENT_EXPORTS minus exports in flight). These calls go
-   through a client without botocore retries; `Exporter` retries throttling and
-   transient errors itself and never LimitExceededException (see EXPORT_MAX_ATTEMPTS).
+
+Every run then starts exports for tables that still need one (`Exporter.start`),
+never more than the free slots it is given. These calls go through a client without
+botocore retries; `Exporter` retries throttling and transient errors itself and never
+LimitExceededException (see EXPORT_MAX_ATTEMPTS). What a run carries over between
+invocations (in-flight exports, tables still to start) is export_run's business.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +35,7 @@ from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from export_config import (
     INCREMENTAL_MAX_WINDOW,
     INCREMENTAL_MIN_WINDOW,
+    Scope,
     Settings,
     s3_prefix,
     table_root,
@@ -87,6 +91,11 @@ EXPORT_MAX_ATTEMPTS = 6
 # most 1 + 2 + 4 + 8 + 16 = 31 s per table; exports are started once a day.
 EXPORT_BACKOFF_BASE_S = 1.0
 EXPORT_BACKOFF_CAP_S = 20.0
+# Point-in-time recovery's LatestRestorableDateTime "is typically 5 minutes before the
+# current time" (DynamoDB API reference, PointInTimeRecoveryDescription). An
+# InvalidExportTimeException for a cut younger than this is "not restorable yet", to
+# be retried, not a table whose PITR window starts after the cut.
+RECENT_CUT = timedelta(hours=1)
 
 DynamoDBClient = Any  # boto3 ships no type stubs; the client is dynamically built.
 
@@ -99,6 +108,9 @@ class Outcome(enum.Enum):
     SKIPPED = "skipped"
     DEFERRED = "deferred"
     FAILED = "failed"
+    # Reported by later runs of the cut: an export found finished, a table never started.
+    COMPLETED = "completed"
+    MISSED = "missed"
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,9 @@ class Decision:
     reason: str | None = None
     export_arn: str | None = None
     export_type: str | None = None
+    # For exports: IN_PROGRESS, COMPLETED or FAILED as last seen, and when AWS started it.
+    status: str | None = None
+    started_at: datetime | None = None
 
     def as_dict(self) -> dict[str, str]:
         """Summary entry: {table, exportArn} for exports, {table, reason} otherwise."""
@@ -148,21 +163,34 @@ class Scan:
 
     table: Table
     selected: bool
-    in_flight: int = 0
+    in_flight: list[str] = field(default_factory=list)
     plan: Decision | ExportRequest | None = None
     list_error: str | None = None
 
 
 @dataclass
-class RunResult:
-    """Everything a run decided, for the summary."""
+class ScanResult:
+    """What the first run of a cut learned about every table."""
 
-    cut: datetime
     decisions: list[Decision] = field(default_factory=list)
+    requests: list[ExportRequest] = field(default_factory=list)
+    # Every IN_PROGRESS export ListExports showed, ours of this cut included.
+    in_flight_arns: list[str] = field(default_factory=list)
     tables_seen: int = 0
     excluded: int = 0
-    in_flight_before: int = 0
-    capacity: int = 0
+    # Excluded tables whose exports could not be listed: their in-flight count is unknown.
+    unknown_in_flight: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StartResult:
+    """What `Exporter.start` did with the requests it was given."""
+
+    decisions: list[Decision] = field(default_factory=list)
+    # Requests to try again later: deferred by a call, or never attempted.
+    retry: list[ExportRequest] = field(default_factory=list)
+    # LimitExceededException was seen: the account is at its export quota.
+    limit_exceeded: bool = False
 
 
 def backoff_sleep(seconds: float) -> None:
@@ -198,17 +226,16 @@ def is_selected(name: str, settings: Settings) -> bool:
     return not any(fnmatch.fnmatchcase(name, pattern) for pattern in settings.exclude_tables)
 
 
-def list_tables(client: DynamoDBClient, region: str, account: str, partition: str) -> list[Table]:
+def list_tables(client: DynamoDBClient, scope: Scope) -> list[Table]:
     """Every table of the account and Region (ListTables pages hold at most 100)."""
     tables: list[Table] = []
     for page in client.get_paginator("list_tables").paginate():
         for name in page.get("TableNames", []):
-            arn = f"arn:{partition}:dynamodb:{region}:{account}:table/{name}"
-            tables.append(Table(name=str(name), arn=arn))
+            tables.append(Table(name=str(name), arn=scope.table_arn(str(name))))
     return tables
 
 
-def client_token(settings: Settings, request: ExportRequest, cut: datetime) -> str:
+def client_token(settings: Settings, scope: Scope, request: ExportRequest, cut: datetime) -> str:
     """Deterministic token: same table, cut and parameters give the same export.
 
     The attempt suffix lets a run retry a FAILED export of the same cut: within the
@@ -224,7 +251,7 @@ def client_token(settings: Settings, request: ExportRequest, cut: datetime) -> s
             settings.view_type if request.export_type == "INCREMENTAL_EXPORT" else None,
             settings.bucket,
             settings.bucket_owner,
-            s3_prefix(settings, request.table.name, cut),
+            s3_prefix(settings, scope, request.table.name, cut),
             settings.sse_algorithm,
             settings.kms_key_id,
         ]
@@ -273,13 +300,14 @@ def _covers_cut(
 def plan_table(
     client: DynamoDBClient,
     settings: Settings,
+    scope: Scope,
     table: Table,
     summaries: list[Mapping[str, Any]],
     cut: datetime,
 ) -> Decision | ExportRequest:
     """Decide from the table's newest export summaries what this run must do."""
-    prefix = s3_prefix(settings, table.name, cut)
-    root = table_root(settings, table.name)
+    prefix = s3_prefix(settings, scope, table.name, cut)
+    root = table_root(settings, scope, table.name)
     failed_for_cut = 0
     chain_end: datetime | None = None
     describes = 0
@@ -310,6 +338,8 @@ def plan_table(
                     reason=f"export of this cut already {current}",
                     export_arn=arn,
                     export_type=str(description.get("ExportType", "")) or None,
+                    status=str(current),
+                    started_at=_as_utc(description.get("StartTime")),
                 )
             if current == "FAILED":
                 failed_for_cut += 1
@@ -379,7 +409,7 @@ class _Capacity:
     """
 
     def __init__(self, slots: int) -> None:
-        self._free = slots
+        self._free = max(0, slots)
         self._pending = 0
         self._stop_reason: str | None = None
         self._cond = threading.Condition()
@@ -414,6 +444,12 @@ class _Capacity:
         with self._cond:
             return self._stop_reason
 
+    @property
+    def free(self) -> int:
+        """Slots neither used nor held by a call in flight."""
+        with self._cond:
+            return self._free
+
 
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", "Unknown"))
@@ -427,7 +463,7 @@ def _error_text(exc: Exception) -> str:
 
 
 class Exporter:
-    """One run: scan all tables, then start the exports that are due.
+    """The AWS side of one run: scan tables (first run of a cut), start exports.
 
     `client` serves ListExports and DescribeExport with botocore's retries;
     `export_client` must have them off (total_max_attempts=1), as this class retries
@@ -438,6 +474,7 @@ class Exporter:
         self,
         client: DynamoDBClient,
         settings: Settings,
+        scope: Scope,
         cut: datetime,
         started_at: datetime,
         on_decision: Callable[[Decision], None] = lambda _decision: None,
@@ -447,6 +484,7 @@ class Exporter:
         self._client = client
         self._export_client = export_client
         self._settings = settings
+        self._scope = scope
         self._cut = cut
         self._started_at = started_at
         self._on_decision = on_decision
@@ -460,9 +498,13 @@ class Exporter:
         try:
             page = self._client.list_exports(TableArn=table.arn, MaxResults=LIST_EXPORTS_PAGE)
             summaries: list[Mapping[str, Any]] = list(page.get("ExportSummaries", []))
-            scan.in_flight = sum(1 for s in summaries if s.get("ExportStatus") == "IN_PROGRESS")
+            scan.in_flight = [
+                str(s.get("ExportArn")) for s in summaries if s.get("ExportStatus") == "IN_PROGRESS"
+            ]
             if selected:
-                scan.plan = plan_table(self._client, self._settings, table, summaries, self._cut)
+                scan.plan = plan_table(
+                    self._client, self._settings, self._scope, table, summaries, self._cut
+                )
         # One table's trouble (throttling beyond retries, a malformed answer, a bug)
         # must not cost the other tables their backup; it is reported and re-raised
         # as a failed run at the end.
@@ -476,6 +518,54 @@ class Exporter:
             self._decide(scan.plan)
         return scan
 
+    def scan(self, tables: Iterable[Table]) -> ScanResult:
+        """Pass 1 over every table: what is in flight, what each selected table needs."""
+        settings = self._settings
+        all_tables = list(tables)
+        with ThreadPoolExecutor(
+            max_workers=settings.worker_threads, thread_name_prefix="scan"
+        ) as pool:
+            # Excluded tables are listed too: their exports count against the same
+            # account-wide limit.
+            scans = list(
+                pool.map(lambda t: self._scan(t, is_selected(t.name, settings)), all_tables)
+            )
+        return ScanResult(
+            decisions=[s.plan for s in scans if isinstance(s.plan, Decision)],
+            requests=[s.plan for s in scans if isinstance(s.plan, ExportRequest)],
+            in_flight_arns=[arn for s in scans for arn in s.in_flight],
+            tables_seen=len(all_tables),
+            excluded=sum(1 for s in scans if not s.selected),
+            unknown_in_flight=[
+                s.table.name for s in scans if s.list_error is not None and not s.selected
+            ],
+        )
+
+    def start(self, requests: Sequence[ExportRequest], slots: int, cap_reason: str) -> StartResult:
+        """ExportTableToPointInTime for `requests` in order, using at most `slots` slots.
+
+        A table that starts no export (no PITR, an error) gives its slot back, so
+        requests are taken in batches of the free slots until the slots are used, the
+        requests run out, or starts stop (LimitExceededException, throttling that
+        outlasts the retries). What was not attempted comes back in `retry`.
+        """
+        capacity = _Capacity(slots)
+        queue = deque(requests)
+        result = StartResult()
+        with ThreadPoolExecutor(
+            max_workers=self._settings.worker_threads, thread_name_prefix="export"
+        ) as pool:
+            while queue and capacity.free > 0 and capacity.stop_reason is None:
+                batch = [queue.popleft() for _ in range(min(capacity.free, len(queue)))]
+                decisions = list(pool.map(lambda r: self._start(r, capacity, cap_reason), batch))
+                for request, decision in zip(batch, decisions, strict=True):
+                    result.decisions.append(decision)
+                    if decision.outcome is Outcome.DEFERRED:
+                        result.retry.append(request)
+        result.retry.extend(queue)
+        result.limit_exceeded = (capacity.stop_reason or "").startswith(_LIMIT_STOP)
+        return result
+
     def _start(self, request: ExportRequest, capacity: _Capacity, cap_reason: str) -> Decision:
         name = request.table.name
         stopped = capacity.stop_reason
@@ -487,7 +577,9 @@ class Exporter:
         started = False
         try:
             decision = self._call_export(request, capacity)
-            started = decision.outcome is Outcome.STARTED
+            started = decision.outcome is Outcome.STARTED or (
+                decision.outcome is Outcome.EXISTING and decision.status == "IN_PROGRESS"
+            )
         finally:
             capacity.release(started=started)
         return self._decide(decision)
@@ -497,10 +589,10 @@ class Exporter:
         name = request.table.name
         params: dict[str, Any] = {
             "TableArn": request.table.arn,
-            "ClientToken": client_token(settings, request, self._cut),
+            "ClientToken": client_token(settings, self._scope, request, self._cut),
             "S3Bucket": settings.bucket,
             "S3BucketOwner": settings.bucket_owner,
-            "S3Prefix": s3_prefix(settings, name, self._cut),
+            "S3Prefix": s3_prefix(settings, self._scope, name, self._cut),
             "S3SseAlgorithm": settings.sse_algorithm,
             "ExportFormat": settings.export_format,
             "ExportType": request.export_type,
@@ -519,30 +611,28 @@ class Exporter:
         description = self._request_export(request, params, capacity)
         if isinstance(description, Decision):
             return description
-        arn = str(description.get("ExportArn"))
-        status = description.get("ExportStatus")
+        status = str(description.get("ExportStatus"))
+        started_time = _as_utc(description.get("StartTime"))
+        reason: str | None
         if status == "FAILED":
             failure = description.get("FailureCode") or description.get("FailureMessage")
-            return Decision(
-                name, Outcome.FAILED, reason=f"export FAILED: {failure}", export_arn=arn
-            )
-        started_time = _as_utc(description.get("StartTime"))
-        if started_time is not None and started_time < self._started_at.replace(microsecond=0):
+            outcome, reason = Outcome.FAILED, f"export FAILED: {failure}"
+        elif started_time is not None and started_time < self._started_at.replace(microsecond=0):
             # ClientToken handed back an export an earlier run started (within 8 h,
             # before ListExports showed it): nothing new was started.
-            return Decision(
-                name,
-                Outcome.EXISTING,
-                reason=f"ClientToken returned the export started {started_time.isoformat()}",
-                export_arn=arn,
-                export_type=request.export_type,
-            )
+            outcome = Outcome.EXISTING
+            reason = f"ClientToken returned the export started {started_time.isoformat()}"
+        else:
+            outcome, reason = Outcome.STARTED, request.reason
+            started_time = started_time or self._started_at
         return Decision(
             name,
-            Outcome.STARTED,
-            reason=request.reason,
-            export_arn=arn,
+            outcome,
+            reason=reason,
+            export_arn=str(description.get("ExportArn")),
             export_type=request.export_type,
+            status=status,
+            started_at=started_time,
         )
 
     def _request_export(
@@ -590,6 +680,14 @@ class Exporter:
         if code == "PointInTimeRecoveryUnavailableException":
             return Decision(name, Outcome.SKIPPED, reason="point-in-time recovery is not enabled")
         if code == "InvalidExportTimeException":
+            if self._started_at - self._cut < RECENT_CUT:
+                # The cut is newer than PITR's latest restorable time (a few minutes
+                # behind now): the table is fine, the cut is just not restorable yet.
+                return Decision(
+                    name,
+                    Outcome.DEFERRED,
+                    reason=f"cut not restorable yet: newer than PITR's latest restorable time ({text})",
+                )
             return Decision(
                 name,
                 Outcome.SKIPPED,
@@ -605,14 +703,14 @@ class Exporter:
                 Outcome.FAILED,
                 reason=(
                     f"conflict writing to s3://{self._settings.bucket}/"
-                    f"{s3_prefix(self._settings, name, self._cut)} ({text})"
+                    f"{s3_prefix(self._settings, self._scope, name, self._cut)} ({text})"
                 ),
             )
         if code == "LimitExceededException":
             # The account is at its export limit (exports we could not see, e.g. of
-            # other Regions' tooling or tables deleted since): stop starting new ones,
-            # the next run picks the rest up.
-            capacity.stop("LimitExceededException earlier in run")
+            # other tools or tables deleted since): stop starting new ones, a later
+            # run picks the rest up.
+            capacity.stop(f"{_LIMIT_STOP} earlier in run")
             return Decision(name, Outcome.DEFERRED, reason=f"account export limit reached ({text})")
         if code in _ALREADY_STARTED_CODES:
             return Decision(
@@ -623,36 +721,5 @@ class Exporter:
             )
         return Decision(name, Outcome.FAILED, reason=text)
 
-    def run(self, tables: Iterable[Table]) -> RunResult:
-        """Scan every table, then start due exports within the free capacity."""
-        settings = self._settings
-        all_tables = list(tables)
-        result = RunResult(cut=self._cut, tables_seen=len(all_tables))
-        with ThreadPoolExecutor(
-            max_workers=settings.worker_threads, thread_name_prefix="scan"
-        ) as pool:
-            # Excluded tables are listed too: their exports count against the same
-            # account-wide limit.
-            scans = list(
-                pool.map(lambda t: self._scan(t, is_selected(t.name, settings)), all_tables)
-            )
-        result.excluded = sum(1 for s in scans if not s.selected)
-        result.in_flight_before = sum(s.in_flight for s in scans)
-        result.capacity = max(0, settings.max_concurrent_exports - result.in_flight_before)
-        unknown = [s.table.name for s in scans if s.list_error is not None and not s.selected]
 
-        decisions = [s.plan for s in scans if isinstance(s.plan, Decision)]
-        requests = [s.plan for s in scans if isinstance(s.plan, ExportRequest)]
-        capacity = _Capacity(result.capacity)
-        cap_reason = (
-            f"concurrency cap: {result.in_flight_before} exports in flight, "
-            f"MAX_CONCURRENT_EXPORTS={settings.max_concurrent_exports}"
-        )
-        if unknown:
-            cap_reason += f" (in-flight count unknown for {len(unknown)} excluded tables)"
-        with ThreadPoolExecutor(
-            max_workers=settings.worker_threads, thread_name_prefix="export"
-        ) as pool:
-            decisions.extend(pool.map(lambda r: self._start(r, capacity, cap_reason), requests))
-        result.decisions = sorted(decisions, key=lambda d: d.table)
-        return result
+_LIMIT_STOP = "LimitExceededException"

@@ -1,10 +1,12 @@
 """Lambda entry point: export every DynamoDB table to a bucket in another account.
 
-Scheduled daily by EventBridge. Each table is exported as of one shared instant (the
-cut) to s3://{S3_BUCKET_DEST}/{ENV}/{table}/{YYYY}/{MM}/{DD}/AWSDynamoDB/<export-id>/.
-Settings: see export_config.load_settings and the README, "DynamoDB export Lambda".
-They are parsed once per cold start (`cold_start`); an unusable environment is logged
-then and fails every invocation with the same ConfigurationError, before any AWS call.
+Scheduled by EventBridge (a daily run and a catch-up), and continued by EventBridge
+Scheduler one-time schedules that runs create themselves (export_run, continuation).
+Each table is exported as of one shared instant (the cut) to
+s3://{S3_BUCKET_DEST}/{ENV}/{account}/{region}/{table}/{YYYY}/{MM}/{DD}/AWSDynamoDB/<id>/.
+Settings: see export_config.load_settings and docs/dynamodb-exporter.md. They are
+parsed once per cold start (`cold_start`); an unusable environment is logged then and
+fails every invocation with the same ConfigurationError, before any AWS call.
 """
 
 from __future__ import annotations
@@ -25,14 +27,19 @@ from botocore.config import Config
 from export_config import (
     ConfigurationError,
     InvalidEventError,
+    Scope,
     Settings,
     load_settings,
+    parse_continuation,
     resolve_cut,
 )
-from export_engine import Decision, Exporter, Outcome, RunResult, list_tables
+from export_engine import Decision, Outcome
+from export_run import CutRun, Environment, RunReport
+from state_store import StateStore
 
 __all__ = [
     "ConfigurationError",
+    "ContinuationError",
     "ExportsFailedError",
     "InvalidEventError",
     "lambda_handler",
@@ -48,6 +55,32 @@ RETRY_CONFIG = {"mode": "standard", "max_attempts": 8}
 # itself (never on LimitExceededException), which works the same on every botocore.
 # `total_max_attempts` counts the first attempt; `max_attempts` would not (1 = 2 tries).
 EXPORT_RETRY_CONFIG = {"mode": "standard", "total_max_attempts": 1}
+
+# With the function's log format set to JSON, Lambda's Python runtime writes a logged
+# string under "message", and only attributes passed with `extra=` become top-level
+# keys (Lambda Developer Guide, "Log and monitor Python Lambda functions",
+# https://docs.aws.amazon.com/lambda/latest/dg/python-logging.html). Its formatter
+# (aws-lambda-python-runtime-interface-client, lambda_runtime_log_utils.JsonFormatter)
+# drops extras named like its own keys and encodes without a `default`, so fields are
+# checked against both and made JSON-native here.
+_FORMATTER_KEYS = frozenset(
+    {
+        "timestamp",
+        "level",
+        "message",
+        "logger",
+        "stackTrace",
+        "errorType",
+        "errorMessage",
+        "requestId",
+        "location",
+        "tenantId",
+    }
+)
+_RECORD_KEYS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+}
 
 
 class ExportsFailedError(Exception):
@@ -65,8 +98,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _log(record: Mapping[str, Any], level: int = logging.INFO) -> None:
-    LOG.log(level, json.dumps(record, default=str, sort_keys=True))
+class ContinuationError(Exception):
+    """The run's state is saved but its continuation could not be scheduled.
+
+    Raised after the run so that Lambda's Errors metric sees it; the catch-up schedule
+    takes the chain over once the missing continuation is late.
+    """
+
+
+def log_event(
+    event: str, message: str, fields: Mapping[str, Any], level: int = logging.INFO
+) -> None:
+    """One log line: `message` for people, `event` and `fields` as top-level JSON keys."""
+    clash = sorted((set(fields) | {"event"}) & (_FORMATTER_KEYS | _RECORD_KEYS))
+    if clash:
+        raise ValueError(f"log fields {clash} collide with keys the log record already has")
+    extra = json.loads(json.dumps({"event": event, **fields}, default=str))
+    LOG.log(level, message, extra=extra)
 
 
 # The parsed environment, or why it is unusable; set by cold_start().
@@ -85,7 +133,12 @@ def cold_start(environ: Mapping[str, str] = os.environ) -> None:
     try:
         _SETTINGS = load_settings(environ)
     except ConfigurationError as exc:
-        _log({"event": "configuration_error", "problems": exc.problems}, logging.ERROR)
+        log_event(
+            "configuration_error",
+            str(exc),
+            {"problems": exc.problems},
+            logging.ERROR,
+        )
         _SETTINGS = exc
 
 
@@ -128,6 +181,18 @@ def _partition_and_account(context: Any, region: str) -> tuple[str, str]:
     return _caller_identity(region)
 
 
+def _function_name(context: Any, settings: Settings) -> str:
+    """This function's name: schedule names and the continuation target derive from it."""
+    name = getattr(context, "function_name", None) or os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+    if isinstance(name, str) and name:
+        return name
+    if settings.continuations:
+        raise ConfigurationError(
+            ["AWS_LAMBDA_FUNCTION_NAME is not set (needed to schedule continuations)"]
+        )
+    return "dynamodb-export"
+
+
 class CallCounter:
     """Counts AWS API calls by operation.
 
@@ -154,8 +219,9 @@ def make_client(
     settings: Settings,
     counter: CallCounter,
     retries: Mapping[str, Any] = RETRY_CONFIG,
+    service: str = "dynamodb",
 ) -> Any:
-    """DynamoDB client for this run (thread-safe; shared by the worker threads)."""
+    """A client for this run (thread-safe; shared by the worker threads)."""
     config = Config(
         region_name=region,
         retries=dict(retries),
@@ -164,71 +230,98 @@ def make_client(
         connect_timeout=10,
         read_timeout=60,
     )
-    client = boto3.client("dynamodb", config=config)
-    client.meta.events.register("before-call.dynamodb", counter)
+    client = boto3.client(service, config=config)
+    client.meta.events.register(f"before-call.{client.meta.service_model.endpoint_prefix}", counter)
     return client
 
 
-def summarize(result: RunResult, calls: dict[str, int], seconds: float) -> dict[str, Any]:
-    """The handler's return value: decisions by outcome plus counts."""
+def summarize(
+    report: RunReport, calls: Mapping[str, Mapping[str, int]], seconds: float
+) -> dict[str, Any]:
+    """The handler's return value: this run's decisions by outcome plus counts."""
     by_outcome: dict[str, list[dict[str, str]]] = {o.value: [] for o in Outcome}
-    for decision in result.decisions:
+    for decision in sorted(report.decisions, key=lambda d: d.table):
         by_outcome[decision.outcome.value].append(decision.as_dict())
-    counts = {name: len(entries) for name, entries in by_outcome.items()}
+    counts: dict[str, Any] = {name: len(entries) for name, entries in by_outcome.items()}
     counts.update(
-        tablesSeen=result.tables_seen,
-        excluded=result.excluded,
-        inFlightBefore=result.in_flight_before,
-        capacity=result.capacity,
+        tablesSeen=report.tables_seen,
+        excluded=report.excluded,
+        inFlightBefore=report.in_flight_before,
+        capacity=report.capacity,
+        pending=report.pending,
+        inFlight=report.in_flight,
     )
     return {
-        "exportTime": result.cut.isoformat(),
+        "exportTime": report.cut.isoformat(),
+        "action": report.action,
+        "wave": report.wave,
         **by_outcome,
         "counts": counts,
-        "awsCalls": calls,
+        "continuation": report.continuation,
+        "closed": report.closed,
+        "errors": report.errors,
+        "warnings": report.warnings,
+        "awsCalls": dict(calls["dynamodb"]),
+        "stateCalls": dict(calls["state"]),
+        "schedulerCalls": dict(calls["scheduler"]),
         "durationSeconds": round(seconds, 3),
     }
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-    """Export all selected tables as of one cut; raise if any table failed."""
+    """Run the cut's first run, a wave, or nothing; raise if a table or the chain failed."""
     began = time.monotonic()
     now = utcnow()
     settings = current_settings()
-    cut = resolve_cut(event, settings, now)
+    continuation = parse_continuation(event, settings, now)
+    cut = continuation.cut if continuation else resolve_cut(event, settings, now)
+    manual = isinstance(event, Mapping) and event.get("exportTime") is not None
     region = _region()
     partition, account = _partition_and_account(context, region)
+    scope = Scope(partition=partition, account=account, region=region)
+    function_name = _function_name(context, settings)
 
-    counter = CallCounter()
-    client = make_client(region, settings, counter)
-    export_client = make_client(region, settings, counter, retries=EXPORT_RETRY_CONFIG)
-    tables = list_tables(client, region, account, partition)
-
-    def log_decision(decision: Decision) -> None:
-        _log(
-            {
-                "event": "table",
-                "exportTime": cut.isoformat(),
-                "decision": decision.outcome.value,
-                **decision.as_dict(),
-            }
-        )
-
-    result = Exporter(
-        client, settings, cut, now, on_decision=log_decision, export_client=export_client
-    ).run(tables)
-    summary = summarize(result, counter.snapshot(), time.monotonic() - began)
-    _log(
+    counters = {name: CallCounter() for name in ("dynamodb", "state", "scheduler")}
+    scheduler = None
+    if settings.continuations:
+        scheduler = make_client(region, settings, counters["scheduler"], service="scheduler")
+    env = Environment(
+        settings=settings,
+        scope=scope,
+        cut=cut,
+        now=now,
+        client=make_client(region, settings, counters["dynamodb"]),
+        export_client=make_client(
+            region, settings, counters["dynamodb"], retries=EXPORT_RETRY_CONFIG
+        ),
+        store=StateStore(make_client(region, settings, counters["state"]), settings.state_table),
+        scheduler=scheduler,
+        function_name=function_name,
+        function_arn=f"arn:{partition}:lambda:{region}:{account}:function:{function_name}",
+        log=log_event,
+    )
+    report = CutRun(env).run(continuation, scheduled=continuation is None and not manual)
+    calls = {name: counter.snapshot() for name, counter in counters.items()}
+    summary = summarize(report, calls, time.monotonic() - began)
+    log_event(
+        "totals",
+        f"{report.action} for cut {summary['exportTime']}: {summary['counts']}",
         {
-            "event": "totals",
             "exportTime": summary["exportTime"],
             "exportType": settings.export_type,
+            "action": report.action,
+            "wave": report.wave,
             **summary["counts"],
+            "continuation": report.continuation,
             "awsCalls": summary["awsCalls"],
+            "stateCalls": summary["stateCalls"],
+            "schedulerCalls": summary["schedulerCalls"],
             "durationSeconds": summary["durationSeconds"],
-        }
+        },
     )
-    failed = [d for d in result.decisions if d.outcome is Outcome.FAILED]
+    failed = [d for d in report.decisions if d.outcome is Outcome.FAILED]
     if failed:
         raise ExportsFailedError(failed, summary)
+    if report.errors:
+        raise ContinuationError("; ".join(report.errors))
     return summary

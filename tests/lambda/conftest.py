@@ -20,6 +20,7 @@ REGION = "eu-west-1"
 SOURCE_ACCOUNT = "123456789012"  # moto's default account: where the tables live
 BACKUP_ACCOUNT = "333333333333"  # owns the destination bucket
 BUCKET = "ddb-backup-dest"
+STATE_TABLE = "ddb-export-state"  # the exporter's own state, in SOURCE_ACCOUNT
 
 
 @pytest.fixture
@@ -34,6 +35,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("S3_BUCKET_DEST", BUCKET)
     monkeypatch.setenv("S3_BUCKET_OWNER", BACKUP_ACCOUNT)
     monkeypatch.setenv("ENV", "prod")
+    monkeypatch.setenv("STATE_TABLE", STATE_TABLE)
     for name in (
         "S3_SSE_ALGORITHM",
         "S3_SSE_KMS_KEY_ID",
@@ -46,6 +48,10 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "EXPORT_TIME_OF_DAY",
         "WORKER_THREADS",
         "FULL_EXPORT_INTERVAL_DAYS",
+        # Continuations are off unless a test turns them on.
+        "SCHEDULE_GROUP",
+        "SCHEDULER_ROLE_ARN",
+        "AWS_LAMBDA_FUNCTION_NAME",
     ):
         monkeypatch.delenv(name, raising=False)
     yield

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import string
 from datetime import UTC, datetime, time, timedelta, timezone
@@ -11,25 +12,41 @@ from typing import Any
 import pytest
 from export_config import (
     ConfigurationError,
+    Continuation,
     InvalidEventError,
+    Scope,
     Settings,
     load_settings,
+    parse_continuation,
     resolve_cut,
     s3_prefix,
 )
 
-REQUIRED = {"S3_BUCKET_DEST": "ddb-backup-dest", "S3_BUCKET_OWNER": "333333333333", "ENV": "prod"}
+REQUIRED = {
+    "S3_BUCKET_DEST": "ddb-backup-dest",
+    "S3_BUCKET_OWNER": "333333333333",
+    "ENV": "prod",
+    "STATE_TABLE": "ddb-export-state",
+}
+SCOPE = Scope(partition="aws", account="123456789012", region="eu-west-1")
+SCHEDULER_ROLE = "arn:aws:iam::123456789012:role/ddb-export-scheduler"
 NOW = datetime(2025, 3, 10, 6, 30, tzinfo=UTC)
 
 
-def test_defaults_from_the_three_required_variables() -> None:
+def test_defaults_from_the_four_required_variables() -> None:
     settings = load_settings(REQUIRED)
 
-    assert settings == Settings(bucket="ddb-backup-dest", bucket_owner="333333333333", env="prod")
+    assert settings == Settings(
+        bucket="ddb-backup-dest",
+        bucket_owner="333333333333",
+        env="prod",
+        state_table="ddb-export-state",
+    )
+    assert not settings.continuations
     assert settings.sse_algorithm == "AES256"
     assert settings.export_format == "DYNAMODB_JSON"
     assert settings.export_type == "FULL_EXPORT"
-    assert settings.max_concurrent_exports == 250
+    assert settings.max_concurrent_exports == 280
     assert settings.export_time_of_day == time(0, 0)
     assert settings.worker_threads == 16
     assert settings.include_tables == ()
@@ -50,6 +67,8 @@ def test_all_optional_settings_parsed() -> None:
         "EXPORT_TIME_OF_DAY": "23:45",
         "WORKER_THREADS": "4",
         "FULL_EXPORT_INTERVAL_DAYS": "14",
+        "SCHEDULE_GROUP": "ddb-export",
+        "SCHEDULER_ROLE_ARN": SCHEDULER_ROLE,
     }
 
     settings = load_settings(environ)
@@ -65,6 +84,8 @@ def test_all_optional_settings_parsed() -> None:
     assert settings.export_time_of_day == time(23, 45)
     assert settings.worker_threads == 4
     assert settings.full_export_interval_days == 14
+    assert settings.continuations
+    assert (settings.schedule_group, settings.scheduler_role_arn) == ("ddb-export", SCHEDULER_ROLE)
 
 
 def test_every_problem_is_reported_in_one_error() -> None:
@@ -77,6 +98,7 @@ def test_every_problem_is_reported_in_one_error() -> None:
         "WORKER_THREADS": "many",
         "EXPORT_TIME_OF_DAY": "24:00",
         "FULL_EXPORT_INTERVAL_DAYS": "weekly",
+        "SCHEDULE_GROUP": "has spaces",
     }
 
     with pytest.raises(ConfigurationError) as caught:
@@ -93,9 +115,12 @@ def test_every_problem_is_reported_in_one_error() -> None:
         "WORKER_THREADS",
         "EXPORT_TIME_OF_DAY",
         "FULL_EXPORT_INTERVAL_DAYS",
+        "STATE_TABLE",
+        "SCHEDULE_GROUP",
+        "SCHEDULER_ROLE_ARN",
     ):
         assert name in message
-    assert len(caught.value.problems) == 9
+    assert len(caught.value.problems) == 12
 
 
 @pytest.mark.parametrize(
@@ -108,6 +133,12 @@ def test_every_problem_is_reported_in_one_error() -> None:
         ({"FULL_EXPORT_INTERVAL_DAYS": "0"}, "FULL_EXPORT_INTERVAL_DAYS"),
         ({"FULL_EXPORT_INTERVAL_DAYS": "366"}, "FULL_EXPORT_INTERVAL_DAYS"),
         ({"FULL_EXPORT_INTERVAL_DAYS": "7.5"}, "FULL_EXPORT_INTERVAL_DAYS"),
+        ({"STATE_TABLE": "x"}, "STATE_TABLE"),
+        ({"STATE_TABLE": "state/table"}, "STATE_TABLE"),
+        # Half a continuation setup is refused: it would silently not continue.
+        ({"SCHEDULE_GROUP": "ddb-export"}, "SCHEDULER_ROLE_ARN"),
+        ({"SCHEDULER_ROLE_ARN": SCHEDULER_ROLE}, "SCHEDULE_GROUP"),
+        ({"SCHEDULE_GROUP": "g", "SCHEDULER_ROLE_ARN": "role/x"}, "SCHEDULER_ROLE_ARN"),
     ],
 )
 def test_bad_combinations_rejected(extra: dict[str, str], variable: str) -> None:
@@ -150,7 +181,9 @@ def test_cut_is_the_scheduled_day_at_time_of_day() -> None:
     cut = resolve_cut({"time": "2025-03-10T05:00:00Z"}, settings, NOW)
 
     assert cut == datetime(2025, 3, 10, 2, 15, tzinfo=UTC)
-    assert s3_prefix(settings, "orders", cut) == "prod/orders/2025/03/10"
+    assert (
+        s3_prefix(settings, SCOPE, "orders", cut) == "prod/123456789012/eu-west-1/orders/2025/03/10"
+    )
 
 
 def test_cut_falls_back_to_today_without_event_time() -> None:
@@ -239,3 +272,62 @@ def test_cut_in_the_future_is_an_error() -> None:
 
     with pytest.raises(InvalidEventError, match="in the future"):
         resolve_cut({"time": "2025-03-10T06:00:00Z"}, settings, NOW)
+
+
+def test_same_table_in_two_accounts_and_regions_gets_two_prefixes() -> None:
+    settings = load_settings(REQUIRED)
+    cut = datetime(2025, 3, 10, tzinfo=UTC)
+    other_account = Scope(partition="aws", account="210987654321", region="eu-west-1")
+    other_region = Scope(partition="aws", account="123456789012", region="us-east-1")
+
+    prefixes = {
+        s3_prefix(settings, scope, "orders", cut) for scope in (SCOPE, other_account, other_region)
+    }
+
+    assert prefixes == {
+        "prod/123456789012/eu-west-1/orders/2025/03/10",
+        "prod/210987654321/eu-west-1/orders/2025/03/10",
+        "prod/123456789012/us-east-1/orders/2025/03/10",
+    }
+
+
+def test_continuation_payload_round_trips_and_stays_small() -> None:
+    settings = load_settings(REQUIRED)
+    continuation = Continuation(datetime(2025, 3, 10, tzinfo=UTC), run_id="a1b2c3", wave=17)
+
+    payload = continuation.payload(settings)
+
+    assert parse_continuation(payload, settings, NOW) == continuation
+    # Bounded whatever the table count: the tables live in the state table.
+    assert len(json.dumps(payload)) < 300
+    assert parse_continuation({"time": "2025-03-10T05:00:00Z"}, settings, NOW) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"exportTime": "yesterday"}, "'continuation.exportTime'"),
+        ({"exportTime": "2026-01-01T00:00:00Z"}, "'continuation.exportTime'"),
+        ({"runId": ""}, "'continuation.runId'"),
+        ({"runId": "x" * 65}, "'continuation.runId'"),
+        ({"runId": 7}, "'continuation.runId'"),
+        ({"wave": 0}, "'continuation.wave'"),
+        ({"wave": "3"}, "'continuation.wave'"),
+        ({"wave": True}, "'continuation.wave'"),
+        ({"stateTable": "someone-elses-state"}, "'continuation.stateTable'"),
+    ],
+)
+def test_bad_continuation_field_is_named(change: dict[str, Any], field: str) -> None:
+    settings = load_settings(REQUIRED)
+    payload = Continuation(datetime(2025, 3, 10, tzinfo=UTC), run_id="a1b2c3", wave=2).payload(
+        settings
+    )
+    payload["continuation"].update(change)
+
+    with pytest.raises(InvalidEventError, match=field):
+        parse_continuation(payload, settings, NOW)
+
+
+def test_continuation_that_is_not_an_object_is_named() -> None:
+    with pytest.raises(InvalidEventError, match="'continuation'"):
+        parse_continuation({"continuation": "wave-2"}, load_settings(REQUIRED), NOW)

@@ -2,27 +2,19 @@
 
 Tables live in moto's default account 123456789012; the destination bucket belongs
 to 333333333333 (created with assume_role credentials, which moto maps to that
-account).
+account). The exporter's state table lives with the tables.
 
-moto 5.2.5's export support is thin (moto/dynamodb/models/table_export.py): it
-ignores ClientToken, ExportTime and IncrementalExportSpecification, finishes every
-export at once, writes no manifests, never raises LimitExceededException or
-InvalidExportTimeException, and lists exports unordered with random ids.
-`FakeExportService` below replaces moto's three export handlers ON PURPOSE with the
-AWS behaviour the function relies on (each rule cites the API reference); table
-lookup, PITR status and the S3 objects still come from moto's own backends.
+moto lacks most of the export API's behaviour and never fires schedules:
+bench/export_emulator.py adds both ON PURPOSE (its docstring lists what and why), and
+the tests move its clock instead of waiting.
 """
 
 from __future__ import annotations
 
-import gzip
 import importlib
-import json
 import threading
-import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -34,291 +26,38 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from export_config import ConfigurationError, InvalidEventError
 from moto import mock_aws
-from moto.core.exceptions import JsonRESTError
-from moto.core.responses import ActionResult
-from moto.dynamodb.exceptions import PointInTimeRecoveryUnavailable
-from moto.dynamodb.models.utilities import dynamo_json_dump
-from moto.dynamodb.responses import DynamoHandler
-from moto.s3.models import s3_backends
+from moto.scheduler.models import scheduler_backends
+
+from bench.export_emulator import (
+    Clock,
+    ExportService,
+    Firing,
+    complete,
+    installed,
+    scheduled,
+    utc,
+)
 
 # Same values as conftest.aws_env (conftest is not importable for mypy).
 REGION = "eu-west-1"
 SOURCE_ACCOUNT = "123456789012"
 BACKUP_ACCOUNT = "333333333333"
 BUCKET = "ddb-backup-dest"
-ERROR_PREFIX = "com.amazonaws.dynamodb.v20120810#"
-TOKEN_WINDOW = timedelta(hours=8)
+STATE_TABLE = "ddb-export-state"
 DAY = datetime(2025, 3, 10, tzinfo=UTC)
-EVENT = {"source": "aws.events", "time": "2025-03-10T00:05:00Z"}
+# An hour after the cut: point-in-time recovery has long caught up with it.
+EVENT = {"source": "aws.events", "time": "2025-03-10T01:05:00Z"}
 CONTEXT = SimpleNamespace(
-    invoked_function_arn=f"arn:aws:lambda:{REGION}:{SOURCE_ACCOUNT}:function:ddb-export"
+    invoked_function_arn=f"arn:aws:lambda:{REGION}:{SOURCE_ACCOUNT}:function:ddb-export",
+    function_name="ddb-export",
 )
-
-
-class Clock:
-    """Shared fake time for the handler and the export service."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
-
-
-@dataclass
-class FakeExport:
-    arn: str
-    table_arn: str
-    account: str
-    body: dict[str, Any]
-    token: str | None
-    start: datetime
-    status: str = "IN_PROGRESS"
-    failure_code: str | None = None
-    end: datetime | None = None
-    item_count: int = 0
-    listed: bool = True
-
-    def description(self) -> dict[str, Any]:
-        spec = self.body.get("IncrementalExportSpecification")
-        result: dict[str, Any] = {
-            "ExportArn": self.arn,
-            "ExportStatus": self.status,
-            "StartTime": self.start,
-            "TableArn": self.table_arn,
-            "ClientToken": self.token,
-            "S3Bucket": self.body["S3Bucket"],
-            "S3BucketOwner": self.body.get("S3BucketOwner", self.account),
-            "S3Prefix": self.body.get("S3Prefix"),
-            "S3SseAlgorithm": self.body.get("S3SseAlgorithm"),
-            "ExportFormat": self.body.get("ExportFormat", "DYNAMODB_JSON"),
-            "ExportType": self.body.get("ExportType", "FULL_EXPORT"),
-            "ItemCount": self.item_count,
-        }
-        if spec:
-            result["IncrementalExportSpecification"] = {k: _utc(v) for k, v in spec.items()}
-        else:
-            result["ExportTime"] = _utc(self.body.get("ExportTime"))
-        if self.end:
-            result["EndTime"] = self.end
-        if self.failure_code:
-            result["FailureCode"] = self.failure_code
-        return {k: v for k, v in result.items() if v is not None}
-
-
-def _utc(value: Any) -> Any:
-    # moto's parser hands timestamps over as naive UTC datetimes.
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def _error(code: str, message: str) -> JsonRESTError:
-    return JsonRESTError(ERROR_PREFIX + code, message)
-
-
-class FakeExportService:
-    """AWS export semantics missing from moto, installed over moto's DynamoHandler."""
-
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self.limit = 300  # account quota of exports in flight (DynamoDB service quotas)
-        self.hold_in_progress = False  # new exports stay IN_PROGRESS until complete_all()
-        self.hide_from_list = False  # new exports not yet visible to ListExports
-        self.pitr_earliest: dict[str, datetime] = {}  # table -> start of PITR window
-        self.errors: dict[str, str] = {}  # table -> error code ExportTable... raises
-        # table -> (code, HTTP status) raised by its next ExportTable... calls, in order
-        self.transient: dict[str, list[tuple[str, int]]] = {}
-        self.throttle_list_once: set[str] = set()  # tables whose next ListExports throttles
-        self.exports: dict[str, FakeExport] = {}
-        self.tokens: dict[str, tuple[str, str, datetime]] = {}
-        self.attempts: Counter[str] = Counter()  # export calls per table, retries included
-        self.sleeps: list[float] = []  # backoff delays the engine asked for (not slept)
-        self._last_ms = 0
-        self._lock = threading.RLock()
-
-    # -- helpers for tests -------------------------------------------------
-    def complete_all(self) -> None:
-        with self._lock:
-            for export in self.exports.values():
-                if export.status == "IN_PROGRESS":
-                    self._write(export)
-
-    def of_table(self, name: str) -> list[FakeExport]:
-        return [e for e in self.exports.values() if e.table_arn.endswith(f":table/{name}")]
-
-    def in_progress(self, account: str) -> int:
-        return sum(
-            1 for e in self.exports.values() if e.account == account and e.status == "IN_PROGRESS"
-        )
-
-    # -- the three patched operations --------------------------------------
-    def export_table(self, api: DynamoHandler) -> ActionResult:
-        body = dict(api.body)
-        with self._lock:
-            table_arn = body["TableArn"]
-            name = table_arn.rsplit("/", 1)[-1]
-            self.attempts[name] += 1
-            now = self.clock.now
-            if name in self.errors:
-                raise _error(self.errors[name], f"injected failure for {name}")
-            if self.transient.get(name):
-                code, status = self.transient[name].pop(0)
-                failure = _error(code, f"injected transient failure for {name}")
-                failure.code = status
-                raise failure
-            # ClientToken: same token + same parameters within 8 h returns the first
-            # export; different parameters are a conflict (API reference,
-            # ExportTableToPointInTime ClientToken: ExportConflictException, the code
-            # the error list defines as a conflict writing to the bucket).
-            token = body.get("ClientToken")
-            fingerprint = json.dumps(
-                {k: v for k, v in body.items() if k != "ClientToken"}, default=str, sort_keys=True
-            )
-            if token in self.tokens:
-                previous_fp, previous_arn, issued = self.tokens[token]
-                if now - issued < TOKEN_WINDOW:
-                    if previous_fp != fingerprint:
-                        raise _error("ExportConflictException", "token reused with other params")
-                    return ActionResult(
-                        {"ExportDescription": self.exports[previous_arn].description()}
-                    )
-            table = next(
-                (t for t in api.dynamodb_backend.tables.values() if t.table_arn == table_arn), None
-            )
-            if table is None:
-                raise _error("TableNotFoundException", f"Table not found: {name}")
-            pitr = table.continuous_backups["PointInTimeRecoveryDescription"]
-            if pitr["PointInTimeRecoveryStatus"] != "ENABLED":
-                raise PointInTimeRecoveryUnavailable(name)
-            self._check_times(body, name, now)
-            if self.in_progress(api.current_account) >= self.limit:
-                raise _error("LimitExceededException", "Too many exports in progress")
-            self._last_ms = max(self._last_ms + 1, int(now.timestamp() * 1000))
-            # Real export ids start with the request time in epoch milliseconds.
-            export_id = f"{self._last_ms:014d}-{uuid.uuid4().hex[:8]}"
-            export = FakeExport(
-                arn=f"{table_arn}/export/{export_id}",
-                table_arn=table_arn,
-                account=api.current_account,
-                body=body,
-                token=token,
-                start=now,
-                listed=not self.hide_from_list,
-            )
-            self.exports[export.arn] = export
-            if token:
-                self.tokens[token] = (fingerprint, export.arn, now)
-            if not self.hold_in_progress:
-                self._write(export)
-            return ActionResult({"ExportDescription": export.description()})
-
-    def list_exports(self, api: DynamoHandler) -> ActionResult:
-        # AWS: newest first ("reverse alphanumeric order of ExportArn"), TableArn
-        # optional, MaxResults 1..25 with NextToken.
-        body = api.body
-        with self._lock:
-            table_arn = body.get("TableArn")
-            name = str(table_arn).rsplit("/", 1)[-1]
-            if name in self.throttle_list_once:
-                self.throttle_list_once.discard(name)
-                raise _error("ThrottlingException", "Rate exceeded")
-            matching = sorted(
-                (
-                    e
-                    for e in self.exports.values()
-                    if e.listed
-                    and e.account == api.current_account
-                    and (table_arn is None or e.table_arn == table_arn)
-                ),
-                key=lambda e: e.arn,
-                reverse=True,
-            )
-            start = int(body.get("NextToken") or 0)
-            size = int(body.get("MaxResults") or 25)
-            page = matching[start : start + size]
-            result: dict[str, Any] = {
-                "ExportSummaries": [
-                    {
-                        "ExportArn": e.arn,
-                        "ExportStatus": e.status,
-                        "ExportType": e.body["ExportType"],
-                    }
-                    for e in page
-                ]
-            }
-            if start + size < len(matching):
-                result["NextToken"] = str(start + size)
-            return ActionResult(result)
-
-    def describe_export(self, api: DynamoHandler) -> ActionResult:
-        with self._lock:
-            export = self.exports.get(api.body["ExportArn"])
-            if export is None:
-                raise _error("ExportNotFoundException", "export not found")
-            return ActionResult({"ExportDescription": export.description()})
-
-    def _check_times(self, body: dict[str, Any], name: str, now: datetime) -> None:
-        if body.get("ExportType") == "INCREMENTAL_EXPORT":
-            spec = body.get("IncrementalExportSpecification") or {}
-            start, end = _utc(spec.get("ExportFromTime")), _utc(spec.get("ExportToTime"))
-            if body.get("ExportTime") is not None or start is None or end is None:
-                raise _error("ValidationException", "incremental needs From/To and no ExportTime")
-            # Incremental window: 15 minutes to 24 hours (AWS Database Blog, 2023).
-            if not timedelta(minutes=15) <= end - start <= timedelta(hours=24):
-                raise _error("ValidationException", f"bad incremental window {start}..{end}")
-            earliest, latest = start, end
-        else:
-            export_time = _utc(body.get("ExportTime")) or now
-            earliest = latest = export_time
-        if latest > now or earliest < self.pitr_earliest.get(
-            name, datetime.min.replace(tzinfo=UTC)
-        ):
-            raise _error("InvalidExportTimeException", "outside the PITR window")
-
-    def _write(self, export: FakeExport) -> None:
-        # Output layout per the Developer Guide (S3DataExport.Output):
-        # <prefix>/AWSDynamoDB/<id>/{_started, manifest-summary.json, data/...}.
-        body = export.body
-        owner = body.get("S3BucketOwner") or export.account
-        s3 = s3_backends[owner]["aws"]
-        export.end = self.clock.now
-        if body["S3Bucket"] not in s3.buckets:
-            export.status, export.failure_code = "FAILED", "S3NoSuchBucket"
-            return
-        from moto.dynamodb.models import dynamodb_backends
-
-        ddb = dynamodb_backends[export.account][REGION]
-        table = next(t for t in ddb.tables.values() if t.table_arn == export.table_arn)
-        lines = [
-            dynamo_json_dump(item.to_json(root_attr_name="Item")) for item in table.all_items()
-        ]
-        base = f"{body['S3Prefix']}/AWSDynamoDB/{export.arn.rsplit('/', 1)[-1]}"
-        data_key = f"{base}/data/{uuid.uuid4().hex}.json.gz"
-        summary = {
-            "exportArn": export.arn,
-            "tableArn": export.table_arn,
-            "exportTime": str(_utc(body.get("ExportTime"))),
-            "s3Prefix": body["S3Prefix"],
-            "outputFormat": body.get("ExportFormat"),
-            "exportType": body.get("ExportType"),
-            "itemCount": len(lines),
-        }
-        s3.put_object(body["S3Bucket"], f"{base}/_started", b"")
-        s3.put_object(body["S3Bucket"], data_key, gzip.compress("\n".join(lines).encode()))
-        s3.put_object(
-            body["S3Bucket"], f"{base}/manifest-summary.json", json.dumps(summary).encode()
-        )
-        export.item_count = len(lines)
-        export.status = "COMPLETED"
+# Where this account's and Region's exports of the cut land.
+ROOT = f"prod/{SOURCE_ACCOUNT}/{REGION}"
 
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock(datetime(2025, 3, 10, 0, 5, tzinfo=UTC))
+    fake = Clock(DAY + timedelta(hours=1, minutes=5))
     monkeypatch.setattr(handler, "utcnow", fake)
     return fake
 
@@ -326,27 +65,14 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 @pytest.fixture
 def exports(
     aws_env: None, clock: Clock, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[FakeExportService]:
-    service = FakeExportService(clock)
-
-    # moto dispatches only to plain functions of the handler class, not bound methods.
-    def export_table(api: DynamoHandler) -> ActionResult:
-        return service.export_table(api)
-
-    def list_exports(api: DynamoHandler) -> ActionResult:
-        return service.list_exports(api)
-
-    def describe_export(api: DynamoHandler) -> ActionResult:
-        return service.describe_export(api)
-
-    monkeypatch.setattr(DynamoHandler, "export_table_to_point_in_time", export_table)
-    monkeypatch.setattr(DynamoHandler, "list_exports", list_exports)
-    monkeypatch.setattr(DynamoHandler, "describe_export", describe_export)
+) -> Iterator[ExportService]:
+    service = ExportService(clock)
     # Backoff between export attempts is recorded, not slept, to keep the tests fast.
     monkeypatch.setattr(export_engine, "backoff_sleep", service.sleeps.append)
     handler._caller_identity.cache_clear()
-    with mock_aws():
+    with mock_aws(), installed(service):
         _create_backup_bucket()
+        _create_state_table()
         yield service
 
 
@@ -371,6 +97,23 @@ def _create_backup_bucket() -> None:
 
 def _ddb() -> Any:
     return boto3.client("dynamodb", region_name=REGION)
+
+
+def _create_state_table() -> None:
+    # As the deployment creates it (components/dynamodb_exporter.py).
+    _ddb().create_table(
+        TableName=STATE_TABLE,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _forget_state() -> None:
+    """Lose every run state (a recreated state table): the next run is a first run."""
+    client = _ddb()
+    for item in client.scan(TableName=STATE_TABLE)["Items"]:
+        client.delete_item(TableName=STATE_TABLE, Key={"pk": item["pk"]})
 
 
 def _create_tables(names: list[str], *, pitr: bool = True) -> None:
@@ -398,6 +141,11 @@ def _names(entries: list[dict[str, str]]) -> list[str]:
     return sorted(entry["table"] for entry in entries)
 
 
+def _after(*, days: int) -> datetime:
+    """An hour and five minutes past the cut of DAY + days: PITR has caught up."""
+    return DAY + timedelta(days=days, hours=1, minutes=5)
+
+
 def _run(event: Any = None, context: Any = CONTEXT) -> dict[str, Any]:
     # Lambda parses the environment once per cold start; the tests change it per
     # test, so every invocation here starts cold.
@@ -423,7 +171,7 @@ def _start_foreign_export(name: str, prefix: str = "other-tool") -> None:
 
 
 def test_first_run_exports_every_table_over_several_list_pages(
-    exports: FakeExportService,
+    exports: ExportService,
 ) -> None:
     with_pitr = [f"orders-{i:03d}" for i in range(101)]
     without_pitr = ["scratch-a", "scratch-b"]
@@ -448,8 +196,8 @@ def test_first_run_exports_every_table_over_several_list_pages(
     assert sum(calls.values()) / 103 < 2.05
 
 
-def test_data_lands_in_the_other_accounts_bucket_under_the_seed_layout(
-    exports: FakeExportService, monkeypatch: pytest.MonkeyPatch
+def test_data_lands_in_the_other_accounts_bucket_under_account_and_region(
+    exports: ExportService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("S3_SSE_ALGORITHM", "KMS")
     monkeypatch.setenv("S3_SSE_KMS_KEY_ID", f"arn:aws:kms:{REGION}:{BACKUP_ACCOUNT}:key/k1")
@@ -464,7 +212,7 @@ def test_data_lands_in_the_other_accounts_bucket_under_the_seed_layout(
         obj["Key"]
         for obj in _backup_account_client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]
     ]
-    base = f"prod/users/2025/03/10/AWSDynamoDB/{export_id}"
+    base = f"{ROOT}/users/2025/03/10/AWSDynamoDB/{export_id}"
     assert f"{base}/manifest-summary.json" in keys
     assert any(key.startswith(f"{base}/data/") for key in keys)
     body = exports.exports[export_arn].body
@@ -472,12 +220,12 @@ def test_data_lands_in_the_other_accounts_bucket_under_the_seed_layout(
     assert body["S3SseAlgorithm"] == "KMS"
     assert body["S3SseKmsKeyId"] == f"arn:aws:kms:{REGION}:{BACKUP_ACCOUNT}:key/k1"
     assert body["ExportFormat"] == "ION"
-    assert _utc(body["ExportTime"]) == DAY
+    assert utc(body["ExportTime"]) == DAY
     assert "IncrementalExportSpecification" not in body
 
 
 def test_rerun_within_8_hours_reuses_the_export_via_client_token(
-    exports: FakeExportService, clock: Clock
+    exports: ExportService, clock: Clock
 ) -> None:
     _create_tables(["a", "b"])
     # ListExports lags behind the first run's exports, so only ClientToken can
@@ -485,6 +233,7 @@ def test_rerun_within_8_hours_reuses_the_export_via_client_token(
     exports.hide_from_list = True
     first = _run()
     clock.advance(timedelta(hours=2))
+    _forget_state()  # nothing remembers the first run: ClientToken has to
 
     second = _run()
 
@@ -497,11 +246,12 @@ def test_rerun_within_8_hours_reuses_the_export_via_client_token(
 
 
 def test_rerun_after_8_hours_is_caught_by_describe_export(
-    exports: FakeExportService, clock: Clock
+    exports: ExportService, clock: Clock
 ) -> None:
     _create_tables(["a", "b", "c"])
     first = _run()
     clock.advance(timedelta(hours=9))  # ClientTokens have expired
+    _forget_state()  # nothing remembers the first run: DescribeExport has to
 
     second = _run()
 
@@ -517,7 +267,7 @@ def test_rerun_after_8_hours_is_caught_by_describe_export(
 
 
 def test_failed_export_of_the_cut_is_retried_with_a_new_token(
-    exports: FakeExportService, clock: Clock
+    exports: ExportService, clock: Clock
 ) -> None:
     _create_tables(["a"])
     _backup_account_client("s3").delete_bucket(Bucket=BUCKET)
@@ -530,8 +280,12 @@ def test_failed_export_of_the_cut_is_retried_with_a_new_token(
     _create_backup_bucket()
     exports.hold_in_progress = False
     clock.advance(timedelta(hours=1))
-    second = _run()
+    with pytest.raises(handler.ExportsFailedError) as caught:
+        _run()  # the catch-up run sees the failure, reports it and starts attempt 2
 
+    second = caught.value.summary
+    assert _names(second["failed"]) == ["a"]
+    assert "S3NoSuchBucket; starting attempt 2" in second["failed"][0]["reason"]
     assert _names(second["started"]) == ["a"]
     tokens = [e.token for e in exports.of_table("a")]
     assert len(tokens) == 2 and tokens[0] != tokens[1]
@@ -539,7 +293,7 @@ def test_failed_export_of_the_cut_is_retried_with_a_new_token(
 
 
 def test_concurrency_cap_counts_exports_already_running(
-    exports: FakeExportService, monkeypatch: pytest.MonkeyPatch
+    exports: ExportService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "5")
     monkeypatch.setenv("EXCLUDE_TABLES", "legacy-*")
@@ -555,13 +309,13 @@ def test_concurrency_cap_counts_exports_already_running(
     assert summary["counts"]["inFlightBefore"] == 3
     assert summary["counts"]["capacity"] == 2
     assert len(summary["started"]) == 2
-    assert len(summary["deferred"]) == 3
-    assert all(d["reason"].startswith("concurrency cap") for d in summary["deferred"])
+    assert summary["deferred"] == []  # never attempted: they wait for a slot
+    assert summary["counts"]["pending"] == 3
     assert exports.in_progress(SOURCE_ACCOUNT) == 5
 
 
 def test_limit_exceeded_defers_the_rest_without_failing_the_run(
-    exports: FakeExportService, monkeypatch: pytest.MonkeyPatch
+    exports: ExportService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WORKER_THREADS", "1")
     _create_tables(["t1", "t2", "t3", "t4"])
@@ -582,7 +336,7 @@ def test_limit_exceeded_defers_the_rest_without_failing_the_run(
 
 
 def test_export_throttling_and_5xx_are_retried_with_backoff(
-    exports: FakeExportService,
+    exports: ExportService,
 ) -> None:
     _create_tables(["a", "b"])
     exports.transient["a"] = [
@@ -603,7 +357,7 @@ def test_export_throttling_and_5xx_are_retried_with_backoff(
 
 
 def test_export_throttling_that_never_ends_fails_the_table_and_defers_the_rest(
-    exports: FakeExportService, monkeypatch: pytest.MonkeyPatch
+    exports: ExportService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WORKER_THREADS", "1")  # a, then b, then c
     _create_tables(["a", "b", "c"])
@@ -629,7 +383,7 @@ def test_export_throttling_that_never_ends_fails_the_table_and_defers_the_rest(
 
 
 def test_throttled_export_is_deferred_once_another_table_hits_the_limit(
-    exports: FakeExportService, monkeypatch: pytest.MonkeyPatch
+    exports: ExportService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WORKER_THREADS", "2")
     _create_tables(["a", "b"])
@@ -697,7 +451,7 @@ def test_backoff_grows_exponentially_with_full_jitter_and_a_cap() -> None:
 
 
 def test_tables_without_pitr_do_not_use_up_capacity(
-    exports: FakeExportService, monkeypatch: pytest.MonkeyPatch
+    exports: ExportService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "2")
     monkeypatch.setenv("WORKER_THREADS", "1")
@@ -708,10 +462,10 @@ def test_tables_without_pitr_do_not_use_up_capacity(
 
     assert _names(summary["skipped"]) == ["a"]
     assert _names(summary["started"]) == ["b", "c"]
-    assert _names(summary["deferred"]) == ["d"]
+    assert summary["counts"]["pending"] == 1  # d waits for a slot
 
 
-def test_throttling_is_retried_by_botocore(exports: FakeExportService) -> None:
+def test_throttling_is_retried_by_botocore(exports: ExportService) -> None:
     _create_tables(["a"])
     exports.throttle_list_once.add("a")
 
@@ -723,7 +477,7 @@ def test_throttling_is_retried_by_botocore(exports: FakeExportService) -> None:
 
 
 def test_one_failing_table_does_not_stop_the_others_and_the_run_raises(
-    exports: FakeExportService,
+    exports: ExportService,
 ) -> None:
     _create_tables(["a", "b", "c"])
     exports.errors["b"] = "AccessDeniedException"
@@ -738,7 +492,7 @@ def test_one_failing_table_does_not_stop_the_others_and_the_run_raises(
 
 
 def test_include_and_exclude_patterns(
-    exports: FakeExportService, monkeypatch: pytest.MonkeyPatch
+    exports: ExportService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("INCLUDE_TABLES", "orders-*,users")
     monkeypatch.setenv("EXCLUDE_TABLES", "*-tmp")
@@ -751,7 +505,7 @@ def test_include_and_exclude_patterns(
     assert summary["skipped"] == []
 
 
-def test_pitr_window_starting_after_the_cut_is_skipped(exports: FakeExportService) -> None:
+def test_pitr_window_starting_after_the_cut_is_skipped(exports: ExportService) -> None:
     _create_tables(["new-table", "old-table"])
     exports.pitr_earliest["new-table"] = DAY + timedelta(minutes=2)
 
@@ -762,7 +516,7 @@ def test_pitr_window_starting_after_the_cut_is_skipped(exports: FakeExportServic
     assert "point-in-time recovery window" in summary["skipped"][0]["reason"]
 
 
-def test_export_conflict_fails_the_table_with_the_message(exports: FakeExportService) -> None:
+def test_export_conflict_fails_the_table_with_the_message(exports: ExportService) -> None:
     # ExportConflictException: "a conflict when writing to the specified S3 bucket".
     _create_tables(["a", "b"])
     exports.errors["a"] = "ExportConflictException"
@@ -774,7 +528,7 @@ def test_export_conflict_fails_the_table_with_the_message(exports: FakeExportSer
     assert _names(summary["failed"]) == ["a"] and summary["existing"] == []
     reason = summary["failed"][0]["reason"]
     assert "ExportConflictException: injected failure for a" in reason
-    assert f"s3://{BUCKET}/prod/a/2025/03/10" in reason
+    assert f"s3://{BUCKET}/{ROOT}/a/2025/03/10" in reason
     assert exports.attempts["a"] == 1  # not retried
     assert _names(summary["started"]) == ["b"]
 
@@ -783,7 +537,7 @@ def test_export_conflict_fails_the_table_with_the_message(exports: FakeExportSer
     "code", ["ImportConflictException", "IdempotentParameterMismatchException"]
 )
 def test_client_token_mismatch_codes_are_treated_as_already_started(
-    exports: FakeExportService, code: str
+    exports: ExportService, code: str
 ) -> None:
     _create_tables(["a"])
     exports.errors["a"] = code
@@ -796,7 +550,7 @@ def test_client_token_mismatch_codes_are_treated_as_already_started(
 
 
 def test_incremental_without_previous_export_falls_back_to_full(
-    exports: FakeExportService, monkeypatch: pytest.MonkeyPatch
+    exports: ExportService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EXPORT_TYPE", "INCREMENTAL_EXPORT")
     _create_tables(["a"])
@@ -808,13 +562,13 @@ def test_incremental_without_previous_export_falls_back_to_full(
 
 
 def test_incremental_chains_from_the_previous_export(
-    exports: FakeExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    exports: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EXPORT_TYPE", "INCREMENTAL_EXPORT")
     _create_tables(["a"])
-    clock.now = DAY - timedelta(hours=23, minutes=55)
+    clock.now = _after(days=-1)
     _run({"time": "2025-03-09T00:05:00Z"})  # yesterday: full, first in the chain
-    clock.now = DAY + timedelta(minutes=5)
+    clock.now = _after(days=0)
 
     summary = _run()
     again = _run()
@@ -822,74 +576,85 @@ def test_incremental_chains_from_the_previous_export(
     assert summary["started"][0]["exportType"] == "INCREMENTAL_EXPORT"
     body = exports.exports[summary["started"][0]["exportArn"]].body
     spec = body["IncrementalExportSpecification"]
-    assert _utc(spec["ExportFromTime"]) == DAY - timedelta(days=1)
-    assert _utc(spec["ExportToTime"]) == DAY
+    assert utc(spec["ExportFromTime"]) == DAY - timedelta(days=1)
+    assert utc(spec["ExportToTime"]) == DAY
     assert spec["ExportViewType"] == "NEW_AND_OLD_IMAGES"
     assert "ExportTime" not in body
-    assert body["S3Prefix"] == "prod/a/2025/03/10"
-    assert again["started"] == [] and _names(again["existing"]) == ["a"]
+    assert body["S3Prefix"] == f"{ROOT}/a/2025/03/10"
+    # A second run of the cut works from its state: nothing to start, no export call.
+    assert again["started"] == [] and "ExportTableToPointInTime" not in again["awsCalls"]
 
 
 def test_incremental_gap_over_24_hours_falls_back_to_full(
-    exports: FakeExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    exports: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EXPORT_TYPE", "INCREMENTAL_EXPORT")
     _create_tables(["a"])
-    clock.now = DAY - timedelta(days=2)
+    clock.now = _after(days=-2)
     _run({"time": "2025-03-08T00:00:00Z"})  # the run of 2025-03-09 never happened
-    clock.now = DAY + timedelta(minutes=5)
+    clock.now = _after(days=0)
 
     summary = _run()
 
     started = summary["started"][0]
     assert started["exportType"] == "FULL_EXPORT"
     assert "over 24 h" in started["reason"]
-    assert _utc(exports.exports[started["exportArn"]].body["ExportTime"]) == DAY
+    assert utc(exports.exports[started["exportArn"]].body["ExportTime"]) == DAY
 
 
 def test_incremental_takes_a_periodic_full_export_then_chains_from_it(
-    exports: FakeExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    exports: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Default FULL_EXPORT_INTERVAL_DAYS=7: 2025-03-09 has ordinal 739319 = 7 x 105617.
     monkeypatch.setenv("EXPORT_TYPE", "INCREMENTAL_EXPORT")
     _create_tables(["a"])
-    clock.now = DAY - timedelta(days=2, minutes=-5)
+    clock.now = _after(days=-2)
     _run({"time": "2025-03-08T00:05:00Z"})  # first of the chain: full
-    clock.now = DAY - timedelta(days=1, minutes=-5)
+    clock.now = _after(days=-1)
 
     periodic = _run({"time": "2025-03-09T00:05:00Z"})
-    clock.now = DAY + timedelta(minutes=5)
+    clock.now = _after(days=0)
     following = _run()
 
     started = periodic["started"][0]
     assert started["exportType"] == "FULL_EXPORT"
     assert "periodic full export" in started["reason"]
     assert "FULL_EXPORT_INTERVAL_DAYS=7" in started["reason"]
-    assert _utc(exports.exports[started["exportArn"]].body["ExportTime"]) == DAY - timedelta(days=1)
-    # Stateless: the date decides, no DescribeExport is spent on the chain's end.
+    assert utc(exports.exports[started["exportArn"]].body["ExportTime"]) == DAY - timedelta(days=1)
+    # Stateless: the date decides, no DescribeExport is spent on the chain's end. The
+    # first run of a scheduled cut closes the previous one, which missed nothing.
     assert periodic["awsCalls"].get("DescribeExport", 0) == 0
+    assert periodic["closed"] == [
+        {
+            "exportTime": "2025-03-08T00:00:00+00:00",
+            "missed": 0,
+            "missedTables": [],
+            "stillRunning": 0,
+        }
+    ]
     assert following["started"][0]["exportType"] == "INCREMENTAL_EXPORT"
     spec = exports.exports[following["started"][0]["exportArn"]].body[
         "IncrementalExportSpecification"
     ]
-    assert _utc(spec["ExportFromTime"]) == DAY - timedelta(days=1)
+    assert utc(spec["ExportFromTime"]) == DAY - timedelta(days=1)
 
 
 def test_full_export_interval_is_configurable_and_ignored_for_full_deployments(
-    exports: FakeExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    exports: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # 2025-03-10 has ordinal 739320: a periodic day for an interval of 2, not of 7.
     monkeypatch.setenv("FULL_EXPORT_INTERVAL_DAYS", "2")
     _create_tables(["incr", "full"])
     monkeypatch.setenv("EXPORT_TYPE", "INCREMENTAL_EXPORT")
     monkeypatch.setenv("INCLUDE_TABLES", "incr")
-    clock.now = DAY - timedelta(days=1, minutes=-5)
+    clock.now = _after(days=-1)
     _run({"time": "2025-03-09T00:05:00Z"})  # full: first of the chain
-    clock.now = DAY + timedelta(minutes=5)
+    clock.now = _after(days=0)
 
     incremental_deployment = _run()
     monkeypatch.delenv("EXPORT_TYPE")
     monkeypatch.setenv("INCLUDE_TABLES", "full")
+    _forget_state()  # another deployment: its own state
     full_deployment = _run()
 
     started = incremental_deployment["started"][0]
@@ -900,7 +665,7 @@ def test_full_export_interval_is_configurable_and_ignored_for_full_deployments(
 
 
 def test_incremental_window_under_15_minutes_is_skipped(
-    exports: FakeExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    exports: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EXPORT_TYPE", "INCREMENTAL_EXPORT")
     _create_tables(["a"])
@@ -922,7 +687,7 @@ def test_bad_environment_is_logged_at_cold_start_and_fails_every_invocation(
 
     importlib.reload(handler)  # what Lambda does at cold start: import the module
 
-    records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "dynamodb_export"]
+    records = [r.__dict__ for r in caplog.records if r.name == "dynamodb_export"]
     assert len(records) == 1 and records[0]["event"] == "configuration_error"
     problems = " ".join(records[0]["problems"])
     for name in ("S3_BUCKET_OWNER", "MAX_CONCURRENT_EXPORTS", "FULL_EXPORT_INTERVAL_DAYS"):
@@ -955,12 +720,12 @@ def test_good_environment_logs_nothing_at_cold_start(
     assert handler.current_settings().bucket == BUCKET
 
 
-def test_bad_event_field_is_named(exports: FakeExportService) -> None:
+def test_bad_event_field_is_named(exports: ExportService) -> None:
     with pytest.raises(InvalidEventError, match="'exportTime'"):
         _run({"exportTime": "last tuesday"})
 
 
-def test_account_from_sts_without_lambda_context(exports: FakeExportService) -> None:
+def test_account_from_sts_without_lambda_context(exports: ExportService) -> None:
     _create_tables(["a"])
 
     summary = _run(context=None)
@@ -968,19 +733,382 @@ def test_account_from_sts_without_lambda_context(exports: FakeExportService) -> 
     assert summary["started"][0]["exportArn"].startswith(_table_arn("a") + "/export/")
 
 
-def test_one_json_log_line_per_table_plus_totals(
-    exports: FakeExportService, caplog: pytest.LogCaptureFixture
+# -- layout across accounts and Regions ---------------------------------------------
+
+
+def _as_account(account: str) -> dict[str, str]:
+    creds = boto3.client("sts", region_name=REGION).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/exporter", RoleSessionName="tests"
+    )["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": creds["SessionToken"],
+    }
+
+
+def test_same_table_name_in_two_accounts_and_regions_lands_under_separate_prefixes(
+    exports: ExportService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other_account, other_region = "444455556666", "us-east-1"
+    placements = [(SOURCE_ACCOUNT, REGION), (other_account, REGION), (SOURCE_ACCOUNT, other_region)]
+    arns = []
+    for account, region in placements:
+        with monkeypatch.context() as scoped:
+            if account != SOURCE_ACCOUNT:
+                for name, value in _as_account(account).items():
+                    scoped.setenv(name, value)
+            scoped.setenv("AWS_DEFAULT_REGION", region)
+            scoped.setenv("AWS_REGION", region)
+            # The default session caches credentials: a new one picks up this account's.
+            scoped.setattr(boto3, "DEFAULT_SESSION", None)
+            client = boto3.client("dynamodb", region_name=region)
+            existing = client.list_tables()["TableNames"]
+            for table in {"orders", STATE_TABLE} - set(existing):
+                client.create_table(
+                    TableName=table,
+                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                    BillingMode="PAY_PER_REQUEST",
+                )
+            client.put_item(TableName="orders", Item={"pk": {"S": f"{account}-{region}"}})
+            client.update_continuous_backups(
+                TableName="orders",
+                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+            )
+            context = SimpleNamespace(
+                invoked_function_arn=f"arn:aws:lambda:{region}:{account}:function:ddb-export",
+                function_name="ddb-export",
+            )
+            handler._caller_identity.cache_clear()
+            summary = _run(context=context)
+            arns.append(summary["started"][0]["exportArn"])
+
+    keys = [
+        obj["Key"]
+        for obj in _backup_account_client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]
+        if obj["Key"].endswith("manifest-summary.json")
+    ]
+    expected = {
+        f"prod/{account}/{region}/orders/2025/03/10/AWSDynamoDB/{arn.rsplit('/', 1)[-1]}/manifest-summary.json"
+        for (account, region), arn in zip(placements, arns, strict=True)
+    }
+    assert set(keys) == expected and len(expected) == 3
+    # Each export wrote its own account's and Region's item: nothing was overwritten.
+    for (account, region), arn in zip(placements, arns, strict=True):
+        assert exports.exports[arn].body["S3Prefix"] == f"prod/{account}/{region}/orders/2025/03/10"
+
+
+# -- the state table ------------------------------------------------------------------
+
+
+def test_the_state_table_is_never_listed_nor_exported(exports: ExportService) -> None:
+    _create_tables(["a"])
+    # Even with PITR on, which the deployment does not enable.
+    _ddb().update_continuous_backups(
+        TableName=STATE_TABLE,
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+    )
+
+    summary = _run()
+
+    assert _names(summary["started"]) == ["a"]
+    assert summary["counts"]["tablesSeen"] == 1
+    assert exports.attempts == Counter({"a": 1})
+    assert exports.of_table(STATE_TABLE) == []
+    assert summary["awsCalls"]["ListExports"] == 1
+
+
+def test_a_later_run_of_the_cut_checks_only_in_flight_exports(
+    exports: ExportService, clock: Clock
+) -> None:
+    _create_tables([f"t{i}" for i in range(6)])
+    exports.hold_in_progress = True
+    exports.duration = lambda _name: timedelta(minutes=20)
+    first = _run()
+    clock.advance(timedelta(hours=1))
+
+    second = _run()
+
+    assert first["counts"]["inFlight"] == 6
+    assert _names(second["completed"]) == [f"t{i}" for i in range(6)]
+    # No ListTables, no ListExports: the state says which exports to look at.
+    assert second["awsCalls"] == {"DescribeExport": 6}
+    assert second["counts"]["pending"] == 0 and second["counts"]["inFlight"] == 0
+
+
+def test_an_export_that_fails_later_is_reported_and_started_again(
+    exports: ExportService, clock: Clock
 ) -> None:
     _create_tables(["a", "b"])
-    _create_tables(["c"], pitr=False)
-    caplog.set_level("INFO", logger="dynamodb_export")
+    exports.hold_in_progress = True
+    exports.duration = lambda _name: timedelta(minutes=20)
+    exports.fail_next.add("a")
+    _run()
+    clock.advance(timedelta(hours=1))
 
+    with pytest.raises(handler.ExportsFailedError) as caught:
+        _run()
+
+    summary = caught.value.summary
+    assert _names(summary["failed"]) == ["a"] and _names(summary["completed"]) == ["b"]
+    assert _names(summary["started"]) == ["a"]
+    tokens = {e.token for e in exports.of_table("a")}
+    assert len(tokens) == 2  # attempt 2 has its own ClientToken
+
+
+def test_the_list_of_tables_to_start_spans_several_chunks(
+    exports: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import state_store
+
+    monkeypatch.setattr(state_store, "PLAN_CHUNK", 3)
+    monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "4")
+    names = [f"t{i:02d}" for i in range(10)]
+    _create_tables(names)
+    exports.hold_in_progress = True
+    exports.duration = lambda _name: timedelta(minutes=20)
+
+    started: list[str] = []
+    for _ in range(4):
+        started += _names(_run()["started"])
+        clock.advance(timedelta(minutes=30))
+
+    assert sorted(started) == names  # every table once, across chunk boundaries
+    assert all(len(exports.of_table(name)) == 1 for name in names)
+
+
+# -- cuts newer than point-in-time recovery allows --------------------------------------
+
+
+def test_a_run_just_after_midnight_waits_for_pitr_instead_of_skipping(
+    exports: ExportService, clock: Clock
+) -> None:
+    _create_tables(["a", "b"])
+    exports.pitr_lag = timedelta(minutes=5)  # LatestRestorableDateTime ~5 min behind
+    clock.now = DAY + timedelta(minutes=5)
+
+    early = _run({"time": "2025-03-10T00:05:00Z"})
+    clock.now = DAY + timedelta(hours=1, minutes=5)
+    later = _run({"time": "2025-03-10T01:05:00Z"})
+
+    assert early["skipped"] == [] and early["started"] == []
+    assert early["counts"]["pending"] == 2
+    assert "ExportTableToPointInTime" not in early["awsCalls"]
+    assert _names(later["started"]) == ["a", "b"]
+
+
+def test_invalid_export_time_for_a_recent_cut_defers_and_is_retried(
+    exports: ExportService, clock: Clock
+) -> None:
+    _create_tables(["a"])
+    exports.pitr_lag = timedelta(minutes=15)  # lagging more than usual
+    clock.now = DAY + timedelta(minutes=12)
+
+    early = _run({"time": "2025-03-10T00:12:00Z"})
+    clock.now = DAY + timedelta(minutes=40)
+    later = _run({"time": "2025-03-10T00:40:00Z"})
+
+    assert early["skipped"] == []
+    assert _names(early["deferred"]) == ["a"]
+    assert "cut not restorable yet" in early["deferred"][0]["reason"]
+    assert _names(later["started"]) == ["a"]
+
+
+def test_a_cut_whose_pitr_window_starts_later_is_still_skipped_with_the_reason(
+    exports: ExportService,
+) -> None:
+    _create_tables(["new-table"])
+    exports.pitr_earliest["new-table"] = DAY + timedelta(minutes=2)
+
+    summary = _run()
+
+    assert "point-in-time recovery window" in summary["skipped"][0]["reason"]
+
+
+# -- continuations ------------------------------------------------------------------
+
+GROUP = "ddb-export"
+SCHEDULER_ROLE = f"arn:aws:iam::{SOURCE_ACCOUNT}:role/ddb-export-scheduler-{REGION}"
+
+
+@pytest.fixture
+def chain(exports: ExportService, monkeypatch: pytest.MonkeyPatch) -> ExportService:
+    """Continuations on: the deployment's schedule group and scheduler role."""
+    monkeypatch.setenv("SCHEDULE_GROUP", GROUP)
+    monkeypatch.setenv("SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)
+    boto3.client("scheduler", region_name=REGION).create_schedule_group(Name=GROUP)
+    exports.hold_in_progress = True
+    exports.duration = lambda _name: timedelta(minutes=20)
+    return exports
+
+
+def _schedules() -> list[Firing]:
+    return scheduled(SOURCE_ACCOUNT, REGION, GROUP)
+
+
+def _fire(clock: Clock) -> dict[str, Any]:
+    """Move to the chain's next schedule and run it, as EventBridge Scheduler would."""
+    [firing] = _schedules()
+    clock.now = max(clock.now, firing.at)
+    complete(SOURCE_ACCOUNT, REGION, GROUP, firing)
+    return _run(firing.event)
+
+
+def test_a_run_that_leaves_work_schedules_one_small_continuation(chain: ExportService) -> None:
+    _create_tables([f"t{i:03d}" for i in range(300)])
+
+    summary = _run()
+
+    groups = scheduler_backends[SOURCE_ACCOUNT][REGION].schedule_groups
+    [schedule] = groups[GROUP].schedules.values()
+    # The default cap: the rest waits for the continuation.
+    assert summary["counts"]["started"] == 280 and summary["counts"]["pending"] == 20
+    assert schedule.name == "ddb-export-20250310T000000Z-w2"
+    assert schedule.schedule_expression.startswith("at(2025-03-10T")
+    assert schedule.action_after_completion == "DELETE"
+    assert schedule.target["Arn"] == f"arn:aws:lambda:{REGION}:{SOURCE_ACCOUNT}:function:ddb-export"
+    assert schedule.target["RoleArn"] == SCHEDULER_ROLE
+    assert schedule.flexible_time_window == {"Mode": "OFF"}
+    # The payload names the cut, run and wave; the 300 tables stay in the state table.
+    assert len(schedule.target["Input"]) < 300
+    assert summary["continuation"]["status"] == "created"
+
+
+def test_the_chain_runs_until_every_export_is_out_then_stops(
+    chain: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "2")
+    names = [f"t{i}" for i in range(5)]
+    _create_tables(names)
     _run()
 
-    records = [json.loads(r.getMessage()) for r in caplog.records if r.name == "dynamodb_export"]
-    tables = sorted((r["table"], r["decision"]) for r in records if r["event"] == "table")
-    assert tables == [("a", "started"), ("b", "started"), ("c", "skipped")]
-    totals = [r for r in records if r["event"] == "totals"]
-    assert len(totals) == 1 and totals[0]["started"] == 2 and totals[0]["skipped"] == 1
-    # The deployment's backlog alarm reads `$.deferred` from this line (a log metric filter).
-    assert totals[0]["deferred"] == 0
+    waves = []
+    while _schedules():
+        waves.append(_fire(clock))
+
+    assert all(len(exports) == 1 for exports in map(chain.of_table, names))
+    assert all(e.status == "COMPLETED" for e in chain.exports.values())
+    assert waves[-1]["counts"]["pending"] == 0 and waves[-1]["counts"]["inFlight"] == 0
+    assert waves[-1]["continuation"] is None
+    # No wave lists tables or exports again.
+    assert all("ListExports" not in w["awsCalls"] for w in waves)
+    starts = sorted(e.start for e in chain.exports.values())
+    ends = sorted(e.end for e in chain.exports.values() if e.end)
+    # Never more than MAX_CONCURRENT_EXPORTS in flight at once.
+    assert all(
+        sum(1 for s in starts if s <= t) - sum(1 for e in ends if e <= t) <= 2 for t in starts
+    )
+
+
+def test_a_retried_continuation_does_nothing(chain: ExportService, clock: Clock) -> None:
+    _create_tables([f"t{i}" for i in range(3)])
+    _run()
+    [firing] = _schedules()
+    clock.now = firing.at
+    complete(SOURCE_ACCOUNT, REGION, GROUP, firing)
+    _run(firing.event)
+    calls_before = Counter(chain.calls)
+
+    again = _run(firing.event)  # Lambda's async retry of the same invocation
+
+    assert again["action"] == "stale"
+    assert chain.calls == calls_before
+    assert len(_schedules()) == 1  # still exactly one chain
+
+
+def test_overlapping_runs_cannot_start_two_chains(
+    chain: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _create_tables([f"t{i}" for i in range(3)])
+    _run()
+    [firing] = _schedules()
+    clock.now = firing.at
+    complete(SOURCE_ACCOUNT, REGION, GROUP, firing)
+    # Both copies of the wave get past the lease, as if one had outlived it; the
+    # schedule name for the next wave is the same for both, so the second one's
+    # CreateSchedule is refused with a ConflictException.
+    import state_store
+
+    monkeypatch.setattr(state_store.StateStore, "acquire", lambda *_args, **_kw: True)
+    monkeypatch.setattr(state_store.StateStore, "save", lambda *_args, **_kw: None)
+
+    first = _run(firing.event)
+    second = _run(firing.event)
+
+    assert first["continuation"]["status"] == "created"
+    assert second["continuation"]["status"] == "exists"
+    assert first["continuation"]["name"] == second["continuation"]["name"]
+    assert [f.name for f in _schedules()] == [first["continuation"]["name"]]
+
+
+def test_concurrent_first_runs_make_one_state_and_one_chain(
+    chain: ExportService, clock: Clock
+) -> None:
+    _create_tables([f"t{i}" for i in range(4)])
+    handler.cold_start()
+    results: list[dict[str, Any]] = []
+
+    def invoke() -> None:
+        results.append(handler.lambda_handler(EVENT, CONTEXT))
+
+    workers = [threading.Thread(target=invoke) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert sorted(r["action"] for r in results) == ["busy", "wave"]
+    assert len(_schedules()) == 1
+    assert all(len(chain.of_table(f"t{i}")) == 1 for i in range(4))
+
+
+def test_catch_up_leaves_a_healthy_chain_alone_and_takes_over_a_lost_one(
+    chain: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "2")
+    _create_tables([f"t{i}" for i in range(5)])
+    _run()
+    [firing] = _schedules()
+    clock.now = firing.at - timedelta(minutes=2)
+
+    healthy = _run()  # the hourly catch-up, before the continuation is due
+
+    # The continuation is lost (say, deleted by hand); the catch-up after the grace takes over.
+    complete(SOURCE_ACCOUNT, REGION, GROUP, firing)
+    clock.now = firing.at + timedelta(minutes=15)
+    takeover = _run()
+    stale = _run(firing.event)  # the lost continuation, should it turn up after all
+
+    assert healthy["action"] == "chain-active" and healthy["awsCalls"] == {}
+    assert takeover["action"] == "wave" and takeover["continuation"]["status"] == "created"
+    assert stale["action"] == "stale"
+
+
+def test_schedule_names_are_per_cut_and_wave_and_fit_schedulers_limit() -> None:
+    import continuation
+
+    cut = datetime(2025, 3, 10, tzinfo=UTC)
+    long_name = "a-very-long-project-name-production-dynamodb-export-function"
+
+    assert continuation.schedule_name("f", cut, 3) == "f-20250310T000000Z-w3"
+    assert continuation.schedule_name("f", cut, 3) != continuation.schedule_name("f", cut, 4)
+    name = continuation.schedule_name(long_name, cut, 12345)
+    assert len(name) <= 64 and name.startswith("a-very-long") and name.endswith("-w12345")
+    assert name != continuation.schedule_name(long_name + "-2", cut, 12345)
+
+
+def test_limit_exceeded_in_a_wave_lowers_capacity_for_an_hour_without_failing(
+    chain: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "4")
+    _create_tables([f"t{i}" for i in range(8)])
+    chain.limit = 3  # another tool holds part of the account's quota, unseen
+
+    first = _run()
+
+    assert first["counts"]["started"] == 3 and first["failed"] == []
+    assert "account export limit reached" in first["deferred"][0]["reason"]
+    # The next wave comes within the retry delay, not at the next hourly catch-up.
+    at = datetime.fromisoformat(first["continuation"]["at"])
+    assert at - clock.now <= timedelta(minutes=6)

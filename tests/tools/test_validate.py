@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ def test_a_valid_stack_passes_and_nothing_is_written(capsys: pytest.CaptureFixtu
     assert validate.main(["--stack", "dev"]) == 0
 
     captured = capsys.readouterr()
-    assert captured.out.startswith("stack dev: configuration valid; 44 resources in 4 accounts")
+    assert re.match(r"stack dev: configuration valid; \d+ resources in 4 accounts", captured.out)
     assert "cross-stack check: dev collides with none of: prod" in captured.err
     assert _build_files() == before
 

@@ -1,0 +1,296 @@
+"""Run state of one cut, kept in a DynamoDB table of the exporter's own account.
+
+One item per cut (`cut#<ISO cut>`) holds what a continuation needs: our in-flight
+exports, the known foreign ones, where the run is in the list of tables still to start,
+recent export durations. The list itself is written once, by the first run of the cut,
+in chunk items (`cut#<ISO cut>#plan#<n>`) of at most PLAN_CHUNK entries, so no item
+nears DynamoDB's 400 KB limit whatever the table count. A `head` item names the newest
+scheduled cut, so the first run of the next one can close it (report what it missed).
+
+Writes are conditional on the item's `version`, and a run holds a lease (owner and
+expiry) while it works on a cut: an overlapping run finds the lease and leaves the cut
+alone instead of starting exports twice.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+DynamoDBClient = Any  # boto3 ships no type stubs.
+
+# 1,000 entries of at most 255 + ~60 bytes each stay under DynamoDB's 400 KB item size
+# (Developer Guide, "Service, account, and table quotas": item size) even uncompressed.
+PLAN_CHUNK = 1000
+# Run items are read by the next cut's first run (closing, durations): a week is ample.
+STATE_TTL = timedelta(days=8)
+HEAD_KEY = "head"
+
+
+class StateConflictError(Exception):
+    """Another run changed the cut's state since it was read (lost lease or race)."""
+
+
+@dataclass
+class PlanEntry:
+    """A table still to start, with what the first run planned for it."""
+
+    table: str
+    export_type: str = "FULL_EXPORT"
+    attempt: int = 1
+    from_time: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class Tracked:
+    """An export in flight that the run watches with DescribeExport."""
+
+    arn: str
+    table: str
+    started: float  # epoch seconds
+    check_at: float  # epoch seconds of the next DescribeExport
+    alive_at: float = 0.0  # age (s) at which it was last seen IN_PROGRESS
+    attempt: int = 1
+    export_type: str = "FULL_EXPORT"
+
+
+@dataclass
+class RunState:
+    """Everything a run of one cut carries over to the next run of the same cut."""
+
+    cut: datetime
+    run_id: str
+    created: float
+    deadline: float
+    scheduled: bool  # a scheduled cut (head chain), not a manual `exportTime`
+    wave: int = 0
+    next_wave: int | None = None
+    next_due: float | None = None
+    total: int = 0
+    cursor: int = 0
+    requeue: list[PlanEntry] = field(default_factory=list)
+    in_flight: list[Tracked] = field(default_factory=list)
+    foreign: list[Tracked] = field(default_factory=list)
+    # Exports nobody listed, inferred from LimitExceededException, until `limit_until`.
+    limit_foreign: int = 0
+    limit_until: float = 0.0
+    durations: list[float] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    closed: bool = False
+    # Persistence: the item's version and lease as read (not part of the document).
+    version: int = 0
+    lease_owner: str = ""
+    lease_until: float = 0.0
+
+    @property
+    def pending(self) -> int:
+        """Tables neither started nor decided yet."""
+        return len(self.requeue) + max(0, self.total - self.cursor)
+
+    def to_document(self) -> dict[str, Any]:
+        """JSON-ready document; persistence fields are item attributes instead."""
+        document = asdict(self)
+        document["cut"] = self.cut.isoformat()
+        for name in ("version", "lease_owner", "lease_until"):
+            document.pop(name)
+        return document
+
+    @classmethod
+    def from_document(cls, document: Mapping[str, Any]) -> RunState:
+        """Inverse of to_document."""
+        fields = dict(document)
+        fields["cut"] = datetime.fromisoformat(fields["cut"]).astimezone(UTC)
+        fields["requeue"] = [PlanEntry(**entry) for entry in fields.get("requeue", [])]
+        fields["in_flight"] = [Tracked(**entry) for entry in fields.get("in_flight", [])]
+        fields["foreign"] = [Tracked(**entry) for entry in fields.get("foreign", [])]
+        return cls(**fields)
+
+
+def cut_key(cut: datetime) -> str:
+    """The partition key of a cut's run item."""
+    return f"cut#{cut.astimezone(UTC).isoformat()}"
+
+
+def _pack(value: Any) -> bytes:
+    return zlib.compress(json.dumps(value, separators=(",", ":")).encode())
+
+
+def _unpack(blob: Any) -> Any:
+    # boto3 returns Binary attributes as bytes, or as its Binary wrapper with `.value`.
+    raw = blob.value if hasattr(blob, "value") else blob
+    return json.loads(zlib.decompress(bytes(raw)))
+
+
+def _is_condition_failure(exc: ClientError) -> bool:
+    code: object = exc.response.get("Error", {}).get("Code")
+    return code == "ConditionalCheckFailedException"
+
+
+class StateStore:
+    """Reads and writes run state items with the low-level DynamoDB client."""
+
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    @property
+    def table(self) -> str:
+        """Name of the state table."""
+        return self._table
+
+    def load(self, cut: datetime) -> RunState | None:
+        """The cut's run state (strongly consistent), or None before its first run."""
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": {"S": cut_key(cut)}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        state = RunState.from_document(_unpack(item["doc"]["B"]))
+        state.version = int(item["version"]["N"])
+        state.lease_owner = item.get("leaseOwner", {}).get("S", "")
+        state.lease_until = float(item.get("leaseUntil", {}).get("N", "0"))
+        return state
+
+    def _item(self, state: RunState) -> dict[str, Any]:
+        expires = int(state.created + STATE_TTL.total_seconds())
+        return {
+            "pk": {"S": cut_key(state.cut)},
+            "doc": {"B": _pack(state.to_document())},
+            "version": {"N": str(state.version)},
+            "leaseOwner": {"S": state.lease_owner},
+            "leaseUntil": {"N": repr(state.lease_until)},
+            "expiresAt": {"N": str(expires)},
+        }
+
+    def create(self, state: RunState, owner: str, lease_until: float) -> bool:
+        """Write the first state of a cut, holding its lease; False if it already exists."""
+        state.version, state.lease_owner, state.lease_until = 1, owner, lease_until
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=self._item(state),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
+
+    def acquire(self, state: RunState, owner: str, now: float, lease_until: float) -> bool:
+        """Take the cut's lease if nobody holds it and nothing changed since `load`."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": cut_key(state.cut)}},
+                UpdateExpression="SET leaseOwner = :owner, leaseUntil = :until, version = :next",
+                ConditionExpression="version = :seen AND leaseUntil <= :now",
+                ExpressionAttributeValues={
+                    ":owner": {"S": owner},
+                    ":until": {"N": repr(lease_until)},
+                    ":next": {"N": str(state.version + 1)},
+                    ":seen": {"N": str(state.version)},
+                    ":now": {"N": repr(now)},
+                },
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        state.version += 1
+        state.lease_owner, state.lease_until = owner, lease_until
+        return True
+
+    def save(self, state: RunState, *, release: bool) -> None:
+        """Write the state back under the lease this run holds; release it if asked."""
+        owner = state.lease_owner
+        seen = state.version
+        state.version += 1
+        if release:
+            state.lease_owner, state.lease_until = "", 0.0
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=self._item(state),
+                ConditionExpression="version = :seen AND leaseOwner = :owner",
+                ExpressionAttributeValues={
+                    ":seen": {"N": str(seen)},
+                    ":owner": {"S": owner},
+                },
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                raise StateConflictError(
+                    f"state of cut {state.cut.isoformat()} changed under this run's lease"
+                ) from None
+            raise
+
+    def write_plan(self, state: RunState, entries: Sequence[PlanEntry]) -> None:
+        """The list of tables to start, in chunk items; written once per cut."""
+        expires = int(state.created + STATE_TTL.total_seconds())
+        for index in range(0, len(entries), PLAN_CHUNK):
+            chunk = [asdict(entry) for entry in entries[index : index + PLAN_CHUNK]]
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": f"{cut_key(state.cut)}#plan#{index // PLAN_CHUNK}"},
+                    "doc": {"B": _pack(chunk)},
+                    "expiresAt": {"N": str(expires)},
+                },
+            )
+        state.total = len(entries)
+
+    def read_plan(self, state: RunState, count: int) -> list[PlanEntry]:
+        """Up to `count` entries of the list, from the state's cursor on."""
+        entries: list[PlanEntry] = []
+        position = state.cursor
+        end = min(state.total, state.cursor + count)
+        while position < end:
+            chunk_index = position // PLAN_CHUNK
+            item = self._client.get_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"{cut_key(state.cut)}#plan#{chunk_index}"}},
+                ConsistentRead=True,
+            ).get("Item")
+            if item is None:
+                raise StateConflictError(
+                    f"plan chunk {chunk_index} of cut {state.cut.isoformat()} is missing"
+                )
+            chunk = _unpack(item["doc"]["B"])
+            offset = position - chunk_index * PLAN_CHUNK
+            taken = chunk[offset : offset + end - position]
+            entries.extend(PlanEntry(**entry) for entry in taken)
+            position += len(taken)
+        return entries
+
+    def head(self) -> datetime | None:
+        """The newest scheduled cut whose first run has happened."""
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": {"S": HEAD_KEY}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        return datetime.fromisoformat(item["cut"]["S"]).astimezone(UTC)
+
+    def set_head(self, cut: datetime) -> bool:
+        """Move the head to `cut` unless it already names this cut or a newer one."""
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={"pk": {"S": HEAD_KEY}, "cut": {"S": cut.isoformat()}},
+                ConditionExpression="attribute_not_exists(pk) OR #cut < :cut",
+                ExpressionAttributeNames={"#cut": "cut"},
+                ExpressionAttributeValues={":cut": {"S": cut.isoformat()}},
+            )
+        except ClientError as exc:
+            if _is_condition_failure(exc):
+                return False
+            raise
+        return True
