@@ -101,10 +101,8 @@ def deploy(config: StackConfig) -> None:
             account_id=destination_config.account.account_id,
             vault_name=destination_config.vault_name,
             key_alias=f"alias/{prefix}-central-vault",
-            providers={
-                region: providers.get(destination_config.account, region)
-                for region in destination_config.regions
-            },
+            regions=destination_config.regions,
+            provider=providers.get(destination_config.account, destination_config.region),
             source_account_ids=source_ids,
             organization_id=(
                 config.organization.id
@@ -239,6 +237,7 @@ def deploy_dynamodb_export(
             bucket_policy=bucket_policy,
             retention_days=export.retention_days,
             use_kms_key=export.bucket.encryption == "KMS",
+            region=export.bucket.region,
             provider=providers.get(export.bucket.account, export.bucket.region),
         ),
     )

@@ -50,6 +50,7 @@ VAULT_NAME = re.compile(r"^[a-zA-Z0-9\-_]{2,50}$")
 PLAN_NAME = re.compile(r"^[a-zA-Z0-9\-_.]{1,50}$")
 ROLE_NAME_WITH_PATH = re.compile(r"^(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
+RESOURCE_POLICY_ID = re.compile(r"^rp-[0-9a-z]{8,128}$")
 # S3 general purpose bucket naming rules (3-63 chars, lowercase, digits, dots, hyphens).
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -109,6 +110,7 @@ LOG_RETENTION_DAYS: tuple[int, ...] = (
 )
 
 CopyAccess = Literal["accounts", "organization"]
+MemberDeployment = Literal["providers", "stackSets"]
 LockMode = Literal["governance", "compliance"]
 ExportFormat = Literal["DYNAMODB_JSON", "ION"]
 ExportType = Literal["FULL_EXPORT", "INCREMENTAL_EXPORT"]
@@ -427,11 +429,16 @@ class AccountAccess(Section):
     account_id: AccountId = Field(description="12-digit AWS account id, in quotes")
     role_arn: RoleArn | None = Field(
         default=None,
-        description="IAM role the deployment assumes in this account (it must be in that "
+        description="IAM role `pulumi up` assumes in this account (it must be in that "
         "account); unset: ambient credentials",
     )
+    preview_role_arn: RoleArn | None = Field(
+        default=None,
+        description="Read-only IAM role `pulumi preview` assumes in this account instead of "
+        "roleArn; unset: roleArn",
+    )
 
-    @field_validator("role_arn")
+    @field_validator("role_arn", "preview_role_arn")
     @classmethod
     def _role_in_account(cls, role_arn: str | None, info: ValidationInfo) -> str | None:
         account_id = info.data.get("account_id")
@@ -442,8 +449,12 @@ class AccountAccess(Section):
 
     @property
     def account(self) -> AccountAccess:
-        """The account id and role, without the rest of the section."""
-        return AccountAccess(account_id=self.account_id, role_arn=self.role_arn)
+        """The account id and roles, without the rest of the section."""
+        return AccountAccess(
+            account_id=self.account_id,
+            role_arn=self.role_arn,
+            preview_role_arn=self.preview_role_arn,
+        )
 
 
 class GlobalSettingsConfig(Section):
@@ -456,6 +467,25 @@ class GlobalSettingsConfig(Section):
     is_mpa_enabled: Bool = Field(description="Multi-party approval, as the organization has it")
     is_delegated_administrator_enabled: Bool = Field(
         description="Delegated administration of AWS Backup, as the organization has it"
+    )
+
+
+class StackSetConfig(Section):
+    """How the member StackSet rolls out (stackSets mode)."""
+
+    retain_stacks_on_account_removal: Bool = Field(
+        default=True,
+        description="Keep an account's member stack (its vault, key and role) when the account "
+        "leaves a targeted OU",
+    )
+    max_concurrent_percentage: Annotated[
+        int, BeforeValidator(_digits_to_int), Strict(), between(1, 100), number_schema(1, 100)
+    ] = Field(default=25, description="Share of the accounts deployed at once, per Region")
+    failure_tolerance_percentage: Annotated[
+        int, BeforeValidator(_digits_to_int), Strict(), between(0, 100), number_schema(0, 100)
+    ] = Field(default=10, description="Share of the accounts that may fail before it stops")
+    region_concurrency: Literal["SEQUENTIAL", "PARALLEL"] = Field(
+        default="PARALLEL", description="Regions one after another, or at once"
     )
 
 
@@ -478,6 +508,37 @@ class OrganizationConfig(Section):
         default=None,
         description="Required while manageGlobalSettings is true: the other global settings, "
         "as the organization has them",
+    )
+    member_deployment: MemberDeployment = Field(
+        default="providers",
+        description="providers: sourceAccounts through this stack's providers; stackSets: "
+        "every account under the targeted roots/OUs through a service-managed StackSet",
+    )
+    delegated_administrator: AccountAccess | None = Field(
+        default=None,
+        description="Member account that holds the backup policy, its attachments and the "
+        "StackSet instead of the management account",
+    )
+    extra_delegation_statements: tuple[dict[str, Any], ...] = Field(
+        default=(),
+        description="Statements of the organization's one resource policy that are not this "
+        "program's (other services' delegations), kept beside its own",
+    )
+    import_resource_policy_id: (
+        Annotated[
+            str,
+            Strict(),
+            matches(RESOURCE_POLICY_ID, "a resource policy id (rp-...)"),
+            pattern_schema(RESOURCE_POLICY_ID),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="Id of the organization's existing resource policy, to adopt it "
+        "(pulumi import) instead of failing to create a second one",
+    )
+    stack_set: StackSetConfig = Field(
+        default_factory=StackSetConfig, description="StackSet rollout (stackSets mode)"
     )
 
 
@@ -749,7 +810,8 @@ SECTIONS: dict[str, Any] = {
     "dynamodbExport": DynamoDbExportConfig,
 }
 STACK_KEYS = tuple(SECTIONS)
-OPTIONAL_KEYS = frozenset({"dynamodbExport"})
+# sourceAccounts: required in providers mode, refused in stackSets mode (a rule, below).
+OPTIONAL_KEYS = frozenset({"sourceAccounts", "dynamodbExport"})
 DESCRIPTIONS = {
     "environment": "Short environment name (dev, prod): part of every name and tag",
     "organization": "The organization, its management account and the policy targets",
@@ -1093,6 +1155,108 @@ def _cross_section_rules(
             )
 
 
+def _deployment_rules(
+    organization: OrganizationConfig | None,
+    sources_given: bool,
+    plan: BackupPlanConfig | None,
+) -> Iterable[str]:
+    """How member accounts are prepared (providers or StackSets), and by whom."""
+    if organization is None:
+        return
+    mode = organization.member_deployment
+    if mode == "providers" and not sources_given:
+        yield (
+            "sourceAccounts: is required with organization.memberDeployment: providers (the "
+            "accounts this stack prepares); or set memberDeployment: stackSets to prepare every "
+            "account under the targeted roots and OUs"
+        )
+    if mode == "stackSets":
+        if sources_given:
+            yield (
+                "sourceAccounts: is refused with organization.memberDeployment: stackSets: the "
+                "StackSet prepares every account under organization.policyTargets; remove it"
+            )
+        for index, target in enumerate(organization.policy_targets):
+            if ACCOUNT_ID.fullmatch(target):
+                # Service-managed StackSets deploy to OUs, never to a single account id.
+                yield (
+                    f"organization.policyTargets[{index}]: {target} is an account; with "
+                    "memberDeployment: stackSets the policy and the StackSet target roots (r-...) "
+                    "and OUs (ou-...) only"
+                )
+        if plan is not None and plan.region_settings is not None:
+            yield (
+                "backupPlan.regionSettings: is refused with memberDeployment: stackSets: "
+                "CloudFormation has no resource for AWS Backup Region settings; set them in "
+                "each account (see docs/operations.md) and let `make doctor` check them"
+            )
+    delegate = organization.delegated_administrator
+    if delegate is not None and delegate.account_id == organization.management_account.account_id:
+        yield (
+            "organization.delegatedAdministrator.accountId: must be a member account: the "
+            "management account cannot be its own delegated administrator"
+        )
+    owner = organization.manage_global_settings
+    settings = organization.global_settings
+    if (
+        owner
+        and delegate is not None
+        and settings is not None
+        and not settings.is_delegated_administrator_enabled
+    ):
+        yield (
+            "organization.globalSettings.isDelegatedAdministratorEnabled: must be true with "
+            "organization.delegatedAdministrator: AWS Backup's cross-account management "
+            "setting is what lets the registered delegated administrator act for it"
+        )
+    for key, given in (
+        ("extraDelegationStatements", bool(organization.extra_delegation_statements)),
+        ("importResourcePolicyId", organization.import_resource_policy_id is not None),
+    ):
+        if given and (delegate is None or not owner):
+            yield (
+                f"organization.{key}: belongs to the organization's resource policy, which the "
+                "stack with manageGlobalSettings: true and a delegatedAdministrator owns; "
+                "remove it here"
+            )
+
+
+def _one_role_per_account(
+    organization: OrganizationConfig | None,
+    destination: DestinationConfig | None,
+    sources: Sequence[SourceAccountConfig] | None,
+    export: DynamoDbExportConfig | None,
+) -> Iterable[str]:
+    """One provider per account assumes one role (and one preview role) in it."""
+    accesses: list[tuple[str, AccountAccess]] = []
+    if organization is not None:
+        accesses.append(("organization.managementAccount", organization.management_account))
+        if organization.delegated_administrator is not None:
+            accesses.append(
+                ("organization.delegatedAdministrator", organization.delegated_administrator)
+            )
+    if destination is not None:
+        accesses.append(("destination", destination))
+    accesses.extend((f"sourceAccounts[{i}]", source) for i, source in enumerate(sources or ()))
+    if export is not None:
+        accesses.append(("dynamodbExport.bucket", export.bucket))
+    first: dict[str, tuple[str, AccountAccess]] = {}
+    for path, access in accesses:
+        earlier = first.setdefault(access.account_id, (path, access))
+        if earlier[1].account == access.account:
+            continue
+        for key, mine, theirs in (
+            ("roleArn", access.role_arn, earlier[1].role_arn),
+            ("previewRoleArn", access.preview_role_arn, earlier[1].preview_role_arn),
+        ):
+            if mine != theirs:
+                yield (
+                    f"{path}.{key}: account {access.account_id} is also reached through "
+                    f"{earlier[0]} with {key} {theirs or '(none)'}; the stack has one provider per "
+                    "account, which assumes one role: use the same one"
+                )
+
+
 def _name_rules(prefix: str, plan: BackupPlanConfig | None) -> Iterable[str]:
     """Names derived from the stack's prefix, and names this stack must not create."""
     if plan is None:
@@ -1215,10 +1379,13 @@ def parse_stack_config(project: str, raw: Mapping[str, Any]) -> StackConfig:
         _cross_section_rules(organization, destination, sources, plan, owns_region_settings)
     )
     problems.extend(_name_rules(prefix, plan))
+    sources_given = raw.get("sourceAccounts") is not None
+    problems.extend(_deployment_rules(organization, sources_given, plan))
+    problems.extend(_one_role_per_account(organization, destination, sources, export))
     if problems:
         raise ConfigError(problems)
-    assert environment and organization and destination and sources and plan  # no problems
-    return StackConfig(project, environment, organization, destination, sources, plan, export)
+    assert environment and organization and destination and plan  # no problems: all present
+    return StackConfig(project, environment, organization, destination, sources or (), plan, export)
 
 
 def project_config_keys(project: str) -> list[str]:

@@ -17,6 +17,7 @@ class CustomerManagedKeyArgs:
     description: str
     alias: str
     policy: dict[str, Any]
+    region: str
     provider: aws.Provider
 
 
@@ -33,6 +34,7 @@ class CustomerManagedKey(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         key = aws.kms.Key(
             f"{name}-key",
+            region=args.region,
             description=args.description,
             enable_key_rotation=True,
             deletion_window_in_days=30,
@@ -40,7 +42,13 @@ class CustomerManagedKey(pulumi.ComponentResource):
             # Deleting this key makes everything it encrypted unreadable.
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
         )
-        aws.kms.Alias(f"{name}-alias", name=args.alias, target_key_id=key.key_id, opts=child)
+        aws.kms.Alias(
+            f"{name}-alias",
+            region=args.region,
+            name=args.alias,
+            target_key_id=key.key_id,
+            opts=child,
+        )
         self.arn = key.arn
         self.key_id = key.key_id
         self.register_outputs({"arn": self.arn, "key_id": self.key_id})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -23,8 +23,9 @@ class DestinationAccountArgs:
     account_id: str
     vault_name: str
     key_alias: str
-    # Region -> provider of the destination account in that Region (primary first, then DR).
-    providers: Mapping[str, aws.Provider]
+    # The primary Region first, then the DR Region if any.
+    regions: Sequence[str]
+    provider: aws.Provider
     source_account_ids: Sequence[str]
     # Set: any account of this organization may copy in; None: only `source_account_ids`.
     organization_id: str | None
@@ -43,8 +44,8 @@ class DestinationAccount(pulumi.ComponentResource):
         super().__init__("backup:index:DestinationAccount", name, None, opts)
         self.vault_arns = {}
         self.key_arns = {}
-        for region, provider in args.providers.items():
-            child = pulumi.ResourceOptions(parent=self, provider=provider)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        for region in args.regions:
             key = CustomerManagedKey(
                 f"{name}-{region}",
                 CustomerManagedKeyArgs(
@@ -53,12 +54,14 @@ class DestinationAccount(pulumi.ComponentResource):
                     policy=destination_key_policy(
                         args.account_id, region, args.source_account_ids, args.organization_id
                     ),
-                    provider=provider,
+                    region=region,
+                    provider=args.provider,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             vault = aws.backup.Vault(
                 f"{name}-{region}-vault",
+                region=region,
                 name=args.vault_name,
                 kms_key_arn=key.arn,
                 # Like its key: the vault holds every copy, and deleting it needs them gone.
@@ -66,6 +69,7 @@ class DestinationAccount(pulumi.ComponentResource):
             )
             aws.backup.VaultPolicy(
                 f"{name}-{region}-vault-policy",
+                region=region,
                 backup_vault_name=vault.name,
                 policy=json.dumps(
                     vault_access_policy(
@@ -80,6 +84,7 @@ class DestinationAccount(pulumi.ComponentResource):
                 lock = args.vault_lock
                 aws.backup.VaultLockConfiguration(
                     f"{name}-{region}-vault-lock",
+                    region=region,
                     backup_vault_name=vault.name,
                     min_retention_days=lock.min_retention_days,
                     max_retention_days=lock.max_retention_days,

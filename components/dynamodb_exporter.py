@@ -127,6 +127,7 @@ class DynamoDbExporter(pulumi.ComponentResource):
         log_group_name = f"/aws/lambda/{args.function_name}"
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
+            region=args.region,
             name=log_group_name,
             retention_in_days=args.log_retention_days,
             opts=child,
@@ -141,6 +142,7 @@ class DynamoDbExporter(pulumi.ComponentResource):
         table_name = state_table_name(args.function_name)
         state_table = aws.dynamodb.Table(
             f"{name}-state",
+            region=args.region,
             name=table_name,
             billing_mode="PAY_PER_REQUEST",
             hash_key="pk",
@@ -150,7 +152,7 @@ class DynamoDbExporter(pulumi.ComponentResource):
             opts=child,
         )
         group = aws.scheduler.ScheduleGroup(
-            f"{name}-continuations", name=args.function_name, opts=child
+            f"{name}-continuations", region=args.region, name=args.function_name, opts=child
         )
         scheduler_role = aws.iam.Role(
             f"{name}-scheduler-role",
@@ -214,6 +216,7 @@ class DynamoDbExporter(pulumi.ComponentResource):
             variables["EXCLUDE_TABLES"] = ",".join(args.exclude_tables)
         function = aws.lambda_.Function(
             f"{name}-function",
+            region=args.region,
             name=args.function_name,
             runtime=RUNTIME,
             handler="handler.lambda_handler",
@@ -239,6 +242,7 @@ class DynamoDbExporter(pulumi.ComponentResource):
             suffix = "schedule" if index == 0 else f"catch-up-{index}"
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{suffix}",
+                region=args.region,
                 name=f"{args.function_name}-{suffix}",
                 description=f"Runs {args.function_name}",
                 schedule_expression=expression,
@@ -246,6 +250,7 @@ class DynamoDbExporter(pulumi.ComponentResource):
             )
             aws.lambda_.Permission(
                 f"{name}-{suffix}-invoke",
+                region=args.region,
                 action="lambda:InvokeFunction",
                 function=function.name,
                 principal="events.amazonaws.com",
@@ -254,12 +259,14 @@ class DynamoDbExporter(pulumi.ComponentResource):
             )
             aws.cloudwatch.EventTarget(
                 f"{name}-{suffix}-target",
+                region=args.region,
                 rule=rule.name,
                 arn=function.arn,
                 opts=child,
             )
         aws.cloudwatch.MetricAlarm(
             f"{name}-failures",
+            region=args.region,
             name=f"{args.function_name}-failures",
             alarm_description="A DynamoDB export run failed for at least one table",
             namespace="AWS/Lambda",
@@ -275,6 +282,7 @@ class DynamoDbExporter(pulumi.ComponentResource):
         )
         aws.cloudwatch.LogMetricFilter(
             f"{name}-missed-metric",
+            region=args.region,
             name=f"{args.function_name}-missed-tables",
             log_group_name=log_group.name,
             pattern=MISSED_FILTER_PATTERN,
@@ -285,6 +293,7 @@ class DynamoDbExporter(pulumi.ComponentResource):
         )
         aws.cloudwatch.MetricAlarm(
             f"{name}-backlog",
+            region=args.region,
             name=f"{args.function_name}-backlog",
             alarm_description=(
                 "Some table stayed deferred for a whole day: its cut closed before its "

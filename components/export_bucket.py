@@ -26,6 +26,7 @@ class ExportBucketArgs:
     bucket_policy: PolicyDocument
     retention_days: int
     use_kms_key: bool
+    region: str
     provider: aws.Provider
 
 
@@ -40,9 +41,12 @@ class ExportBucket(pulumi.ComponentResource):
     ) -> None:
         super().__init__("backup:index:ExportBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        bucket = aws.s3.Bucket(f"{name}-bucket", bucket=args.bucket_name, opts=child)
+        bucket = aws.s3.Bucket(
+            f"{name}-bucket", region=args.region, bucket=args.bucket_name, opts=child
+        )
         aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access-block",
+            region=args.region,
             bucket=bucket.bucket,
             block_public_acls=True,
             block_public_policy=True,
@@ -52,6 +56,7 @@ class ExportBucket(pulumi.ComponentResource):
         )
         aws.s3.BucketOwnershipControls(
             f"{name}-ownership",
+            region=args.region,
             bucket=bucket.bucket,
             # Objects belong to the bucket owner whoever wrote them; ACLs are ignored.
             rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
@@ -59,6 +64,7 @@ class ExportBucket(pulumi.ComponentResource):
         )
         aws.s3.BucketVersioning(
             f"{name}-versioning",
+            region=args.region,
             bucket=bucket.bucket,
             versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
                 status="Enabled"
@@ -73,6 +79,7 @@ class ExportBucket(pulumi.ComponentResource):
                     description=f"Encrypts DynamoDB exports in {args.bucket_name}",
                     alias=args.key_alias,
                     policy=export_key_policy(args.account_id, args.writer_role_arns),
+                    region=args.region,
                     provider=args.provider,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
@@ -87,6 +94,7 @@ class ExportBucket(pulumi.ComponentResource):
             )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-encryption",
+            region=args.region,
             bucket=bucket.bucket,
             rules=[
                 aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
@@ -98,6 +106,7 @@ class ExportBucket(pulumi.ComponentResource):
         )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
+            region=args.region,
             bucket=bucket.bucket,
             rules=[
                 aws.s3.BucketLifecycleConfigurationRuleArgs(
@@ -126,6 +135,7 @@ class ExportBucket(pulumi.ComponentResource):
         )
         aws.s3.BucketPolicy(
             f"{name}-policy",
+            region=args.region,
             bucket=bucket.bucket,
             policy=json.dumps(args.bucket_policy),
             opts=child,

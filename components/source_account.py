@@ -48,12 +48,14 @@ class SourceAccount(pulumi.ComponentResource):
                 description=f"Encrypts backups in vault {args.vault_name} ({args.region})",
                 alias=args.key_alias,
                 policy=source_key_policy(args.account_id, args.destination_account_id),
+                region=args.region,
                 provider=args.provider,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
         vault = aws.backup.Vault(
             f"{name}-vault",
+            region=args.region,
             name=args.vault_name,
             kms_key_arn=key.arn,
             # Deleting the vault would need every recovery point in it deleted first.
@@ -62,6 +64,7 @@ class SourceAccount(pulumi.ComponentResource):
         if args.region_settings is not None:
             aws.backup.RegionSettings(
                 f"{name}-region-settings",
+                region=args.region,
                 resource_type_opt_in_preference=args.region_settings.opt_in_map,
                 resource_type_management_preference=args.region_settings.full_management_map,
                 opts=child,

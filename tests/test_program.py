@@ -72,6 +72,46 @@ def test_providers_assume_the_configured_role_as_typed_args(dev_run: OfflineRun)
     assert roles["000000000000"][0]["roleArn"] == "arn:aws:iam::000000000000:role/BackupDeployer"
 
 
+def test_one_provider_per_account_serves_every_region(prod_run: OfflineRun) -> None:
+    providers = prod_run.of_type("pulumi:providers:aws")
+    accounts = {r.account_id for r in aws_resources(prod_run)}
+
+    assert sorted(p.name for p in providers) == sorted(f"aws-{a}" for a in accounts)
+    vaults = [
+        v for v in prod_run.of_type("aws:backup/vault:Vault") if v.account_id == "555555555555"
+    ]
+    # One provider, two Regions: each resource names its own.
+    assert sorted(str(v.region) for v in vaults) == ["ap-southeast-1", "ap-southeast-2"]
+    assert len({v.provider_ref for v in vaults}) == 1
+
+
+def test_previews_assume_the_preview_role_under_the_same_provider_names() -> None:
+    def preview_roles(sources: list[dict[str, Any]]) -> None:
+        for source in sources:
+            account = source["accountId"]
+            source["previewRoleArn"] = f"arn:aws:iam::{account}:role/BackupPreviewer"
+
+    project, config = load_stack_file("prod")
+    sources = json.loads(config[f"{project}:sourceAccounts"])
+    preview_roles(sources)
+    config[f"{project}:sourceAccounts"] = json.dumps(sources)
+
+    def roles(run: OfflineRun) -> dict[str, str]:
+        return {
+            p.name: json.loads(p.inputs["assumeRoles"])[0]["roleArn"]
+            for p in run.of_type("pulumi:providers:aws")
+        }
+
+    previewed = roles(run_program("prod", config, preview=True))
+    updated = roles(run_program("prod", config))
+
+    assert previewed.keys() == updated.keys()
+    assert previewed["aws-444444444444"] == "arn:aws:iam::444444444444:role/BackupPreviewer"
+    assert updated["aws-444444444444"] == "arn:aws:iam::444444444444:role/BackupDeployer"
+    # Accounts without a preview role preview with their deploy role.
+    assert previewed["aws-555555555555"] == updated["aws-555555555555"]
+
+
 def test_provider_without_role_uses_ambient_credentials() -> None:
     project, config = load_stack_file("dev")
     destination = json.loads(config[f"{project}:destination"])

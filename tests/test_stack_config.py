@@ -324,6 +324,73 @@ RULES += [
     ),
 ]
 
+
+def _stack_sets(raw: dict[str, Any]) -> None:
+    raw["organization"]["memberDeployment"] = "stackSets"
+    del raw["sourceAccounts"]
+    raw["organization"]["policyTargets"] = ["ou-ab12-cdef3456"]
+
+
+def _then(*mutations: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    def mutate(raw: dict[str, Any]) -> None:
+        for mutation in mutations:
+            mutation(raw)
+
+    return mutate
+
+
+RULES += [
+    (
+        "one role per account",
+        _then(
+            _set("dynamodbExport.bucket.accountId", "222222222222"),
+            _set("dynamodbExport.bucket.roleArn", "arn:aws:iam::222222222222:role/Other"),
+        ),
+        "dynamodbExport.bucket.roleArn: account 222222222222 is also reached through destination "
+        "with roleArn arn:aws:iam::222222222222:role/BackupDeployer",
+    ),
+    (
+        "preview role in the same account",
+        _set("destination.previewRoleArn", "arn:aws:iam::111111111111:role/Previewer"),
+        "destination.previewRoleArn: is in account 111111111111",
+    ),
+    (
+        "providers mode needs sourceAccounts",
+        _set("sourceAccounts", _DELETE),
+        "sourceAccounts: is required with organization.memberDeployment: providers",
+    ),
+    (
+        "stackSets mode refuses sourceAccounts",
+        _set("organization.memberDeployment", "stackSets"),
+        "sourceAccounts: is refused with organization.memberDeployment: stackSets",
+    ),
+    (
+        "stackSets targets OUs and roots",
+        _then(
+            _stack_sets, _set("organization.policyTargets", ["ou-ab12-cdef3456", "111111111111"])
+        ),
+        "organization.policyTargets[1]: 111111111111 is an account; with memberDeployment: stackSets",
+    ),
+    (
+        "deployment modes are named",
+        _set("organization.memberDeployment", "terraform"),
+        "organization.memberDeployment: must be 'providers' or 'stackSets'",
+    ),
+    (
+        "the management account is not its own delegated administrator",
+        _set("organization.delegatedAdministrator", {"accountId": "000000000000"}),
+        "organization.delegatedAdministrator.accountId: must be a member account",
+    ),
+    (
+        "delegation statements belong to the owner",
+        _then(
+            _set("organization.delegatedAdministrator", {"accountId": "888888888888"}),
+            _set("organization.extraDelegationStatements", [{"Sid": "Other"}]),
+        ),
+        "organization.extraDelegationStatements: belongs to the organization's resource policy",
+    ),
+]
+
 PROD_RULES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     (
         "lock mode is named",
@@ -384,6 +451,20 @@ PROD_RULES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         "resource types are AWS Backup's names",
         _set("backupPlan.resourceTypes", ["EBS", "Dynamo"]),
         "backupPlan.resourceTypes[1]: is not a known resource type; did you mean 'DynamoDB'?",
+    ),
+]
+
+
+PROD_RULES += [
+    (
+        "stackSets mode has no Region settings",
+        _then(_stack_sets, _set("organization.policyTargets", ["ou-ab12-prod7890"])),
+        "backupPlan.regionSettings: is refused with memberDeployment: stackSets",
+    ),
+    (
+        "a delegated administrator needs AWS Backup's delegation switched on",
+        _set("organization.delegatedAdministrator", {"accountId": "888888888888"}),
+        "organization.globalSettings.isDelegatedAdministratorEnabled: must be true",
     ),
 ]
 

@@ -163,7 +163,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return provider_id, inputs
         provider = self.provider_of(args.provider)
         account = provider.account_id if provider else "000000000000"
-        region = provider.region if provider else "us-east-1"
+        # pulumi-aws 7: a resource's own `region` input wins over its provider's default.
+        region = str(inputs.get("region") or (provider.region if provider else "us-east-1"))
         resource_id, outputs = _computed_outputs(args.typ, args.name, inputs, account, region)
         return resource_id, {**inputs, **outputs}
 
@@ -331,11 +332,16 @@ def _resolve(value: Any) -> Any:
 
 
 def run_program(
-    stack: str, config: Mapping[str, str] | None = None, root: Path = ROOT
+    stack: str,
+    config: Mapping[str, str] | None = None,
+    root: Path = ROOT,
+    *,
+    preview: bool = False,
 ) -> OfflineRun:
     """Run `__main__.py` for `stack` under mocks and return what it registered and exported.
 
-    `config` replaces the stack file's values when given (for tests of bad input).
+    `config` replaces the stack file's values when given (for tests of bad input); `preview`
+    runs it as `pulumi preview` would (`pulumi.runtime.is_dry_run()` is true).
     """
     if config is None:
         project, stack_config = load_stack_file(stack, root)
@@ -345,7 +351,7 @@ def run_program(
     monitor = RecordingMonitor(mocks)
     # A fresh root stack for every run, so that outputs of one run never leak into the next.
     pulumi_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     pulumi.runtime.set_all_config(stack_config)
 
     def program() -> None:
@@ -360,7 +366,7 @@ def run_program(
         provider = run.provider_of(resource)
         if provider is not None:
             resource.account_id = provider.account_id
-            resource.region = provider.region
+            resource.region = str(resource.inputs.get("region") or provider.region)
         elif resource.type == PROVIDER_TYPE:
             info = _provider_from_inputs(resource.inputs)
             resource.account_id, resource.region = info.account_id, info.region

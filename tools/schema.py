@@ -92,6 +92,22 @@ def stack_file_schema(project: str) -> dict[str, Any]:
         definitions.update(generated.pop("$defs", {}))
         keys[f"{project}:{key}"] = {**generated, "description": DESCRIPTIONS[key]}
     required = [f"{project}:{key}" for key in STACK_KEYS if key not in OPTIONAL_KEYS]
+    # sourceAccounts: refused in stackSets mode, required in providers mode (the default).
+    stack_sets = {
+        "properties": {
+            f"{project}:organization": {
+                "properties": {"memberDeployment": {"const": "stackSets"}},
+                "required": ["memberDeployment"],
+            }
+        },
+        "required": [f"{project}:organization"],
+    }
+    sources = f"{project}:sourceAccounts"
+    source_accounts_rule = {
+        "if": stack_sets,
+        "then": {"not": {"required": [sources]}},
+        "else": {"required": [sources]},
+    }
     config = {
         "description": "Stack configuration; keys of other namespaces (aws:, pulumi:) are allowed",
         "type": "object",
@@ -120,7 +136,10 @@ def stack_file_schema(project: str) -> dict[str, Any]:
         "additionalProperties": False,
         # Without ESC imports, which could supply them, the project's required keys are due.
         "if": {"not": {"required": ["environment"]}},
-        "then": {"required": ["config"], "properties": {"config": {"required": required}}},
+        "then": {
+            "required": ["config"],
+            "properties": {"config": {"required": required, **source_accounts_rule}},
+        },
     }
     wrapped: dict[str, Any] = _wrap_values(_tidy(schema))
     wrapped["$defs"] = {
