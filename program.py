@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 
 from components.backup_service_role import BackupServiceRole, BackupServiceRoleArgs
@@ -12,11 +14,13 @@ from components.organization_backup_policy import (
     OrganizationBackupPolicy,
     OrganizationBackupPolicyArgs,
 )
+from components.organization_settings import OrganizationSettings, OrganizationSettingsArgs
 from components.source_account import SourceAccount, SourceAccountArgs
 from policies import arns
 from policies.backup import PolicyTooLargeError, backup_policy_document, render_backup_policy
 from policies.iam import backup_service_role_policies
 from policies.kms import workload_key_statements
+from policies.organizations import backup_policy_delegation, delegation_resource_policy
 from policies.s3 import BucketPolicyTooLargeError, check_bucket_policy_size, export_bucket_policy
 from policies.statements import PolicyDocument
 from providers import ProviderRegistry
@@ -152,22 +156,7 @@ def deploy(config: StackConfig) -> None:
             source_vault_arns[f"{account_id}/{region}"] = source_stack.vault_arn
             member_resources.append(source_stack)
 
-    organization = OrganizationBackupPolicy(
-        "organization",
-        OrganizationBackupPolicyArgs(
-            policy_name=config.plan_key,
-            description=f"{plan.name} backups copied to {destination_config.vault_name} ({config.environment})",
-            content=policy_content,
-            targets=config.organization.policy_targets,
-            provider=providers.get(
-                config.organization.management_account, config.organization.region
-            ),
-            global_settings=global_settings(config),
-        ),
-        # Member accounts start jobs as soon as the policy is attached: their vaults and role,
-        # and the vaults copies go to, must exist first.
-        opts=pulumi.ResourceOptions(depends_on=member_resources),
-    )
+    organization = deploy_organization(config, policy_content, member_resources, providers)
 
     if config.dynamodb_export is not None and bucket_policy is not None:
         deploy_dynamodb_export(config, config.dynamodb_export, bucket_policy, providers)
@@ -181,6 +170,71 @@ def deploy(config: StackConfig) -> None:
     pulumi.export(
         "workloadKeyPolicyStatements",
         workload_key_statements(destination_config.account.account_id),
+    )
+
+
+def delegation_policy(config: StackConfig) -> PolicyDocument | None:
+    """The organization's resource policy, when this stack owns it (and delegates)."""
+    organization = config.organization
+    delegate = organization.delegated_administrator
+    if delegate is None or not organization.manage_global_settings:
+        return None
+    own = backup_policy_delegation(
+        organization.management_account.account_id, organization.id, delegate.account_id
+    )
+    return delegation_resource_policy(own, organization.extra_delegation_statements)
+
+
+def deploy_organization(
+    config: StackConfig,
+    policy_content: str,
+    member_resources: Sequence[pulumi.Resource],
+    providers: ProviderRegistry,
+) -> OrganizationBackupPolicy:
+    """The organization's singletons (owning stack only) and the backup policy.
+
+    The policy is created through the delegated administrator when there is one: the
+    management account then holds only what AWS allows nowhere else (global settings,
+    registrations, the resource policy).
+    """
+    organization = config.organization
+    settings_values = global_settings(config)
+    before_policy: list[pulumi.Resource] = list(member_resources)
+    if settings_values is not None:
+        delegate = organization.delegated_administrator
+        before_policy.append(
+            OrganizationSettings(
+                "organization-settings",
+                OrganizationSettingsArgs(
+                    global_settings=settings_values,
+                    delegated_administrator_account_id=(
+                        delegate.account_id if delegate is not None else None
+                    ),
+                    resource_policy=delegation_policy(config),
+                    import_resource_policy_id=organization.import_resource_policy_id,
+                    provider=providers.get(organization.management_account, organization.region),
+                    previous_global_settings_parent=(
+                        f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}"
+                        "::backup:index:OrganizationBackupPolicy::organization"
+                    ),
+                ),
+            )
+        )
+    policy_access = organization.delegated_administrator or organization.management_account
+    plan = config.backup_plan
+    return OrganizationBackupPolicy(
+        "organization",
+        OrganizationBackupPolicyArgs(
+            policy_name=config.plan_key,
+            description=f"{plan.name} backups copied to {config.destination.vault_name} ({config.environment})",
+            content=policy_content,
+            targets=organization.policy_targets,
+            provider=providers.get(policy_access, organization.region),
+        ),
+        # Member accounts start jobs as soon as the policy is attached: their vaults and role,
+        # and the vaults copies go to, must exist first; copies fail until cross-account backup
+        # is on; a delegated administrator acts only once registered and allowed.
+        opts=pulumi.ResourceOptions(depends_on=before_policy),
     )
 
 

@@ -36,6 +36,8 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import WithJsonSchema
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from policies.organizations import OWN_SIDS
+
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
 ROLE_ARN = re.compile(r"^arn:aws:iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$")
@@ -1209,6 +1211,12 @@ def _deployment_rules(
             "organization.delegatedAdministrator: AWS Backup's cross-account management "
             "setting is what lets the registered delegated administrator act for it"
         )
+    for index, statement in enumerate(organization.extra_delegation_statements):
+        if statement.get("Sid") in OWN_SIDS:
+            yield (
+                f"organization.extraDelegationStatements[{index}].Sid: {statement['Sid']} is one "
+                "of this program's own statements; give yours another Sid"
+            )
     for key, given in (
         ("extraDelegationStatements", bool(organization.extra_delegation_statements)),
         ("importResourcePolicyId", organization.import_resource_policy_id is not None),

@@ -1,8 +1,8 @@
-"""The organization side: cross-account backup switched on, the backup policy and its targets."""
+"""The organization's backup policy and where it is attached."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -17,14 +17,13 @@ class OrganizationBackupPolicyArgs:
     description: str
     content: str
     targets: Sequence[str]
+    # The management account's, or the delegated administrator's once it is registered and
+    # the organization's resource policy lets it manage BACKUP_POLICY.
     provider: aws.Provider
-    # Set in the one stack that owns the organization's AWS Backup global settings: every
-    # setting UpdateGlobalSettings knows, as strings. None: another stack owns them.
-    global_settings: Mapping[str, str] | None = None
 
 
 class OrganizationBackupPolicy(pulumi.ComponentResource):
-    """Runs in the management account, the only account where these calls succeed."""
+    """The BACKUP_POLICY and one attachment per root, OU or account it targets."""
 
     policy_id: pulumi.Output[str]
 
@@ -36,29 +35,13 @@ class OrganizationBackupPolicy(pulumi.ComponentResource):
     ) -> None:
         super().__init__("backup:index:OrganizationBackupPolicy", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        settings: list[pulumi.Resource] = []
-        if args.global_settings is not None:
-            settings.append(
-                aws.backup.GlobalSettings(
-                    f"{name}-global-settings",
-                    global_settings=dict(args.global_settings),
-                    # Its name before it covered every setting: renamed in place, not replaced.
-                    opts=pulumi.ResourceOptions.merge(
-                        child,
-                        pulumi.ResourceOptions(
-                            aliases=[pulumi.Alias(name=f"{name}-cross-account-backup")]
-                        ),
-                    ),
-                )
-            )
         policy = aws.organizations.Policy(
             f"{name}-policy",
             name=args.policy_name,
             description=args.description,
             type="BACKUP_POLICY",
             content=args.content,
-            # Copy jobs fail until cross-account backup is on: enable it first.
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=settings)),
+            opts=child,
         )
         for target in args.targets:
             aws.organizations.PolicyAttachment(

@@ -17,6 +17,7 @@ from policies.backup import (
 )
 from policies.iam import service_trust_policy
 from policies.kms import destination_key_policy, source_key_policy, workload_key_statements
+from policies.organizations import backup_policy_delegation
 from tests.support.org_policies import effective_policy, without_operators
 
 DEST = "222222222222"
@@ -379,3 +380,37 @@ def test_the_size_limit_counts_the_child_control_operators() -> None:
     assert len(bare) <= MAX_BACKUP_POLICY_CHARACTERS
     with pytest.raises(PolicyTooLargeError):
         render_backup_policy(document)
+
+
+def test_the_delegated_administrator_manages_backup_policies_and_nothing_else() -> None:
+    policy = grants({"Statement": backup_policy_delegation("000000000000", ORG, "888888888888")})
+    delegate = {"AWS": "arn:aws:iam::888888888888:root"}
+    backup_only = {"StringLikeIfExists": {"organizations:PolicyType": "BACKUP_POLICY"}}
+
+    read_structure, read_policies, manage = (
+        policy["DelegateBackupPoliciesRead"],
+        policy["DelegateBackupPoliciesReadPolicies"],
+        policy["DelegateBackupPoliciesManage"],
+    )
+    assert read_structure[0] == delegate and read_structure[2] is None
+    assert all(
+        a.startswith(("organizations:Describe", "organizations:List")) for a in read_structure[1]
+    )
+    assert read_policies[0] == delegate and read_policies[2] == backup_only
+    assert manage == (
+        delegate,
+        frozenset(
+            {
+                "organizations:AttachPolicy",
+                "organizations:CreatePolicy",
+                "organizations:DeletePolicy",
+                "organizations:DetachPolicy",
+                "organizations:TagResource",
+                "organizations:UntagResource",
+                "organizations:UpdatePolicy",
+            }
+        ),
+        backup_only,
+    )
+    # Enabling or disabling policy types stays with the management account.
+    assert not any("PolicyType" in a for _, actions, _ in policy.values() for a in actions)

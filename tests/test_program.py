@@ -86,15 +86,10 @@ def test_one_provider_per_account_serves_every_region(prod_run: OfflineRun) -> N
 
 
 def test_previews_assume_the_preview_role_under_the_same_provider_names() -> None:
-    def preview_roles(sources: list[dict[str, Any]]) -> None:
-        for source in sources:
-            account = source["accountId"]
-            source["previewRoleArn"] = f"arn:aws:iam::{account}:role/BackupPreviewer"
-
     project, config = load_stack_file("prod")
-    sources = json.loads(config[f"{project}:sourceAccounts"])
-    preview_roles(sources)
-    config[f"{project}:sourceAccounts"] = json.dumps(sources)
+    destination = json.loads(config[f"{project}:destination"])
+    del destination["previewRoleArn"]
+    config[f"{project}:destination"] = json.dumps(destination)
 
     def roles(run: OfflineRun) -> dict[str, str]:
         return {
@@ -105,10 +100,11 @@ def test_previews_assume_the_preview_role_under_the_same_provider_names() -> Non
     previewed = roles(run_program("prod", config, preview=True))
     updated = roles(run_program("prod", config))
 
+    # The role is an input, not part of the name: a preview shows no provider replaced.
     assert previewed.keys() == updated.keys()
     assert previewed["aws-444444444444"] == "arn:aws:iam::444444444444:role/BackupPreviewer"
     assert updated["aws-444444444444"] == "arn:aws:iam::444444444444:role/BackupDeployer"
-    # Accounts without a preview role preview with their deploy role.
+    # An account without a preview role previews with its deploy role.
     assert previewed["aws-555555555555"] == updated["aws-555555555555"]
 
 
@@ -131,7 +127,8 @@ def test_resources_land_in_their_accounts_and_regions(prod_run: OfflineRun) -> N
     assert ("aws:backup/vault:Vault", "555555555555", "ap-southeast-1") in placed
     assert ("aws:backup/vault:Vault", "444444444444", "ap-southeast-1") in placed
     assert ("aws:backup/vault:Vault", "666666666666", "ap-southeast-2") in placed
-    assert ("aws:organizations/policy:Policy", "000000000000", "us-east-1") in placed
+    # Through the delegated administrator, not the management account.
+    assert ("aws:organizations/policy:Policy", "888888888888", "us-east-1") in placed
     assert ("aws:backup/globalSettings:GlobalSettings", "000000000000", "us-east-1") in placed
     # One service role per source account, not per Region.
     roles = [
@@ -211,7 +208,7 @@ def test_the_owning_stack_sets_every_global_setting_from_config(
     assert settings.inputs["globalSettings"] == {
         "isCrossAccountBackupEnabled": "true",
         "isMpaEnabled": "false",
-        "isDelegatedAdministratorEnabled": "false",
+        "isDelegatedAdministratorEnabled": "true",
     }
     # dev shares the organization and leaves its singleton to prod.
     assert dev_run.of_type("aws:backup/globalSettings:GlobalSettings") == []
@@ -225,6 +222,69 @@ def test_global_settings_keep_what_the_organization_has_switched_on() -> None:
 
     [settings] = run.of_type("aws:backup/globalSettings:GlobalSettings")
     assert settings.inputs["globalSettings"]["isMpaEnabled"] == "true"
+
+
+def test_the_management_account_holds_only_what_aws_allows_nowhere_else(
+    prod_run: OfflineRun,
+) -> None:
+    in_management = sorted(
+        r.type for r in aws_resources(prod_run) if r.account_id == "000000000000"
+    )
+
+    assert in_management == [
+        "aws:backup/globalSettings:GlobalSettings",
+        "aws:organizations/delegatedAdministrator:DelegatedAdministrator",
+        "aws:organizations/delegatedAdministrator:DelegatedAdministrator",
+        "aws:organizations/resourcePolicy:ResourcePolicy",
+    ]
+    registrations = prod_run.of_type(
+        "aws:organizations/delegatedAdministrator:DelegatedAdministrator"
+    )
+    assert {(r.inputs["accountId"], r.inputs["servicePrincipal"]) for r in registrations} == {
+        ("888888888888", "backup.amazonaws.com"),
+        ("888888888888", "member.org.stacksets.cloudformation.amazonaws.com"),
+    }
+    # The policy and its attachments: in the delegated administrator's account.
+    for resource in prod_run.of_type("aws:organizations/policy:Policy") + prod_run.of_type(
+        "aws:organizations/policyAttachment:PolicyAttachment"
+    ):
+        assert resource.account_id == "888888888888"
+
+
+def test_without_a_delegated_administrator_the_policy_stays_in_management(
+    dev_run: OfflineRun,
+) -> None:
+    [policy] = dev_run.of_type("aws:organizations/policy:Policy")
+
+    assert policy.account_id == "000000000000"
+    assert dev_run.of_type("aws:organizations/resourcePolicy:ResourcePolicy") == []
+
+
+def test_the_resource_policy_keeps_other_delegations_and_can_be_adopted() -> None:
+    other = {
+        "Sid": "SecurityTeamReadsScps",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+        "Action": "organizations:DescribePolicy",
+        "Resource": "*",
+    }
+
+    def adopt(organization: dict[str, Any]) -> None:
+        organization["extraDelegationStatements"] = [other]
+        organization["importResourcePolicyId"] = "rp-abcd1234"
+
+    run = run_with("prod", organization=adopt)
+
+    [policy] = run.of_type("aws:organizations/resourcePolicy:ResourcePolicy")
+    statements = json.loads(policy.inputs["content"])["Statement"]
+    assert [s["Sid"] for s in statements] == [
+        "DelegateBackupPoliciesRead",
+        "DelegateBackupPoliciesReadPolicies",
+        "DelegateBackupPoliciesManage",
+        "SecurityTeamReadsScps",
+    ]
+    assert statements[-1] == other
+    assert policy.import_id == "rp-abcd1234"
 
 
 def test_region_settings_in_every_source_account_and_plan_region(

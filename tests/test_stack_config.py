@@ -345,6 +345,10 @@ RULES += [
         _then(
             _set("dynamodbExport.bucket.accountId", "222222222222"),
             _set("dynamodbExport.bucket.roleArn", "arn:aws:iam::222222222222:role/Other"),
+            _set(
+                "dynamodbExport.bucket.previewRoleArn",
+                "arn:aws:iam::222222222222:role/BackupPreviewer",
+            ),
         ),
         "dynamodbExport.bucket.roleArn: account 222222222222 is also reached through destination "
         "with roleArn arn:aws:iam::222222222222:role/BackupDeployer",
@@ -457,13 +461,18 @@ PROD_RULES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
 
 PROD_RULES += [
     (
+        "extra delegation statements use their own Sids",
+        _set("organization.extraDelegationStatements", [{"Sid": "DelegateBackupPoliciesManage"}]),
+        "organization.extraDelegationStatements[0].Sid: DelegateBackupPoliciesManage is one of",
+    ),
+    (
         "stackSets mode has no Region settings",
         _then(_stack_sets, _set("organization.policyTargets", ["ou-ab12-prod7890"])),
         "backupPlan.regionSettings: is refused with memberDeployment: stackSets",
     ),
     (
         "a delegated administrator needs AWS Backup's delegation switched on",
-        _set("organization.delegatedAdministrator", {"accountId": "888888888888"}),
+        _set("organization.globalSettings.isDelegatedAdministratorEnabled", False),
         "organization.globalSettings.isDelegatedAdministratorEnabled: must be true",
     ),
 ]

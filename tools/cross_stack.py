@@ -56,6 +56,12 @@ NAMED: dict[str, tuple[str, str, Level]] = {
     "aws:scheduler/scheduleGroup:ScheduleGroup": ("schedule group", "name", "region"),
     "aws:dynamodb/table:Table": ("DynamoDB table", "name", "region"),
     "aws:sqs/queue:Queue": ("SQS queue", "name", "region"),
+    # One delegated administrator registration per service in an organization.
+    "aws:organizations/delegatedAdministrator:DelegatedAdministrator": (
+        "delegated administrator registration for",
+        "servicePrincipal",
+        "organization",
+    ),
 }
 # Resource type -> (what it is, where there is exactly one of it).
 # GlobalSettings: one per organization, set from the management account (UpdateGlobalSettings);

@@ -66,6 +66,8 @@ class RecordedResource:
     # replaced without an explicit unprotect; delete-before-replace orders a replacement.
     protect: bool = False
     delete_before_replace: bool = False
+    # `pulumi import` of an existing resource instead of creating it (the `import_` option).
+    import_id: str | None = None
 
     @property
     def parent_name(self) -> str:
@@ -255,6 +257,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                         provider_ref=request.provider or None,
                         protect=bool(request.protect),
                         delete_before_replace=bool(request.deleteBeforeReplace),
+                        import_id=request.importId or None,
                     )
                 )
         return response

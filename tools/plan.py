@@ -50,6 +50,8 @@ MIN_COLUMN = 10
 # schedules and alarms are part of that component).
 HOLDING_LABELS = {
     "backup:index:OrganizationBackupPolicy": "backup policy",
+    "backup:index:OrganizationSettings": "organization settings",
+    "aws:organizations/delegatedAdministrator:DelegatedAdministrator": "delegated administrator",
     "aws:backup/globalSettings:GlobalSettings": "global settings",
     "aws:organizations/resourcePolicy:ResourcePolicy": "Organizations resource policy",
     "backup:index:DestinationAccount": "destination vault",

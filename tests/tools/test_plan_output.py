@@ -118,7 +118,9 @@ def _holdings(run: OfflineRun) -> dict[str, str]:
 
 def test_account_summaries_say_what_each_account_holds(prod_run: OfflineRun) -> None:
     assert _holdings(prod_run) == {
-        "000000000000": "backup policy, global settings",
+        # Only what AWS allows nowhere else; the policy is the delegated administrator's.
+        "000000000000": "delegated administrator, global settings, Organizations resource policy",
+        "888888888888": "backup policy",
         "444444444444": (
             "source vault, key, exporter (2 Regions); Region settings (ap-southeast-2); "
             "service role"
