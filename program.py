@@ -18,6 +18,7 @@ from components.organization_settings import OrganizationSettings, OrganizationS
 from components.source_account import SourceAccount, SourceAccountArgs
 from policies import arns
 from policies.backup import PolicyTooLargeError, backup_policy_document, render_backup_policy
+from policies.exporter_deployment import ExporterSettings
 from policies.iam import backup_service_role_policies
 from policies.kms import workload_key_statements
 from policies.organizations import backup_policy_delegation, delegation_resource_policy
@@ -238,6 +239,27 @@ def deploy_organization(
     )
 
 
+def exporter_settings(config: StackConfig, export: DynamoDbExportConfig) -> ExporterSettings:
+    """What every exporter of the stack shares, in either member mode."""
+    schedules = [export.schedule_expression]
+    if export.catch_up_schedule is not None:
+        schedules.append(export.catch_up_schedule)
+    return ExporterSettings(
+        function_name=f"{config.name_prefix}-dynamodb-export",
+        environment=config.environment,
+        bucket_name=export.bucket.name,
+        bucket_owner_account_id=export.bucket.account_id,
+        schedule_expressions=tuple(schedules),
+        export_format=export.export_format,
+        export_type=export.export_type,
+        max_concurrent_exports=export.max_concurrent_exports,
+        full_export_interval_days=export.full_export_interval_days,
+        include_tables=export.include_tables,
+        exclude_tables=export.exclude_tables,
+        log_retention_days=export.log_retention_days,
+    )
+
+
 def exporter_role_name(prefix: str, region: str) -> str:
     """IAM role names are global to an account: one exporter role per Region."""
     return f"{prefix}-ddb-export-{region}"
@@ -295,30 +317,17 @@ def deploy_dynamodb_export(
             provider=providers.get(export.bucket.account, export.bucket.region),
         ),
     )
-    schedules = [export.schedule_expression]
-    if export.catch_up_schedule is not None:
-        schedules.append(export.catch_up_schedule)
     function_arns: dict[str, pulumi.Output[str]] = {}
+    settings = exporter_settings(config, export)
     for account, region in placements:
         exporter = DynamoDbExporter(
             f"exporter-{account.account_id}-{region}",
             DynamoDbExporterArgs(
                 account_id=account.account_id,
                 region=region,
-                function_name=f"{prefix}-dynamodb-export",
                 role_name=exporter_role_name(prefix, region),
-                environment=config.environment,
-                bucket_name=export.bucket.name,
-                bucket_owner_account_id=export.bucket.account.account_id,
+                settings=settings,
                 kms_key_arn=bucket.kms_key_arn,
-                schedule_expressions=schedules,
-                export_format=export.export_format,
-                export_type=export.export_type,
-                max_concurrent_exports=export.max_concurrent_exports,
-                full_export_interval_days=export.full_export_interval_days,
-                include_tables=export.include_tables,
-                exclude_tables=export.exclude_tables,
-                log_retention_days=export.log_retention_days,
                 provider=providers.get(account, region),
             ),
             # Writes are refused until the bucket policy admits the exporter roles.
