@@ -148,8 +148,9 @@ class DynamoDbExporter(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        variables: dict[str, pulumi.Input[str]] = environment_variables(
-            settings, kms_key_arn=args.kms_key_arn, scheduler_role_arn=scheduler_role.arn
+        scheduler_role_arn: pulumi.Input[str] = scheduler_role.arn
+        variables = environment_variables(
+            settings, kms_key_arn=args.kms_key_arn, scheduler_role_arn=scheduler_role_arn
         )
         function = aws.lambda_.Function(
             f"{name}-function",
