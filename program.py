@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 
@@ -10,6 +11,7 @@ from components.backup_service_role import BackupServiceRole, BackupServiceRoleA
 from components.destination_account import DestinationAccount, DestinationAccountArgs
 from components.dynamodb_exporter import DynamoDbExporter, DynamoDbExporterArgs
 from components.export_bucket import ExportBucket, ExportBucketArgs
+from components.member_stack_set import MemberStackSet, MemberStackSetArgs
 from components.organization_backup_policy import (
     OrganizationBackupPolicy,
     OrganizationBackupPolicyArgs,
@@ -18,14 +20,27 @@ from components.organization_settings import OrganizationSettings, OrganizationS
 from components.source_account import SourceAccount, SourceAccountArgs
 from policies import arns
 from policies.backup import PolicyTooLargeError, backup_policy_document, render_backup_policy
-from policies.exporter_deployment import ExporterSettings
+from policies.exporter_deployment import ExporterSettings, bounded_name, code_digest
 from policies.iam import backup_service_role_policies
 from policies.kms import workload_key_statements
+from policies.member_template import (
+    ExporterSpec,
+    MemberTemplateArgs,
+    ServiceRoleSpec,
+    member_template,
+    render_member_template,
+)
 from policies.organizations import backup_policy_delegation, delegation_resource_policy
 from policies.s3 import BucketPolicyTooLargeError, check_bucket_policy_size, export_bucket_policy
-from policies.statements import PolicyDocument
+from policies.statements import OrganizationScope, PolicyDocument
 from providers import ProviderRegistry
-from stack_config import ConfigError, DynamoDbExportConfig, StackConfig, load_stack_config
+from stack_config import (
+    AccountAccess,
+    ConfigError,
+    DynamoDbExportConfig,
+    StackConfig,
+    load_stack_config,
+)
 
 
 def copy_target_vault_arns(config: StackConfig) -> list[str]:
@@ -65,6 +80,25 @@ def organization_backup_policy(config: StackConfig) -> str:
         raise ConfigError([f"backupPlan: {error}"]) from None
 
 
+def member_scope(config: StackConfig) -> OrganizationScope | None:
+    """Who may copy into the destination (and write exports) when it is not a list of accounts.
+
+    `allowCopiesFrom: organization`: the whole organization. In stackSets mode the member
+    accounts are whoever is under the targeted OUs, known only to AWS: the organization, or
+    its targeted OUs when no root is targeted (`aws:PrincipalOrgPaths`). Otherwise None: the
+    named source accounts.
+    """
+    organization = config.organization
+    if config.destination.allow_copies_from == "organization":
+        return OrganizationScope(organization.id)
+    if organization.member_deployment == "stackSets":
+        targets = organization.policy_targets
+        if any(target.startswith("r-") for target in targets):
+            return OrganizationScope(organization.id)
+        return OrganizationScope(organization.id, tuple(targets))
+    return None
+
+
 def global_settings(config: StackConfig) -> dict[str, str] | None:
     """Every AWS Backup global setting, when this stack owns them; None otherwise.
 
@@ -85,6 +119,34 @@ def global_settings(config: StackConfig) -> dict[str, str] | None:
     }
 
 
+@dataclass(frozen=True)
+class PreparedAccount:
+    """A member account this stack prepares through its own provider."""
+
+    access: AccountAccess
+    regions: tuple[str, ...]
+    manage_region_settings: bool
+
+
+def prepared_accounts(config: StackConfig) -> list[PreparedAccount]:
+    """The member accounts this stack's providers prepare (vault, key, role, exporter).
+
+    providers mode: every source account. stackSets mode: none of the members, which the
+    StackSet prepares, except the management account when a root is targeted: the policy
+    applies to it then, and StackSets never deploy to the management account (CloudFormation
+    User Guide, "Considerations for service-managed StackSets"), so its own provider does.
+    """
+    organization = config.organization
+    if organization.member_deployment == "providers":
+        return [
+            PreparedAccount(source.account, source.regions, source.manage_region_settings)
+            for source in config.source_accounts
+        ]
+    if any(target.startswith("r-") for target in organization.policy_targets):
+        return [PreparedAccount(organization.management_account, config.backup_plan.regions, False)]
+    return []
+
+
 def deploy(config: StackConfig) -> None:
     """Declare every resource of the stack and export its outputs.
 
@@ -92,39 +154,76 @@ def deploy(config: StackConfig) -> None:
     resource is declared, so a bad stack file never leaves a half-deployed stack.
     """
     policy_content = organization_backup_policy(config)
-    bucket_policy = None
-    if config.dynamodb_export is not None:
-        bucket_policy = export_bucket_policy_document(config, config.dynamodb_export)
+    export = config.dynamodb_export
+    bucket_policy = export_bucket_policy_document(config, export) if export is not None else None
     providers = ProviderRegistry(config.name_prefix, dict(config.standard_tags))
-    prefix = config.name_prefix
-    destination_config = config.destination
-    source_ids = [source.account.account_id for source in config.source_accounts]
 
-    destination = DestinationAccount(
+    destination = deploy_destination(config, providers)
+    bucket = None
+    if export is not None and bucket_policy is not None:
+        bucket = deploy_export_bucket(config, export, bucket_policy, providers)
+    members = deploy_prepared_accounts(config, providers, bucket)
+    before_policy: list[pulumi.Resource] = [destination, *members.resources]
+    if config.organization.member_deployment == "stackSets":
+        stack_set = deploy_member_stack_set(config, providers, bucket)
+        before_policy.append(stack_set)
+        pulumi.export("memberStackSetName", stack_set.stack_set_name)
+    organization = deploy_organization(config, policy_content, before_policy, providers)
+
+    pulumi.export("destinationVaultArns", destination.vault_arns)
+    pulumi.export("destinationKeyArns", destination.key_arns)
+    pulumi.export("sourceVaultArns", members.vault_arns)
+    pulumi.export("backupServiceRoleArns", members.service_role_arns)
+    pulumi.export("organizationPolicyId", organization.policy_id)
+    # For workload teams: what their RDS/EBS/... keys must allow for copies to leave the account.
+    pulumi.export(
+        "workloadKeyPolicyStatements",
+        workload_key_statements(config.destination.account_id),
+    )
+    if bucket is not None:
+        pulumi.export("exportBucketName", bucket.bucket_name)
+        pulumi.export("exporterFunctionArns", members.exporter_arns)
+
+
+def deploy_destination(config: StackConfig, providers: ProviderRegistry) -> DestinationAccount:
+    """The central vault(s), on their own keys, open to the member accounts' copies."""
+    destination = config.destination
+    return DestinationAccount(
         "destination",
         DestinationAccountArgs(
-            account_id=destination_config.account.account_id,
-            vault_name=destination_config.vault_name,
-            key_alias=f"alias/{prefix}-central-vault",
-            regions=destination_config.regions,
-            provider=providers.get(destination_config.account, destination_config.region),
-            source_account_ids=source_ids,
-            organization_id=(
-                config.organization.id
-                if destination_config.allow_copies_from == "organization"
-                else None
-            ),
-            vault_lock=destination_config.vault_lock,
+            account_id=destination.account_id,
+            vault_name=destination.vault_name,
+            key_alias=f"alias/{config.name_prefix}-central-vault",
+            regions=destination.regions,
+            provider=providers.get(destination.account, destination.region),
+            source_account_ids=[p.access.account_id for p in prepared_accounts(config)],
+            organization=member_scope(config),
+            vault_lock=destination.vault_lock,
         ),
     )
 
+
+@dataclass
+class PreparedResources:
+    """What the prepared member accounts hold, for dependencies and outputs."""
+
+    resources: list[pulumi.Resource] = field(default_factory=list)
+    vault_arns: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    service_role_arns: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    exporter_arns: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+
+
+def deploy_prepared_accounts(
+    config: StackConfig, providers: ProviderRegistry, bucket: ExportBucket | None
+) -> PreparedResources:
+    """Source vault, key, service role (and exporter) in each account the stack prepares."""
     plan = config.backup_plan
-    source_vault_arns: dict[str, pulumi.Output[str]] = {}
-    service_role_arns: dict[str, pulumi.Output[str]] = {}
-    member_resources: list[pulumi.Resource] = [destination]
+    prefix = config.name_prefix
     region_settings = plan.region_settings
-    for source in config.source_accounts:
-        account_id = source.account.account_id
+    prepared = PreparedResources()
+    for member in prepared_accounts(config):
+        account_id = member.access.account_id
+        provider = providers.get(member.access, member.regions[0])
         if plan.create_service_role:
             role = BackupServiceRole(
                 f"source-{account_id}-backup-service",
@@ -132,46 +231,45 @@ def deploy(config: StackConfig) -> None:
                     role_name=plan.service_role_short_name,
                     role_path=plan.service_role_path,
                     managed_policies=backup_service_role_policies(plan.resource_types),
-                    # IAM is global: the first Region's provider creates the account's one role.
-                    provider=providers.get(source.account, source.regions[0]),
+                    provider=provider,
                 ),
             )
-            service_role_arns[account_id] = role.role_arn
-            member_resources.append(role)
-        owns_region_settings = region_settings is not None and source.manage_region_settings
-        for region in source.regions:
+            prepared.service_role_arns[account_id] = role.role_arn
+            prepared.resources.append(role)
+        owns_region_settings = region_settings is not None and member.manage_region_settings
+        for region in member.regions:
             # Region settings only where the plan runs: the policy backs up nothing elsewhere.
             settings_here = owns_region_settings and region in plan.regions
-            source_stack = SourceAccount(
+            source = SourceAccount(
                 f"source-{account_id}-{region}",
                 SourceAccountArgs(
                     account_id=account_id,
                     region=region,
                     vault_name=plan.source_vault_name,
                     key_alias=f"alias/{prefix}-source-vault",
-                    destination_account_id=destination_config.account.account_id,
-                    provider=providers.get(source.account, region),
+                    destination_account_id=config.destination.account_id,
+                    provider=provider,
                     region_settings=region_settings if settings_here else None,
                 ),
             )
-            source_vault_arns[f"{account_id}/{region}"] = source_stack.vault_arn
-            member_resources.append(source_stack)
-
-    organization = deploy_organization(config, policy_content, member_resources, providers)
-
-    if config.dynamodb_export is not None and bucket_policy is not None:
-        deploy_dynamodb_export(config, config.dynamodb_export, bucket_policy, providers)
-
-    pulumi.export("destinationVaultArns", destination.vault_arns)
-    pulumi.export("destinationKeyArns", destination.key_arns)
-    pulumi.export("sourceVaultArns", source_vault_arns)
-    pulumi.export("backupServiceRoleArns", service_role_arns)
-    pulumi.export("organizationPolicyId", organization.policy_id)
-    # For workload teams: what their RDS/EBS/... keys must allow for copies to leave the account.
-    pulumi.export(
-        "workloadKeyPolicyStatements",
-        workload_key_statements(destination_config.account.account_id),
-    )
+            prepared.vault_arns[f"{account_id}/{region}"] = source.vault_arn
+            prepared.resources.append(source)
+            if bucket is not None and config.dynamodb_export is not None:
+                exporter = DynamoDbExporter(
+                    f"exporter-{account_id}-{region}",
+                    DynamoDbExporterArgs(
+                        account_id=account_id,
+                        region=region,
+                        role_name=exporter_role_name(prefix, region),
+                        settings=exporter_settings(config, config.dynamodb_export),
+                        kms_key_arn=bucket.kms_key_arn,
+                        provider=provider,
+                    ),
+                    # Writes are refused until the bucket policy admits the exporter roles.
+                    opts=pulumi.ResourceOptions(depends_on=[bucket]),
+                )
+                prepared.exporter_arns[f"{account_id}/{region}"] = exporter.function_arn
+    return prepared
 
 
 def delegation_policy(config: StackConfig) -> PolicyDocument | None:
@@ -265,14 +363,30 @@ def exporter_role_name(prefix: str, region: str) -> str:
     return f"{prefix}-ddb-export-{region}"
 
 
-def exporter_role_arns_by_region(config: StackConfig) -> dict[str, list[str]]:
-    """Region -> the exporter role ARNs of every source account in that Region."""
+def export_writers(config: StackConfig) -> dict[str, list[str]]:
+    """Region -> the ARNs of the exporter roles allowed to write there.
+
+    providers mode: each prepared account's role. stackSets mode: the role name in any account
+    (`arn:aws:iam::*:role/...`), narrowed to the member accounts by `writers_scope`.
+    """
+    prefix = config.name_prefix
     by_region: dict[str, list[str]] = {}
-    for source in config.source_accounts:
-        for region in source.regions:
-            role = exporter_role_name(config.name_prefix, region)
-            by_region.setdefault(region, []).append(arns.iam_role(source.account.account_id, role))
+    if writers_scope(config) is not None:
+        for region in config.backup_plan.regions:
+            by_region[region] = [arns.iam_role("*", exporter_role_name(prefix, region))]
+        return by_region
+    for member in prepared_accounts(config):
+        for region in member.regions:
+            role = exporter_role_name(prefix, region)
+            by_region.setdefault(region, []).append(arns.iam_role(member.access.account_id, role))
     return by_region
+
+
+def writers_scope(config: StackConfig) -> OrganizationScope | None:
+    """The organization scope of the writers in stackSets mode; None when they are named."""
+    if config.organization.member_deployment != "stackSets":
+        return None
+    return member_scope(config) or OrganizationScope(config.organization.id)
 
 
 def export_bucket_policy_document(
@@ -280,7 +394,7 @@ def export_bucket_policy_document(
 ) -> PolicyDocument:
     """The export bucket's policy; one S3 would refuse for its size is a config error."""
     policy = export_bucket_policy(
-        export.bucket.name, config.environment, exporter_role_arns_by_region(config)
+        export.bucket.name, config.environment, export_writers(config), writers_scope(config)
     )
     try:
         check_bucket_policy_size(policy)
@@ -289,27 +403,23 @@ def export_bucket_policy_document(
     return policy
 
 
-def deploy_dynamodb_export(
+def deploy_export_bucket(
     config: StackConfig,
     export: DynamoDbExportConfig,
     bucket_policy: PolicyDocument,
     providers: ProviderRegistry,
-) -> None:
-    """The export bucket in its account, and an exporter in every source account and Region."""
-    prefix = config.name_prefix
-    placements = [
-        (source.account, region) for source in config.source_accounts for region in source.regions
-    ]
-    writer_role_arns = [
-        arn for role_arns in exporter_role_arns_by_region(config).values() for arn in role_arns
-    ]
-    bucket = ExportBucket(
+) -> ExportBucket:
+    """The bucket DynamoDB exports land in, in its own account."""
+    return ExportBucket(
         "export-bucket",
         ExportBucketArgs(
-            account_id=export.bucket.account.account_id,
+            account_id=export.bucket.account_id,
             bucket_name=export.bucket.name,
-            key_alias=f"alias/{prefix}-dynamodb-export",
-            writer_role_arns=writer_role_arns,
+            key_alias=f"alias/{config.name_prefix}-dynamodb-export",
+            writer_role_arns=[
+                arn for role_arns in export_writers(config).values() for arn in role_arns
+            ],
+            writers_scope=writers_scope(config),
             bucket_policy=bucket_policy,
             retention_days=export.retention_days,
             use_kms_key=export.bucket.encryption == "KMS",
@@ -317,25 +427,94 @@ def deploy_dynamodb_export(
             provider=providers.get(export.bucket.account, export.bucket.region),
         ),
     )
-    function_arns: dict[str, pulumi.Output[str]] = {}
-    settings = exporter_settings(config, export)
-    for account, region in placements:
-        exporter = DynamoDbExporter(
-            f"exporter-{account.account_id}-{region}",
-            DynamoDbExporterArgs(
-                account_id=account.account_id,
-                region=region,
-                role_name=exporter_role_name(prefix, region),
-                settings=settings,
-                kms_key_arn=bucket.kms_key_arn,
-                provider=providers.get(account, region),
-            ),
-            # Writes are refused until the bucket policy admits the exporter roles.
-            opts=pulumi.ResourceOptions(depends_on=[bucket]),
+
+
+def code_bucket_name(config: StackConfig, account_id: str, region: str) -> str:
+    """The exporter's code bucket in one Region: bucket names are global, so the account and
+    Region are in it (bounded to S3's 63 characters)."""
+    return bounded_name(f"{config.name_prefix}-code-{account_id}-{region}", 63)
+
+
+def deploy_member_stack_set(
+    config: StackConfig, providers: ProviderRegistry, bucket: ExportBucket | None
+) -> MemberStackSet:
+    """The StackSet that prepares every member account under the targeted roots and OUs."""
+    organization = config.organization
+    plan = config.backup_plan
+    admin = organization.delegated_administrator or organization.management_account
+    export = config.dynamodb_export
+    code_key = f"dynamodb-export/{code_digest()}.zip"
+    code_buckets = (
+        {region: code_bucket_name(config, admin.account_id, region) for region in plan.regions}
+        if export is not None
+        else {}
+    )
+
+    def template(kms_key_arn: str | None) -> str:
+        return render_member_template(
+            member_template(member_template_args(config, code_buckets, code_key, kms_key_arn))
         )
-        function_arns[f"{account.account_id}/{region}"] = exporter.function_arn
-    pulumi.export("exportBucketName", bucket.bucket_name)
-    pulumi.export("exporterFunctionArns", function_arns)
+
+    template_body: pulumi.Input[str] = template(None)
+    if bucket is not None and bucket.kms_key_arn is not None:
+        template_body = bucket.kms_key_arn.apply(template)
+    return MemberStackSet(
+        "members",
+        MemberStackSetArgs(
+            stack_set_name=f"{config.name_prefix}-members",
+            template_body=template_body,
+            regions=plan.regions,
+            organizational_unit_ids=organization.policy_targets,
+            # Copies leave the account they protect: the destination never backs up into itself.
+            excluded_account_ids=[config.destination.account_id],
+            call_as="DELEGATED_ADMIN" if organization.delegated_administrator else "SELF",
+            preferences=organization.stack_set,
+            code_buckets=code_buckets,
+            code_key=code_key,
+            organization_id=organization.id,
+            region=organization.region,
+            provider=providers.get(admin, organization.region),
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[bucket] if bucket is not None else []),
+    )
+
+
+def member_template_args(
+    config: StackConfig,
+    code_buckets: Mapping[str, str],
+    code_key: str,
+    kms_key_arn: str | None,
+) -> MemberTemplateArgs:
+    """What the member template holds, from the same config as providers mode."""
+    plan = config.backup_plan
+    export = config.dynamodb_export
+    exporter = None
+    if export is not None:
+        exporter = ExporterSpec(
+            settings=exporter_settings(config, export),
+            role_names={r: exporter_role_name(config.name_prefix, r) for r in plan.regions},
+            code_buckets=code_buckets,
+            code_key=code_key,
+            kms_key_arn=kms_key_arn,
+        )
+    return MemberTemplateArgs(
+        description=f"{config.name_prefix}: source vault, key, backup service role, exporter",
+        regions=plan.regions,
+        primary_region=plan.regions[0],
+        destination_account_id=config.destination.account_id,
+        source_vault_name=plan.source_vault_name,
+        source_key_alias=f"alias/{config.name_prefix}-source-vault",
+        service_role=(
+            ServiceRoleSpec(
+                name=plan.service_role_short_name,
+                path=plan.service_role_path,
+                managed_policies=backup_service_role_policies(plan.resource_types),
+            )
+            if plan.create_service_role
+            else None
+        ),
+        exporter=exporter,
+    )
 
 
 def main() -> None:

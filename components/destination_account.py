@@ -13,6 +13,7 @@ from components.customer_managed_key import CustomerManagedKey, CustomerManagedK
 from policies import arns
 from policies.backup import vault_access_policy
 from policies.kms import destination_key_policy
+from policies.statements import OrganizationScope
 from stack_config import VaultLockConfig
 
 
@@ -27,8 +28,9 @@ class DestinationAccountArgs:
     regions: Sequence[str]
     provider: aws.Provider
     source_account_ids: Sequence[str]
-    # Set: any account of this organization may copy in; None: only `source_account_ids`.
-    organization_id: str | None
+    # Set: any account of this organization (or of its OUs) may copy in; None: only
+    # `source_account_ids`.
+    organization: OrganizationScope | None
     vault_lock: VaultLockConfig | None
 
 
@@ -52,7 +54,7 @@ class DestinationAccount(pulumi.ComponentResource):
                     description=f"Encrypts copies in backup vault {args.vault_name} ({region})",
                     alias=args.key_alias,
                     policy=destination_key_policy(
-                        args.account_id, region, args.source_account_ids, args.organization_id
+                        args.account_id, region, args.source_account_ids, args.organization
                     ),
                     region=region,
                     provider=args.provider,
@@ -75,7 +77,7 @@ class DestinationAccount(pulumi.ComponentResource):
                     vault_access_policy(
                         arns.backup_vault(region, args.account_id, args.vault_name),
                         args.source_account_ids,
-                        args.organization_id,
+                        args.organization,
                     )
                 ),
                 opts=child,

@@ -11,7 +11,7 @@ import pulumi_aws as aws
 
 from components.customer_managed_key import CustomerManagedKey, CustomerManagedKeyArgs
 from policies.s3 import export_key_policy
-from policies.statements import PolicyDocument
+from policies.statements import OrganizationScope, PolicyDocument
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class ExportBucketArgs:
     bucket_name: str
     key_alias: str
     writer_role_arns: Sequence[str]
+    # stackSets mode: the role ARNs are patterns, matched in these member accounts only.
+    writers_scope: OrganizationScope | None
     # Built (and checked against S3's size limit) by the caller before anything is declared.
     bucket_policy: PolicyDocument
     retention_days: int
@@ -78,7 +80,9 @@ class ExportBucket(pulumi.ComponentResource):
                 CustomerManagedKeyArgs(
                     description=f"Encrypts DynamoDB exports in {args.bucket_name}",
                     alias=args.key_alias,
-                    policy=export_key_policy(args.account_id, args.writer_role_arns),
+                    policy=export_key_policy(
+                        args.account_id, args.writer_role_arns, args.writers_scope
+                    ),
                     region=args.region,
                     provider=args.provider,
                 ),

@@ -12,7 +12,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from policies.arns import PARTITION, account_root
-from policies.statements import PolicyDocument, aws_principals, document, organization_condition
+from policies.statements import (
+    OrganizationScope,
+    PolicyDocument,
+    aws_principals,
+    document,
+    organization_condition,
+)
 
 # AWS Organizations quota: "Maximum size of a policy document: ... Backup policies: 10,000 characters".
 MAX_BACKUP_POLICY_CHARACTERS = 10_000
@@ -31,7 +37,7 @@ class PolicyTooLargeError(ValueError):
 def vault_access_policy(
     vault_arn: str,
     source_account_ids: Sequence[str],
-    organization_id: str | None = None,
+    organization: OrganizationScope | None = None,
 ) -> PolicyDocument:
     """Lets the source accounts (or every account of the organization) copy into this vault.
 
@@ -43,9 +49,9 @@ def vault_access_policy(
         "Action": COPY_INTO_VAULT,
         "Resource": vault_arn,
     }
-    if organization_id is not None:
+    if organization is not None:
         statement["Principal"] = {"AWS": "*"}
-        statement["Condition"] = organization_condition(organization_id)
+        statement["Condition"] = organization_condition(organization)
     else:
         statement["Principal"] = aws_principals([account_root(a) for a in source_account_ids])
     return document(statement)

@@ -25,6 +25,7 @@ from typing import Any
 
 from policies.arns import account_root, iam_role
 from policies.statements import (
+    OrganizationScope,
     PolicyDocument,
     Statement,
     aws_principals,
@@ -92,13 +93,13 @@ def _use_by_others(
     sid: str,
     actions: Sequence[str],
     account_ids: Sequence[str],
-    organization_id: str | None,
+    organization: OrganizationScope | None,
     *conditions: dict[str, Any] | None,
 ) -> Statement:
     principal: dict[str, str | list[str]]
-    if organization_id is not None:
+    if organization is not None:
         principal = {"AWS": "*"}
-        condition = _merge_conditions(*conditions, organization_condition(organization_id))
+        condition = _merge_conditions(*conditions, organization_condition(organization))
     else:
         principal = aws_principals([account_root(account_id) for account_id in account_ids])
         condition = _merge_conditions(*conditions)
@@ -118,13 +119,14 @@ def destination_key_policy(
     destination_account_id: str,
     region: str,
     source_account_ids: Sequence[str],
-    organization_id: str | None = None,
+    organization: OrganizationScope | None = None,
 ) -> PolicyDocument:
     """Policy of the destination vault key in `region`.
 
     Administration stays in the destination account (whose AWS Backup service-linked role
     performs the copies). The source accounts (each listed account, or with
-    `organization_id` every principal of that organization) may use the key only through
+    with `organization` every principal of that organization or of its OUs) may use the key
+    only through
     the services that write copies in this Region (`COPY_SERVICES`), and create grants only
     for AWS resources.
     """
@@ -135,14 +137,14 @@ def destination_key_policy(
             "SourceAccountsEncryptCopies",
             COPY_CRYPTO_ACTIONS,
             source_account_ids,
-            organization_id,
+            organization,
             through_copy_services,
         ),
         _use_by_others(
             "SourceAccountsGrantToAwsServicesOnly",
             GRANT_ACTIONS,
             source_account_ids,
-            organization_id,
+            organization,
             GRANT_FOR_AWS_RESOURCE,
             through_copy_services,
         ),

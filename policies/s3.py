@@ -19,10 +19,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from policies.arns import account_of, account_root, s3_bucket
 from policies.kms import key_administration
-from policies.statements import PolicyDocument, Statement, aws_principals, document
+from policies.statements import (
+    OrganizationScope,
+    PolicyDocument,
+    Statement,
+    aws_principals,
+    document,
+)
 
 EXPORT_WRITE_ACTIONS = ["s3:AbortMultipartUpload", "s3:PutObject", "s3:PutObjectAcl"]
 # Amazon S3 User Guide, "Bucket policies": "Bucket policies are limited to 20 KB in size."
@@ -32,15 +39,34 @@ EXPORT_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"]
 
 
 def _writers_statement(
-    sid: str, writer_role_arns: Sequence[str], actions: Sequence[str], resource: str
+    sid: str,
+    writer_role_arns: Sequence[str],
+    actions: Sequence[str],
+    resource: str,
+    organization: OrganizationScope | None,
 ) -> Statement:
+    if organization is None:
+        # Named roles in named accounts (providers mode).
+        principal: str | dict[str, str | list[str]] = aws_principals(
+            [account_root(account_of(arn)) for arn in writer_role_arns]
+        )
+        condition: dict[str, Any] = {"ArnEquals": {"aws:PrincipalArn": sorted(writer_role_arns)}}
+    else:
+        # The exporter role of every member account (stackSets mode): the role name is the same
+        # in each, so the ARN pattern has `*` for the account, and the organization condition
+        # keeps it to member accounts.
+        principal = {"AWS": "*"}
+        condition = {
+            "ArnLike": {"aws:PrincipalArn": sorted(writer_role_arns)},
+            **organization.condition(),
+        }
     return {
         "Sid": sid,
         "Effect": "Allow",
-        "Principal": aws_principals([account_root(account_of(arn)) for arn in writer_role_arns]),
+        "Principal": principal,
         "Action": sorted(actions),
         "Resource": resource,
-        "Condition": {"ArnEquals": {"aws:PrincipalArn": sorted(writer_role_arns)}},
+        "Condition": condition,
     }
 
 
@@ -54,10 +80,14 @@ def own_prefix_resource(bucket_name: str, environment: str, region: str) -> str:
 
 
 def export_bucket_policy(
-    bucket_name: str, environment: str, writer_role_arns_by_region: Mapping[str, Sequence[str]]
+    bucket_name: str,
+    environment: str,
+    writer_role_arns_by_region: Mapping[str, Sequence[str]],
+    organization: OrganizationScope | None = None,
 ) -> PolicyDocument:
     """Each exporter role may write objects under its own account's and Region's prefix, and
-    nothing else; no request without TLS."""
+    nothing else; no request without TLS. With `organization`, the role ARNs are patterns
+    (`arn:aws:iam::*:role/<name>`) matched in the organization's accounts."""
     bucket_arn = s3_bucket(bucket_name)
     writes = [
         _writers_statement(
@@ -65,19 +95,43 @@ def export_bucket_policy(
             role_arns,
             EXPORT_WRITE_ACTIONS,
             own_prefix_resource(bucket_name, environment, region),
+            organization,
         )
         for region, role_arns in sorted(writer_role_arns_by_region.items())
     ]
+    return document(*writes, _tls_only(bucket_arn))
+
+
+def _tls_only(bucket_arn: str) -> Statement:
+    return {
+        "Sid": "DenyRequestsWithoutTls",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def code_bucket_policy(bucket_name: str, organization_id: str) -> PolicyDocument:
+    """Accounts of the organization may read the exporter's code (and nothing else).
+
+    CloudFormation creates each member account's function from this bucket, through that
+    account's StackSet execution role, and Lambda reads the object with the caller's
+    permissions (Lambda Developer Guide, "Deploying Lambda functions as .zip file archives":
+    a bucket in another account needs a bucket policy that lets the caller read the object).
+    """
+    bucket_arn = s3_bucket(bucket_name)
     return document(
-        *writes,
         {
-            "Sid": "DenyRequestsWithoutTls",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": [bucket_arn, f"{bucket_arn}/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            "Sid": "OrganizationReadsExporterCode",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": f"{bucket_arn}/*",
+            "Condition": OrganizationScope(organization_id).condition(),
         },
+        _tls_only(bucket_arn),
     )
 
 
@@ -91,11 +145,19 @@ def check_bucket_policy_size(policy: PolicyDocument) -> None:
         )
 
 
-def export_key_policy(key_account_id: str, writer_role_arns: Sequence[str]) -> PolicyDocument:
+def export_key_policy(
+    key_account_id: str,
+    writer_role_arns: Sequence[str],
+    organization: OrganizationScope | None = None,
+) -> PolicyDocument:
     """Administration in the bucket's account; exporter roles may encrypt export objects."""
     return document(
         key_administration(key_account_id),
         _writers_statement(
-            "ExporterRolesEncryptExports", writer_role_arns, EXPORT_KEY_ACTIONS, "*"
+            "ExporterRolesEncryptExports",
+            writer_role_arns,
+            EXPORT_KEY_ACTIONS,
+            "*",
+            organization,
         ),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 PolicyDocument = dict[str, Any]
@@ -27,6 +28,30 @@ def service_principal(service: str) -> dict[str, str]:
     return {"Service": f"{service}.amazonaws.com"}
 
 
-def organization_condition(organization_id: str) -> dict[str, dict[str, str]]:
-    """Limits a statement to principals of one AWS Organization."""
-    return {"StringEquals": {"aws:PrincipalOrgID": organization_id}}
+@dataclass(frozen=True)
+class OrganizationScope:
+    """Principals of one AWS Organization, or only of accounts under some of its OUs."""
+
+    organization_id: str
+    ou_ids: tuple[str, ...] = ()
+
+    def condition(self) -> dict[str, dict[str, Any]]:
+        """`aws:PrincipalOrgID`, narrowed by `aws:PrincipalOrgPaths` when OUs are given.
+
+        OU paths are `o-…/r-…/ou-…/…/`; `o-…/*/ou-…/*` matches an OU at any depth and every
+        OU below it (IAM User Guide, "aws:PrincipalOrgPaths"). The organization id stays as
+        a condition with a fixed value, which is what S3 counts as "not public" (Amazon S3
+        User Guide, "The meaning of public").
+        """
+        condition: dict[str, dict[str, Any]] = {
+            "StringEquals": {"aws:PrincipalOrgID": self.organization_id}
+        }
+        if self.ou_ids:
+            paths = [f"{self.organization_id}/*/{ou}/*" for ou in sorted(self.ou_ids)]
+            condition["ForAnyValue:StringLike"] = {"aws:PrincipalOrgPaths": paths}
+        return condition
+
+
+def organization_condition(organization: OrganizationScope) -> dict[str, dict[str, Any]]:
+    """Limits a statement to principals of one AWS Organization (or some of its OUs)."""
+    return organization.condition()

@@ -18,6 +18,7 @@ from policies.backup import (
 from policies.iam import service_trust_policy
 from policies.kms import destination_key_policy, source_key_policy, workload_key_statements
 from policies.organizations import backup_policy_delegation
+from policies.statements import OrganizationScope
 from tests.support.org_policies import effective_policy, without_operators
 
 DEST = "222222222222"
@@ -83,7 +84,7 @@ def test_destination_key_admin_stays_home_and_sources_use_it_only_through_copy_s
 
 
 def test_destination_key_narrows_the_organization_to_copy_services_in_its_region() -> None:
-    policy = grants(destination_key_policy(DEST, "eu-west-1", SOURCES, ORG))
+    policy = grants(destination_key_policy(DEST, "eu-west-1", SOURCES, OrganizationScope(ORG)))
 
     for sid in ("SourceAccountsEncryptCopies", "SourceAccountsGrantToAwsServicesOnly"):
         principal, _, condition = policy[sid]
@@ -167,7 +168,7 @@ def test_vault_accepts_copies_from_listed_accounts_only() -> None:
 
 
 def test_vault_open_to_the_organization_needs_the_org_condition() -> None:
-    [statement] = vault_access_policy(VAULT_ARN, SOURCES, ORG)["Statement"]
+    [statement] = vault_access_policy(VAULT_ARN, SOURCES, OrganizationScope(ORG))["Statement"]
 
     assert statement["Principal"] == {"AWS": "*"}
     assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": ORG}}

@@ -56,6 +56,7 @@ NAMED: dict[str, tuple[str, str, Level]] = {
     "aws:scheduler/scheduleGroup:ScheduleGroup": ("schedule group", "name", "region"),
     "aws:dynamodb/table:Table": ("DynamoDB table", "name", "region"),
     "aws:sqs/queue:Queue": ("SQS queue", "name", "region"),
+    "aws:cloudformation/stackSet:StackSet": ("StackSet", "name", "region"),
     # One delegated administrator registration per service in an organization.
     "aws:organizations/delegatedAdministrator:DelegatedAdministrator": (
         "delegated administrator registration for",

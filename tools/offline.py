@@ -37,7 +37,10 @@ POLICY_PROPERTIES: dict[str, tuple[str, str]] = {
     "aws:iam/rolePolicy:RolePolicy": ("policy", "policy"),
     "aws:iam/policy:Policy": ("policy", "policy"),
     "aws:s3/bucketPolicy:BucketPolicy": ("policy", "policy"),
+    "aws:cloudformation/stackSet:StackSet": ("templateBody", "template"),
 }
+# Documents with a name of their own rather than `<resource>-<suffix>`.
+DOCUMENT_STEMS = {"aws:cloudformation/stackSet:StackSet": "member-template"}
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ class RecordedResource:
     delete_before_replace: bool = False
     # `pulumi import` of an existing resource instead of creating it (the `import_` option).
     import_id: str | None = None
+    ignore_changes: tuple[str, ...] = ()
+    # URNs this resource waits for (`depends_on`, as the engine receives them).
+    dependencies: tuple[str, ...] = ()
 
     @property
     def parent_name(self) -> str:
@@ -109,7 +115,7 @@ class OfflineRun:
             if spec is None or spec[0] not in resource.inputs:
                 continue
             prop, suffix = spec
-            stem = (
+            stem = DOCUMENT_STEMS.get(resource.type) or (
                 resource.name
                 if resource.name.endswith(f"-{suffix}")
                 else f"{resource.name}-{suffix}"
@@ -258,6 +264,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                         protect=bool(request.protect),
                         delete_before_replace=bool(request.deleteBeforeReplace),
                         import_id=request.importId or None,
+                        ignore_changes=tuple(request.ignoreChanges),
+                        dependencies=tuple(request.dependencies),
                     )
                 )
         return response

@@ -49,10 +49,12 @@ def share_dev_source_account(config: dict[str, Any]) -> None:
 
 
 def test_the_example_stacks_do_not_collide() -> None:
-    for stack in ("dev", "prod"):
+    stacks = ["dev", "prod", "sandbox"]
+    for stack in stacks:
         result = check_stack(stack)
         assert result.collisions == [], result.collisions
-        assert result.checked == ["prod" if stack == "dev" else "dev"]
+        assert result.warnings == [], result.warnings
+        assert result.checked == [other for other in stacks if other != stack]
 
 
 def test_two_environments_share_a_source_account_without_collisions(tmp_path: Path) -> None:
