@@ -26,9 +26,27 @@ def prod_run() -> OfflineRun:
     return run_program("prod")
 
 
+@pytest.fixture(scope="session")
+def sandbox_run() -> OfflineRun:
+    """The sandbox stack (stackSets mode), run once under mocks."""
+    return run_program("sandbox")
+
+
 @pytest.fixture(params=["dev", "prod"])
 def stack_run(
     request: pytest.FixtureRequest, dev_run: OfflineRun, prod_run: OfflineRun
 ) -> OfflineRun:
-    """Each real stack in turn."""
+    """Each real stack in providers mode, in turn."""
     return dev_run if request.param == "dev" else prod_run
+
+
+@pytest.fixture(params=["dev", "prod", "sandbox"])
+def any_stack_run(
+    request: pytest.FixtureRequest,
+    dev_run: OfflineRun,
+    prod_run: OfflineRun,
+    sandbox_run: OfflineRun,
+) -> OfflineRun:
+    """Every example stack, both member deployment modes, in turn."""
+    runs = {"dev": dev_run, "prod": prod_run, "sandbox": sandbox_run}
+    return runs[str(request.param)]

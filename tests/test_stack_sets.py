@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from cfnlint.api import ManualArgs, lint
 
 from policies.kms import source_key_policy
@@ -28,11 +27,6 @@ STATEFUL = {
     "AWS::Logs::LogGroup",
     "AWS::DynamoDB::Table",
 }
-
-
-@pytest.fixture(scope="module")
-def sandbox_run() -> OfflineRun:
-    return run_program("sandbox")
 
 
 def sandbox_with(**sections: Callable[[Any], None]) -> OfflineRun:
