@@ -599,6 +599,11 @@ class DestinationConfig(AccountAccess):
         "the organization",
     )
     vault_lock: VaultLockConfig | None = Field(default=None, description="Vault Lock")
+    allow_copy_back: Bool = Field(
+        default=False,
+        description="Let copies go back from the central vault to a source account's vault "
+        "(a restore into a source account starts with such a copy)",
+    )
 
     _default_vault_name = field_validator("vault_name", mode="before")(
         _default_name("central", MAX_VAULT_NAME)
@@ -802,6 +807,127 @@ class DynamoDbExportConfig(Section):
         return None if value == "none" else value
 
 
+# botocore's backup model: BackupJobState, CopyJobState and RestoreJobStatus. Backup and copy
+# job events report `detail.state`, restore job events `detail.status` (AWS Backup Developer
+# Guide, "Monitoring AWS Backup events using Amazon EventBridge").
+BACKUP_JOB_STATES = (
+    "CREATED",
+    "PENDING",
+    "RUNNING",
+    "ABORTING",
+    "ABORTED",
+    "COMPLETED",
+    "FAILED",
+    "EXPIRED",
+    "PARTIAL",
+)
+COPY_JOB_STATES = ("CREATED", "RUNNING", "COMPLETED", "FAILED", "PARTIAL")
+RESTORE_JOB_STATUSES = ("PENDING", "RUNNING", "COMPLETED", "ABORTED", "FAILED")
+JOB_STATES = tuple(dict.fromkeys((*BACKUP_JOB_STATES, *COPY_JOB_STATES, *RESTORE_JOB_STATUSES)))
+DEFAULT_ALERT_STATES = ("FAILED", "ABORTED", "EXPIRED", "PARTIAL")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _job_state(value: str) -> str:
+    if value not in JOB_STATES:
+        raise _problem(unknown_key_message(value, JOB_STATES, "job state"))
+    if value in ("COMPLETED",):
+        raise _problem("is a success, not a failure: alerts are for jobs that need a person")
+    return value
+
+
+JobState = Annotated[
+    str, Strict(), AfterValidator(_job_state), WithJsonSchema({"enum": list(JOB_STATES)})
+]
+Email = Annotated[str, Strict(), matches(EMAIL, "an email address"), pattern_schema(EMAIL)]
+
+
+class MonitoringConfig(Section):
+    """Failed backup, copy and restore jobs, and the exporter's alarms, reach these people."""
+
+    account_id: AccountId | None = Field(
+        default=None,
+        description="Account of the central event bus and topic; default the delegated "
+        "administrator, else the destination account",
+    )
+    role_arn: RoleArn | None = Field(default=None, description="Deploy role in that account")
+    preview_role_arn: RoleArn | None = Field(
+        default=None, description="Read-only preview role in that account"
+    )
+    emails: Annotated[tuple[Email, ...], Field(min_length=1), AfterValidator(_unique)] = Field(
+        description="Who gets an email per failed job or alarm (each must confirm once)"
+    )
+    states: Annotated[tuple[JobState, ...], Field(min_length=1), AfterValidator(_unique)] = Field(
+        default=DEFAULT_ALERT_STATES,
+        description="Job states that alert; each job type matches those it has",
+    )
+
+    @property
+    def has_roles(self) -> bool:
+        """Whether the section names roles of its own (else another section's are used)."""
+        return self.role_arn is not None or self.preview_role_arn is not None
+
+
+# AWS Backup API reference, RestoreTestingSelectionForCreate.ProtectedResourceType.
+RESTORE_TEST_TYPES = (
+    "Aurora",
+    "DocumentDB",
+    "DynamoDB",
+    "EBS",
+    "EC2",
+    "EFS",
+    "FSx",
+    "Neptune",
+    "RDS",
+    "S3",
+)
+# Restores of these need placement in the destination account that the source account's
+# inferred metadata cannot give (a subnet, security groups, a DB subnet group, an
+# Availability Zone): AWS Backup Developer Guide, "Restore testing inferred metadata".
+NEEDS_PLACEMENT = ("Aurora", "DocumentDB", "EBS", "EC2", "FSx", "Neptune", "RDS")
+
+
+def _restore_type(name: str) -> str:
+    if name not in RESTORE_TEST_TYPES:
+        raise _problem(unknown_key_message(name, RESTORE_TEST_TYPES, "resource type"))
+    return name
+
+
+RestoreType = Annotated[
+    str, Strict(), AfterValidator(_restore_type), WithJsonSchema({"enum": list(RESTORE_TEST_TYPES)})
+]
+
+
+class RestoreTestingConfig(Section):
+    """Restore tests of the copies in each destination vault Region."""
+
+    schedule_expression: CronSchedule = Field(description="AWS cron(...) of the test runs")
+    selection_window_days: Annotated[
+        int, BeforeValidator(_digits_to_int), Strict(), between(1, 365), number_schema(1, 365)
+    ] = Field(description="Test the latest recovery point of the last N days (1-365)")
+    validation_window_hours: Annotated[
+        int, BeforeValidator(_digits_to_int), Strict(), between(0, 168), number_schema(0, 168)
+    ] = Field(description="Hours a restored resource is kept for validation (0-168)")
+    resource_types: Annotated[
+        tuple[RestoreType, ...], Field(min_length=1), AfterValidator(_unique)
+    ] = Field(description="AWS Backup resource types to test, one selection each")
+    metadata_overrides: dict[RestoreType, dict[Text, Text]] = Field(
+        default_factory=dict,
+        description="Per type, restore metadata for the destination account (subnet, security "
+        "groups, DB subnet group...); required for types that need network placement",
+    )
+
+
+class AuditConfig(Section):
+    """AWS Backup Audit Manager frameworks and reports."""
+
+    enabled: Bool = Field(default=False, description="Deploy frameworks and report plans")
+    report_bucket: BucketName | None = Field(
+        default=None,
+        description="Existing bucket for the reports; default a bucket the stack creates",
+    )
+
+
 # The project's config keys, in the order they are checked, and what each holds.
 SECTIONS: dict[str, Any] = {
     "environment": Environment,
@@ -810,10 +936,15 @@ SECTIONS: dict[str, Any] = {
     "sourceAccounts": SourceAccounts,
     "backupPlan": BackupPlanConfig,
     "dynamodbExport": DynamoDbExportConfig,
+    "monitoring": MonitoringConfig,
+    "restoreTesting": RestoreTestingConfig,
+    "audit": AuditConfig,
 }
 STACK_KEYS = tuple(SECTIONS)
 # sourceAccounts: required in providers mode, refused in stackSets mode (a rule, below).
-OPTIONAL_KEYS = frozenset({"sourceAccounts", "dynamodbExport"})
+OPTIONAL_KEYS = frozenset(
+    {"sourceAccounts", "dynamodbExport", "monitoring", "restoreTesting", "audit"}
+)
 DESCRIPTIONS = {
     "environment": "Short environment name (dev, prod): part of every name and tag",
     "organization": "The organization, its management account and the policy targets",
@@ -821,6 +952,9 @@ DESCRIPTIONS = {
     "sourceAccounts": "Member accounts whose resources are backed up",
     "backupPlan": "The backup plan the Organizations backup policy deploys",
     "dynamodbExport": "The scheduled DynamoDB export to an S3 bucket",
+    "monitoring": "Alerts by email for failed backup, copy and restore jobs and exporter alarms",
+    "restoreTesting": "Scheduled restore tests of the copies in the destination account",
+    "audit": "AWS Backup Audit Manager frameworks and reports",
 }
 
 
@@ -835,6 +969,9 @@ class StackConfig:
     source_accounts: tuple[SourceAccountConfig, ...]
     backup_plan: BackupPlanConfig
     dynamodb_export: DynamoDbExportConfig | None
+    monitoring: MonitoringConfig | None = None
+    restore_testing: RestoreTestingConfig | None = None
+    audit: AuditConfig | None = None
 
     @property
     def name_prefix(self) -> str:
@@ -850,6 +987,35 @@ class StackConfig:
         become one plan whose copy target could be the other environment's vault.
         """
         return f"{self.name_prefix}-{self.backup_plan.name}"
+
+    @property
+    def monitoring_access(self) -> AccountAccess | None:
+        """Where alerts are gathered: `monitoring.accountId`, else the delegated administrator,
+        else the destination account; reached with the roles another section gives that
+        account unless `monitoring` names its own."""
+        monitoring = self.monitoring
+        if monitoring is None:
+            return None
+        organization = self.organization
+        delegate = organization.delegated_administrator
+        known: list[AccountAccess] = [
+            organization.management_account,
+            *([delegate] if delegate is not None else []),
+            self.destination,
+            *self.source_accounts,
+            *([self.dynamodb_export.bucket] if self.dynamodb_export is not None else []),
+        ]
+        account_id = monitoring.account_id or (delegate or self.destination).account_id
+        if monitoring.has_roles:
+            return AccountAccess(
+                account_id=account_id,
+                role_arn=monitoring.role_arn,
+                preview_role_arn=monitoring.preview_role_arn,
+            )
+        for access in known:
+            if access.account_id == account_id:
+                return access.account
+        return AccountAccess(account_id=account_id)
 
     @property
     def standard_tags(self) -> tuple[tuple[str, str], ...]:
@@ -1229,11 +1395,37 @@ def _deployment_rules(
             )
 
 
+def _operations_rules(
+    restore_testing: RestoreTestingConfig | None, audit: AuditConfig | None
+) -> Iterable[str]:
+    """Restore tests that could not run, and settings that would be silently unused."""
+    if restore_testing is not None:
+        overrides = restore_testing.metadata_overrides
+        for name in restore_testing.resource_types:
+            if name in NEEDS_PLACEMENT and not overrides.get(name):
+                yield (
+                    f"restoreTesting.metadataOverrides.{name}: is required to test {name}: a "
+                    "restore in the destination account cannot reuse the source account's "
+                    "network placement; give the subnet, security groups (or DB subnet group) it "
+                    'restores into (AWS Backup Developer Guide, "Restore testing inferred '
+                    'metadata")'
+                )
+        for name in overrides:
+            if name not in restore_testing.resource_types:
+                yield (
+                    f"restoreTesting.metadataOverrides.{name}: {name} is not in "
+                    "restoreTesting.resourceTypes, so it would never be used"
+                )
+    if audit is not None and not audit.enabled and audit.report_bucket is not None:
+        yield "audit.reportBucket: is only used with audit.enabled: true; remove it or enable audit"
+
+
 def _one_role_per_account(
     organization: OrganizationConfig | None,
     destination: DestinationConfig | None,
     sources: Sequence[SourceAccountConfig] | None,
     export: DynamoDbExportConfig | None,
+    monitoring: MonitoringConfig | None = None,
 ) -> Iterable[str]:
     """One provider per account assumes one role (and one preview role) in it."""
     accesses: list[tuple[str, AccountAccess]] = []
@@ -1248,6 +1440,17 @@ def _one_role_per_account(
     accesses.extend((f"sourceAccounts[{i}]", source) for i, source in enumerate(sources or ()))
     if export is not None:
         accesses.append(("dynamodbExport.bucket", export.bucket))
+    if monitoring is not None and monitoring.account_id is not None and monitoring.has_roles:
+        accesses.append(
+            (
+                "monitoring",
+                AccountAccess(
+                    account_id=monitoring.account_id,
+                    role_arn=monitoring.role_arn,
+                    preview_role_arn=monitoring.preview_role_arn,
+                ),
+            )
+        )
     first: dict[str, tuple[str, AccountAccess]] = {}
     for path, access in accesses:
         earlier = first.setdefault(access.account_id, (path, access))
@@ -1380,6 +1583,14 @@ def parse_stack_config(project: str, raw: Mapping[str, Any]) -> StackConfig:
         "backupPlan", raw.get("backupPlan"), prefix, problems
     )
     export = _parse_export(raw.get("dynamodbExport"), prefix, problems)
+    monitoring: MonitoringConfig | None = _parse_section(
+        "monitoring", raw.get("monitoring"), prefix, problems
+    )
+    restore_testing: RestoreTestingConfig | None = _parse_section(
+        "restoreTesting", raw.get("restoreTesting"), prefix, problems
+    )
+    audit: AuditConfig | None = _parse_section("audit", raw.get("audit"), prefix, problems)
+    problems.extend(_operations_rules(restore_testing, audit))
     plan_raw = raw.get("backupPlan")
     owns_region_settings = isinstance(plan_raw, Mapping) and "regionSettings" in plan_raw
     problems.extend(_section_rules(organization, destination, plan, export))
@@ -1389,11 +1600,22 @@ def parse_stack_config(project: str, raw: Mapping[str, Any]) -> StackConfig:
     problems.extend(_name_rules(prefix, plan))
     sources_given = raw.get("sourceAccounts") is not None
     problems.extend(_deployment_rules(organization, sources_given, plan))
-    problems.extend(_one_role_per_account(organization, destination, sources, export))
+    problems.extend(_one_role_per_account(organization, destination, sources, export, monitoring))
     if problems:
         raise ConfigError(problems)
     assert environment and organization and destination and plan  # no problems: all present
-    return StackConfig(project, environment, organization, destination, sources or (), plan, export)
+    return StackConfig(
+        project,
+        environment,
+        organization,
+        destination,
+        sources or (),
+        plan,
+        export,
+        monitoring,
+        restore_testing,
+        audit if audit is not None and audit.enabled else None,
+    )
 
 
 def project_config_keys(project: str) -> list[str]:
