@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import pulumi
 
+from components.alert_forwarder import AlertForwarder, AlertForwarderArgs
+from components.alert_hub import AlertHub, AlertHubArgs
 from components.backup_service_role import BackupServiceRole, BackupServiceRoleArgs
 from components.destination_account import DestinationAccount, DestinationAccountArgs
 from components.dynamodb_exporter import DynamoDbExporter, DynamoDbExporterArgs
@@ -19,11 +21,13 @@ from components.organization_backup_policy import (
 from components.organization_settings import OrganizationSettings, OrganizationSettingsArgs
 from components.source_account import SourceAccount, SourceAccountArgs
 from policies import arns
+from policies.alerts import alarm_rule, bus_policy, failure_rules
 from policies.backup import PolicyTooLargeError, backup_policy_document, render_backup_policy
 from policies.exporter_deployment import ExporterSettings, bounded_name, code_digest
 from policies.iam import backup_service_role_policies
 from policies.kms import workload_key_statements
 from policies.member_template import (
+    AlertsSpec,
     ExporterSpec,
     MemberTemplateArgs,
     ServiceRoleSpec,
@@ -164,6 +168,7 @@ def deploy(config: StackConfig) -> None:
         bucket = deploy_export_bucket(config, export, bucket_policy, providers)
     members = deploy_prepared_accounts(config, providers, bucket)
     before_policy: list[pulumi.Resource] = [destination, *members.resources]
+    before_policy.extend(deploy_monitoring(config, providers))
     if config.organization.member_deployment == "stackSets":
         stack_set = deploy_member_stack_set(config, providers, bucket)
         before_policy.append(stack_set)
@@ -183,6 +188,98 @@ def deploy(config: StackConfig) -> None:
     if bucket is not None:
         pulumi.export("exportBucketName", bucket.bucket_name)
         pulumi.export("exporterFunctionArns", members.exporter_arns)
+
+
+def alert_bus(config: StackConfig) -> tuple[str, str, str] | None:
+    """(account, Region, ARN) of the central alert bus, when monitoring is configured.
+
+    The bus lives in the destination's primary Region: restore tests and the central vault
+    are there, and its ARN is known before it exists, for the member template.
+    """
+    access = config.monitoring_access
+    if access is None:
+        return None
+    region = config.destination.region
+    name = f"{config.name_prefix}-backup-alerts"
+    return (
+        access.account_id,
+        region,
+        f"arn:aws:events:{region}:{access.account_id}:event-bus/{name}",
+    )
+
+
+def alert_forwarding(config: StackConfig) -> AlertsSpec | None:
+    """What each account forwards to the central bus, in either member mode."""
+    bus = alert_bus(config)
+    if bus is None or config.monitoring is None:
+        return None
+    export = config.dynamodb_export
+    return AlertsSpec(
+        bus_arn=bus[2],
+        name_prefix=config.name_prefix,
+        role_name=f"{config.name_prefix}-alert-forwarder",
+        rules=tuple(failure_rules(config.monitoring.states)),
+        alarm_rule=(
+            alarm_rule(f"{exporter_settings(config, export).function_name}-")
+            if export is not None
+            else None
+        ),
+    )
+
+
+def deploy_monitoring(config: StackConfig, providers: ProviderRegistry) -> list[pulumi.Resource]:
+    """The central bus and topic, and forwarding in every prepared account and the destination.
+
+    stackSets mode's members forward through the member template (`member_template_args`).
+    """
+    access = config.monitoring_access
+    bus = alert_bus(config)
+    forwarding = alert_forwarding(config)
+    if access is None or bus is None or forwarding is None or config.monitoring is None:
+        return []
+    prefix = config.name_prefix
+    organization = config.organization
+    prepared = prepared_accounts(config)
+    named = sorted({config.destination.account_id, *(p.access.account_id for p in prepared)})
+    stack_sets = organization.member_deployment == "stackSets"
+    hub = AlertHub(
+        "alerts",
+        AlertHubArgs(
+            account_id=access.account_id,
+            region=bus[1],
+            name=f"{prefix}-backup-alerts",
+            bus_policy=bus_policy(
+                bus[2],
+                organization.id,
+                member_scope(config) if stack_sets else None,
+                named,
+            ),
+            key_alias=f"alias/{prefix}-backup-alerts",
+            emails=config.monitoring.emails,
+            provider=providers.get(access, bus[1]),
+        ),
+    )
+    placements = [(p.access, p.regions, True) for p in prepared]
+    placements.append((config.destination.account, config.destination.regions, False))
+    forwarders: list[pulumi.Resource] = [hub]
+    for member_access, regions, has_exporter in placements:
+        forwarders.append(
+            AlertForwarder(
+                f"alerts-{member_access.account_id}",
+                AlertForwarderArgs(
+                    regions=regions,
+                    rules=forwarding.rules,
+                    alarm_rule=forwarding.alarm_rule if has_exporter else None,
+                    alarm_regions=regions,
+                    name_prefix=prefix,
+                    role_name=forwarding.role_name,
+                    bus_arn=forwarding.bus_arn,
+                    provider=providers.get(member_access, regions[0]),
+                ),
+                opts=pulumi.ResourceOptions(depends_on=[hub]),
+            )
+        )
+    return forwarders
 
 
 def deploy_destination(config: StackConfig, providers: ProviderRegistry) -> DestinationAccount:
@@ -514,6 +611,7 @@ def member_template_args(
             else None
         ),
         exporter=exporter,
+        alerts=alert_forwarding(config),
     )
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from policies import arns
+from policies.alerts import FailureRule, forwarder_permissions, forwarder_trust_policy
 from policies.cloudformation import find_in_map, get_att, ref, resource, sub
 from policies.exporter import exporter_permissions
 from policies.exporter_chain import scheduler_invoke_policy, scheduler_trust_policy
@@ -85,6 +86,17 @@ class ExporterSpec:
 
 
 @dataclass(frozen=True)
+class AlertsSpec:
+    """Forwarding the account's failures (and exporter alarms) to the central bus."""
+
+    bus_arn: str
+    name_prefix: str
+    role_name: str
+    rules: Sequence[FailureRule]
+    alarm_rule: FailureRule | None
+
+
+@dataclass(frozen=True)
 class MemberTemplateArgs:
     """What every member account gets, in every plan Region."""
 
@@ -96,6 +108,7 @@ class MemberTemplateArgs:
     source_key_alias: str
     service_role: ServiceRoleSpec | None
     exporter: ExporterSpec | None
+    alerts: AlertsSpec | None = None
 
 
 def _source_vault(args: MemberTemplateArgs) -> dict[str, Any]:
@@ -302,6 +315,41 @@ def _exporter(spec: ExporterSpec) -> dict[str, Any]:
     return resources
 
 
+def _alerts(spec: AlertsSpec, with_exporter: bool) -> dict[str, Any]:
+    role_arn = sub(f"arn:aws:iam::{ACCOUNT}:role/{spec.role_name}")
+    resources: dict[str, Any] = {
+        # IAM is global: the role comes with the primary Region's instance; rules in other
+        # Regions name it by ARN (EventBridge checks the role when it delivers, not before).
+        "AlertForwarderRole": resource(
+            "AWS::IAM::Role",
+            {
+                "RoleName": spec.role_name,
+                "Description": "Lets EventBridge forward AWS Backup failures to the central bus",
+                "AssumeRolePolicyDocument": forwarder_trust_policy(),
+                "Policies": [
+                    {"PolicyName": "forward", "PolicyDocument": forwarder_permissions(spec.bus_arn)}
+                ],
+            },
+            condition=PRIMARY,
+        )
+    }
+    rules = list(spec.rules)
+    if with_exporter and spec.alarm_rule is not None:
+        rules.append(spec.alarm_rule)
+    for index, rule in enumerate(rules):
+        resources[f"AlertRule{index}"] = resource(
+            "AWS::Events::Rule",
+            {
+                "Name": f"{spec.name_prefix}-{rule.name}",
+                "Description": "Forwards to the central backup alerts bus",
+                "EventPattern": rule.pattern,
+                "State": "ENABLED",
+                "Targets": [{"Id": "central-bus", "Arn": spec.bus_arn, "RoleArn": role_arn}],
+            },
+        )
+    return resources
+
+
 def region_names(spec: ExporterSpec, regions: Sequence[str]) -> dict[str, dict[str, str]]:
     """Per Region, the names a Region-free template cannot compute (bounded, hashed)."""
     function = spec.settings.function_name
@@ -328,6 +376,8 @@ def member_template(args: MemberTemplateArgs) -> dict[str, Any]:
     if args.exporter is not None:
         template["Mappings"] = {NAMES: region_names(args.exporter, args.regions)}
         resources.update(_exporter(args.exporter))
+    if args.alerts is not None:
+        resources.update(_alerts(args.alerts, with_exporter=args.exporter is not None))
     template["Resources"] = resources
     return template
 

@@ -192,7 +192,7 @@ def test_exporter_role_grants_exactly_what_a_run_and_its_continuations_need(
     for policy_resource in [
         r
         for r in prod_run.of_type("aws:iam/rolePolicy:RolePolicy")
-        if r.name == f"{r.parent_name}-role-policy"
+        if r.name == f"{r.parent_name}-role-policy" and r.parent_name.startswith("exporter-")
     ]:
         statements = {s["Sid"]: s for s in document(policy_resource)["Statement"]}
         account, region = policy_resource.account_id, exporter_region(policy_resource)
@@ -322,7 +322,7 @@ def test_schedules_invoke_the_function(prod_run: OfflineRun) -> None:
     rules = [
         r
         for r in prod_run.of_type("aws:cloudwatch/eventRule:EventRule")
-        if r.account_id == "666666666666"
+        if r.account_id == "666666666666" and r.parent_name.startswith("exporter-")
     ]
     permissions = [
         p

@@ -61,6 +61,9 @@ HOLDING_LABELS = {
     "aws:backup/regionSettings:RegionSettings": "Region settings",
     "backup:index:BackupServiceRole": "service role",
     "backup:index:DynamoDbExporter": "exporter",
+    "backup:index:AlertHub": "alert bus and topic",
+    "backup:index:AlertForwarder": "alert forwarding",
+    "backup:index:MemberStackSet": "member StackSet",
 }
 # Services whose resources are not in a Region, whichever Region their provider names.
 GLOBAL_SERVICES = frozenset({"iam", "organizations"})

@@ -120,14 +120,16 @@ def test_account_summaries_say_what_each_account_holds(prod_run: OfflineRun) -> 
     assert _holdings(prod_run) == {
         # Only what AWS allows nowhere else; the policy is the delegated administrator's.
         "000000000000": "delegated administrator, global settings, Organizations resource policy",
-        "888888888888": "backup policy",
         "444444444444": (
-            "source vault, key, exporter (2 Regions); Region settings (ap-southeast-2); "
-            "service role"
+            "source vault, key, exporter, alert forwarding (2 Regions); "
+            "Region settings (ap-southeast-2); service role"
         ),
-        "555555555555": "destination vault, key (2 Regions)",
-        "666666666666": "source vault, key, Region settings, service role, exporter",
+        "555555555555": "destination vault, key, alert forwarding (2 Regions)",
+        "666666666666": (
+            "source vault, key, Region settings, service role, exporter, alert forwarding"
+        ),
         "777777777777": "export bucket, key",
+        "888888888888": "backup policy, key, alert bus and topic",
     }
 
 
@@ -135,9 +137,8 @@ def test_a_summary_line_counts_every_aws_resource_of_its_account(prod_run: Offli
     summaries = {summary.account_id: summary for summary in plan.account_summaries(prod_run)}
     aws = [r for r in prod_run.resources if r.custom and r.type != PROVIDER_TYPE]
 
-    assert plan.format_summary(summaries["555555555555"]) == [
-        "account 555555555555 (ap-southeast-1, ap-southeast-2), 10 resources: "
-        "destination vault, key (2 Regions)"
+    assert plan.format_summary(summaries["777777777777"]) == [
+        "account 777777777777 (ap-southeast-2), 9 resources: export bucket, key"
     ]
     assert sum(summary.resources for summary in summaries.values()) == len(aws)
     for account, summary in summaries.items():

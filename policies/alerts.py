@@ -1,0 +1,313 @@
+"""Alerting as plain data: which events count as failures, who may forward them, the message.
+
+Every member account and plan Region (and the destination account's vault Regions) forward
+AWS Backup failures and the exporter's alarms to one event bus in the monitoring account, where
+one rule publishes a readable message to an encrypted SNS topic with email subscribers.
+
+Event shapes (AWS Backup Developer Guide, "Monitoring AWS Backup events using Amazon
+EventBridge"): `source` is `aws.backup`; backup and copy jobs report `detail.state` and
+restore jobs `detail.status`, each with its own values (botocore: `BackupJobState`,
+`CopyJobState`, `RestoreJobStatus`). AWS notes the difference: "Some events report status:
+COMPLETED whereas other events report state: COMPLETED." Alarm state changes come from
+`aws.cloudwatch` as "CloudWatch Alarm State Change" with `detail.state.value`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from policies.arns import account_root
+from policies.kms import key_administration
+from policies.statements import (
+    OrganizationScope,
+    PolicyDocument,
+    aws_principals,
+    document,
+    service_principal,
+)
+
+# (name, detail-type, the field that holds its state, the states it has)
+JOB_TYPES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    (
+        "backup",
+        "Backup Job State Change",
+        "state",
+        (
+            "CREATED",
+            "PENDING",
+            "RUNNING",
+            "ABORTING",
+            "ABORTED",
+            "COMPLETED",
+            "FAILED",
+            "EXPIRED",
+            "PARTIAL",
+        ),
+    ),
+    (
+        "copy",
+        "Copy Job State Change",
+        "state",
+        ("CREATED", "RUNNING", "COMPLETED", "FAILED", "PARTIAL"),
+    ),
+    (
+        "restore",
+        "Restore Job State Change",
+        "status",
+        ("PENDING", "RUNNING", "COMPLETED", "ABORTED", "FAILED"),
+    ),
+)
+# EventBridge: a resource policy of an event bus is at most 10,240 characters
+# (EventBridge User Guide, "Amazon EventBridge quotas").
+MAX_BUS_POLICY_CHARACTERS = 10_240
+# The central bus receives only forwarded failures and alarms: its rule takes both sources.
+FORWARDED_SOURCES = ["aws.backup", "aws.cloudwatch"]
+
+
+@dataclass(frozen=True)
+class FailureRule:
+    """One forwarding rule: its short name and its event pattern."""
+
+    name: str
+    pattern: dict[str, Any]
+
+
+def failure_rules(states: Sequence[str]) -> list[FailureRule]:
+    """One rule per job type that has any of `states`, matching only those states.
+
+    A state a type does not have (EXPIRED for a copy job) is left out of that type's pattern;
+    a type none of whose states are configured gets no rule. COMPLETED never alerts.
+    """
+    rules = []
+    for name, detail_type, field, known in JOB_TYPES:
+        wanted = [state for state in known if state in states and state != "COMPLETED"]
+        if wanted:
+            rules.append(
+                FailureRule(
+                    name=f"{name}-job-failed",
+                    pattern={
+                        "source": ["aws.backup"],
+                        "detail-type": [detail_type],
+                        "detail": {field: wanted},
+                    },
+                )
+            )
+    return rules
+
+
+def alarm_rule(alarm_name_prefix: str) -> FailureRule:
+    """The exporter's alarms going into ALARM (CloudWatch User Guide, "Alarm events and
+    EventBridge": `detail-type` "CloudWatch Alarm State Change", `detail.state.value`)."""
+    return FailureRule(
+        name="exporter-alarm",
+        pattern={
+            "source": ["aws.cloudwatch"],
+            "detail-type": ["CloudWatch Alarm State Change"],
+            "detail": {
+                "alarmName": [{"prefix": alarm_name_prefix}],
+                "state": {"value": ["ALARM"]},
+            },
+        },
+    )
+
+
+def bus_policy(
+    bus_arn: str,
+    organization_id: str,
+    members: OrganizationScope | None,
+    account_ids: Sequence[str] = (),
+) -> PolicyDocument:
+    """Who may put events on the central bus: the member accounts when only AWS knows them
+    (`members`: the organization, or its OUs with `aws:PrincipalOrgPaths`), and the named
+    accounts, which must still be in the organization.
+
+    EventBridge User Guide, "Permissions for event buses": a bus policy may admit accounts,
+    or an organization with `aws:PrincipalOrgID`. Refused when over EventBridge's size limit.
+    """
+    statements = []
+    if members is not None:
+        statements.append(
+            {
+                "Sid": "OrganizationForwardsBackupAlerts",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "events:PutEvents",
+                "Resource": bus_arn,
+                "Condition": members.condition(),
+            }
+        )
+    if account_ids:
+        statements.append(
+            {
+                "Sid": "AccountsForwardBackupAlerts",
+                "Effect": "Allow",
+                "Principal": aws_principals([account_root(a) for a in account_ids]),
+                "Action": "events:PutEvents",
+                "Resource": bus_arn,
+                "Condition": OrganizationScope(organization_id).condition(),
+            }
+        )
+    policy = document(*statements)
+    if len(json.dumps(policy, separators=(",", ":"))) > MAX_BUS_POLICY_CHARACTERS:
+        raise ValueError(
+            f"the event bus policy would exceed EventBridge's {MAX_BUS_POLICY_CHARACTERS:,} "
+            "characters: target fewer OUs or accounts"
+        )
+    return policy
+
+
+def forwarder_trust_policy() -> PolicyDocument:
+    """EventBridge may assume the forwarding role (the role a cross-account bus target needs)."""
+    return document(
+        {
+            "Sid": "TrustEventBridge",
+            "Effect": "Allow",
+            "Principal": service_principal("events"),
+            "Action": "sts:AssumeRole",
+        }
+    )
+
+
+def forwarder_permissions(bus_arn: str) -> PolicyDocument:
+    """Put events on the central bus, and nowhere else.
+
+    EventBridge User Guide, "Sending and receiving events between AWS accounts": a rule that
+    sends to another account's bus "must specify an IAM role" when the receiving bus admits
+    an organization rather than the sending account.
+    """
+    return document(
+        {
+            "Sid": "ForwardToCentralBus",
+            "Effect": "Allow",
+            "Action": "events:PutEvents",
+            "Resource": bus_arn,
+        }
+    )
+
+
+def topic_key_policy(account_id: str) -> PolicyDocument:
+    """Administration at home; EventBridge may encrypt messages for the topic.
+
+    Amazon SNS Developer Guide, "Configuring AWS KMS permissions" → "Enable compatibility
+    between event sources from AWS services and encrypted topics": the key policy must let
+    `events.amazonaws.com` use `kms:GenerateDataKey*` and `kms:Decrypt`.
+    """
+    return document(
+        key_administration(account_id),
+        {
+            "Sid": "EventBridgePublishesToEncryptedTopic",
+            "Effect": "Allow",
+            "Principal": service_principal("events"),
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        },
+    )
+
+
+def topic_policy(topic_arn: str, rule_arns: Sequence[str], account_id: str) -> PolicyDocument:
+    """Only the central rules may publish (EventBridge User Guide, "Using resource-based
+    policies for Amazon EventBridge" → Amazon SNS permissions), and the account manages it."""
+    return document(
+        {
+            "Sid": "CentralRulesPublish",
+            "Effect": "Allow",
+            "Principal": service_principal("events"),
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
+        },
+        {
+            "Sid": "AccountManagesTopic",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+            "Action": [
+                "sns:GetTopicAttributes",
+                "sns:ListSubscriptionsByTopic",
+                "sns:SetTopicAttributes",
+                "sns:Subscribe",
+            ],
+            "Resource": topic_arn,
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Route:
+    """A rule on the central bus: what it takes, and the message it makes of each event."""
+
+    name: str
+    pattern: dict[str, Any]
+    # EventBridge input transformer: `<name>` in the template is the value at `paths[name]`.
+    paths: dict[str, str]
+    template: str
+
+
+CONSOLE = "https://<region>.console.aws.amazon.com"
+ROUTES = (
+    Route(
+        name="backup-failures",
+        pattern={"source": ["aws.backup"]},
+        paths={
+            "account": "$.account",
+            "region": "$.region",
+            "type": "$.detail-type",
+            "state": "$.detail.state",
+            "status": "$.detail.status",
+            "resource": "$.detail.resourceArn",
+            "message": "$.detail.statusMessage",
+            "time": "$.time",
+        },
+        template=(
+            "AWS Backup: <type> in account <account>, <region>, at <time>: <state><status>. "
+            "Resource: <resource>. Reason: <message> "
+            f"Jobs: {CONSOLE}/backup/home?region=<region>#/jobs"
+        ),
+    ),
+    Route(
+        name="exporter-alarms",
+        pattern={"source": ["aws.cloudwatch"]},
+        paths={
+            "account": "$.account",
+            "region": "$.region",
+            "alarm": "$.detail.alarmName",
+            "state": "$.detail.state.value",
+            "reason": "$.detail.state.reason",
+            "time": "$.time",
+        },
+        template=(
+            "DynamoDB exporter: alarm <alarm> is <state> in account <account>, <region>, at "
+            "<time>. <reason> Alarm: "
+            f"{CONSOLE}/cloudwatch/home?region=<region>#alarmsV2:alarm/<alarm>"
+        ),
+    ),
+)
+
+
+def input_template(route: Route) -> str:
+    """The template as EventBridge takes it for a text message: a JSON string."""
+    return json.dumps(route.template)
+
+
+def render_message(route: Route, event: dict[str, Any]) -> str:
+    """What a subscriber reads for `event` (the input transformer applied; docs and tests).
+
+    EventBridge User Guide, "Amazon EventBridge input transformation": each `<name>` is
+    replaced by the value at its path; a path the event lacks gives an empty string.
+    """
+
+    def value(path: str) -> str:
+        node: Any = event
+        for part in path.removeprefix("$.").split("."):
+            if not isinstance(node, dict) or part not in node:
+                return ""
+            node = node[part]
+        return node if isinstance(node, str) else json.dumps(node)
+
+    text = route.template
+    for name, path in route.paths.items():
+        text = text.replace(f"<{name}>", value(path))
+    return text
