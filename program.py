@@ -24,7 +24,7 @@ from policies import arns
 from policies.alerts import alarm_rule, bus_policy, failure_rules
 from policies.backup import PolicyTooLargeError, backup_policy_document, render_backup_policy
 from policies.exporter_deployment import ExporterSettings, bounded_name, code_digest
-from policies.iam import backup_service_role_policies
+from policies.iam import COPY_JOB_ROLE_POLICIES, backup_service_role_policies
 from policies.kms import workload_key_statements
 from policies.member_template import (
     AlertsSpec,
@@ -163,6 +163,9 @@ def deploy(config: StackConfig) -> None:
     providers = ProviderRegistry(config.name_prefix, dict(config.standard_tags))
 
     destination = deploy_destination(config, providers)
+    copy_back_role = (
+        deploy_copy_back_role(config, providers) if config.destination.allow_copy_back else None
+    )
     bucket = None
     if export is not None and bucket_policy is not None:
         bucket = deploy_export_bucket(config, export, bucket_policy, providers)
@@ -185,6 +188,8 @@ def deploy(config: StackConfig) -> None:
         "workloadKeyPolicyStatements",
         workload_key_statements(config.destination.account_id),
     )
+    if copy_back_role is not None:
+        pulumi.export("copyBackRoleArn", copy_back_role.role_arn)
     if bucket is not None:
         pulumi.export("exportBucketName", bucket.bucket_name)
         pulumi.export("exporterFunctionArns", members.exporter_arns)
@@ -296,6 +301,30 @@ def deploy_destination(config: StackConfig, providers: ProviderRegistry) -> Dest
             source_account_ids=[p.access.account_id for p in prepared_accounts(config)],
             organization=member_scope(config),
             vault_lock=destination.vault_lock,
+            copy_back=destination.allow_copy_back,
+            copy_back_organization=stack_set_members_scope(config),
+        ),
+    )
+
+
+def deploy_copy_back_role(config: StackConfig, providers: ProviderRegistry) -> BackupServiceRole:
+    """The role a copy job back to a source account runs as, in the destination account.
+
+    StartCopyJob needs "the IAM role (such as the default role) that has the permissions to
+    make your backup available for copying" (Developer Guide, "Creating backup copies across
+    AWS accounts"); the default role carries AWSBackupServiceRolePolicyForBackup, which holds
+    the snapshot copy and sharing permissions. The default role exists only where someone
+    used the console, so the stack brings its own.
+    """
+    destination = config.destination
+    return BackupServiceRole(
+        "destination-copy-back",
+        BackupServiceRoleArgs(
+            role_name=f"{config.name_prefix}-copy-back",
+            role_path="/",
+            managed_policies=COPY_JOB_ROLE_POLICIES,
+            provider=providers.get(destination.account, destination.region),
+            description="Copies recovery points from the central vault back to a source account",
         ),
     )
 
@@ -347,6 +376,7 @@ def deploy_prepared_accounts(
                     destination_account_id=config.destination.account_id,
                     provider=provider,
                     region_settings=region_settings if settings_here else None,
+                    allow_copy_back=config.destination.allow_copy_back,
                 ),
             )
             prepared.vault_arns[f"{account_id}/{region}"] = source.vault_arn
@@ -464,11 +494,11 @@ def export_writers(config: StackConfig) -> dict[str, list[str]]:
     """Region -> the ARNs of the exporter roles allowed to write there.
 
     providers mode: each prepared account's role. stackSets mode: the role name in any account
-    (`arn:aws:iam::*:role/...`), narrowed to the member accounts by `writers_scope`.
+    (`arn:aws:iam::*:role/...`), narrowed to the member accounts by `stack_set_members_scope`.
     """
     prefix = config.name_prefix
     by_region: dict[str, list[str]] = {}
-    if writers_scope(config) is not None:
+    if stack_set_members_scope(config) is not None:
         for region in config.backup_plan.regions:
             by_region[region] = [arns.iam_role("*", exporter_role_name(prefix, region))]
         return by_region
@@ -479,8 +509,9 @@ def export_writers(config: StackConfig) -> dict[str, list[str]]:
     return by_region
 
 
-def writers_scope(config: StackConfig) -> OrganizationScope | None:
-    """The organization scope of the writers in stackSets mode; None when they are named."""
+def stack_set_members_scope(config: StackConfig) -> OrganizationScope | None:
+    """stackSets mode: the organization scope of the member accounts the StackSet prepares
+    (export writers, copy-back targets); None in providers mode, where they are named."""
     if config.organization.member_deployment != "stackSets":
         return None
     return member_scope(config) or OrganizationScope(config.organization.id)
@@ -491,7 +522,10 @@ def export_bucket_policy_document(
 ) -> PolicyDocument:
     """The export bucket's policy; one S3 would refuse for its size is a config error."""
     policy = export_bucket_policy(
-        export.bucket.name, config.environment, export_writers(config), writers_scope(config)
+        export.bucket.name,
+        config.environment,
+        export_writers(config),
+        stack_set_members_scope(config),
     )
     try:
         check_bucket_policy_size(policy)
@@ -516,7 +550,7 @@ def deploy_export_bucket(
             writer_role_arns=[
                 arn for role_arns in export_writers(config).values() for arn in role_arns
             ],
-            writers_scope=writers_scope(config),
+            writers_scope=stack_set_members_scope(config),
             bucket_policy=bucket_policy,
             retention_days=export.retention_days,
             use_kms_key=export.bucket.encryption == "KMS",
@@ -599,6 +633,7 @@ def member_template_args(
         regions=plan.regions,
         primary_region=plan.regions[0],
         destination_account_id=config.destination.account_id,
+        allow_copy_back=config.destination.allow_copy_back,
         source_vault_name=plan.source_vault_name,
         source_key_alias=f"alias/{config.name_prefix}-source-vault",
         service_role=(

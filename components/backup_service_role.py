@@ -21,6 +21,7 @@ class BackupServiceRoleArgs:
     role_path: str
     managed_policies: Sequence[str]
     provider: aws.Provider
+    description: str = "Used by AWS Backup plans deployed by the organization backup policy"
 
 
 class BackupServiceRole(pulumi.ComponentResource):
@@ -38,7 +39,7 @@ class BackupServiceRole(pulumi.ComponentResource):
             name=args.role_name,
             path=args.role_path,
             assume_role_policy=json.dumps(service_trust_policy("backup")),
-            description="Used by AWS Backup plans deployed by the organization backup policy",
+            description=args.description,
             opts=child,
         )
         for policy in args.managed_policies:

@@ -32,6 +32,10 @@ class DestinationAccountArgs:
     # `source_account_ids`.
     organization: OrganizationScope | None
     vault_lock: VaultLockConfig | None
+    # Copies back to the source vaults: their accounts' AWS Backup service-linked role may
+    # read what the key encrypts (`source_account_ids`, or in this organization scope).
+    copy_back: bool = False
+    copy_back_organization: OrganizationScope | None = None
 
 
 class DestinationAccount(pulumi.ComponentResource):
@@ -54,7 +58,12 @@ class DestinationAccount(pulumi.ComponentResource):
                     description=f"Encrypts copies in backup vault {args.vault_name} ({region})",
                     alias=args.key_alias,
                     policy=destination_key_policy(
-                        args.account_id, region, args.source_account_ids, args.organization
+                        args.account_id,
+                        region,
+                        args.source_account_ids,
+                        args.organization,
+                        copy_back=args.copy_back,
+                        copy_back_organization=args.copy_back_organization,
                     ),
                     region=region,
                     provider=args.provider,

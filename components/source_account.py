@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.customer_managed_key import CustomerManagedKey, CustomerManagedKeyArgs
+from policies import arns
+from policies.backup import copy_back_vault_policy
 from policies.kms import source_key_policy
 from stack_config import RegionSettingsConfig
 
@@ -25,13 +28,16 @@ class SourceAccountArgs:
     # Set: this stack owns the account's AWS Backup Region settings here; None: it leaves
     # them alone (they are account-wide and may belong to someone else).
     region_settings: RegionSettingsConfig | None = None
+    # Let the destination account copy recovery points back into this vault.
+    allow_copy_back: bool = False
 
 
 class SourceAccount(pulumi.ComponentResource):
     """The source vault, on a rotating CMK the destination account may read copies with.
 
     The org policy cannot use the `Default` vault: its AWS managed key cannot be shared.
-    With Region settings given, also the account's one `aws.backup.RegionSettings` here.
+    With Region settings given, also the account's one `aws.backup.RegionSettings` here; with
+    copy back allowed, the vault's access policy admitting the destination account's copies.
     """
 
     vault_arn: pulumi.Output[str]
@@ -61,6 +67,19 @@ class SourceAccount(pulumi.ComponentResource):
             # Deleting the vault would need every recovery point in it deleted first.
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
         )
+        if args.allow_copy_back:
+            aws.backup.VaultPolicy(
+                f"{name}-vault-policy",
+                region=args.region,
+                backup_vault_name=vault.name,
+                policy=json.dumps(
+                    copy_back_vault_policy(
+                        arns.backup_vault(args.region, args.account_id, args.vault_name),
+                        args.destination_account_id,
+                    )
+                ),
+                opts=child,
+            )
         if args.region_settings is not None:
             aws.backup.RegionSettings(
                 f"{name}-region-settings",

@@ -43,8 +43,33 @@ def vault_access_policy(
 
     Nothing else: no read, no delete, no policy changes.
     """
+    return document(
+        _copy_into("AllowCopiesFromSourceAccounts", vault_arn, source_account_ids, organization)
+    )
+
+
+def copy_back_vault_policy(vault_arn: str, destination_account_id: str) -> PolicyDocument:
+    """A source vault's access policy admitting copies back from the destination account.
+
+    AWS Backup restores only in the account that holds the recovery point ("AWS Backup does
+    not support recovering resources from one AWS account to another. However, you can copy
+    a backup from one account to a different account and then restore it in that account",
+    Developer Guide, "Creating backup copies across AWS accounts"); the copy back into this
+    vault is refused unless its access policy allows `backup:CopyIntoBackupVault` (same page).
+    """
+    return document(
+        _copy_into("AllowCopiesBackFromDestinationAccount", vault_arn, [destination_account_id])
+    )
+
+
+def _copy_into(
+    sid: str,
+    vault_arn: str,
+    account_ids: Sequence[str],
+    organization: OrganizationScope | None = None,
+) -> dict[str, Any]:
     statement: dict[str, Any] = {
-        "Sid": "AllowCopiesFromSourceAccounts",
+        "Sid": sid,
         "Effect": "Allow",
         "Action": COPY_INTO_VAULT,
         "Resource": vault_arn,
@@ -53,8 +78,8 @@ def vault_access_policy(
         statement["Principal"] = {"AWS": "*"}
         statement["Condition"] = organization_condition(organization)
     else:
-        statement["Principal"] = aws_principals([account_root(a) for a in source_account_ids])
-    return document(statement)
+        statement["Principal"] = aws_principals([account_root(a) for a in account_ids])
+    return statement
 
 
 def _assign(value: Any) -> dict[str, Any]:

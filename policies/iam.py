@@ -10,6 +10,8 @@ BACKUP_SERVICE_ROLE_POLICIES = (
     "service-role/AWSBackupServiceRolePolicyForBackup",
     "service-role/AWSBackupServiceRolePolicyForRestores",
 )
+# A copy job's role: the default service role's backup policy (copy and snapshot sharing).
+COPY_JOB_ROLE_POLICIES = ("service-role/AWSBackupServiceRolePolicyForBackup",)
 # S3 backups need their own managed policies on the role (AWS Backup Developer Guide,
 # "Amazon S3 backups": "AWSBackupServiceRolePolicyForS3Backup" and "...ForS3Restore"); unlike
 # the two above they live at the root path.

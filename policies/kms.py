@@ -33,15 +33,16 @@ from policies.statements import (
     organization_condition,
 )
 
-# What a source account may do with the destination vault key for a copy: the snapshot-based
-# types are re-encrypted under it by EC2 and RDS (Amazon EBS User Guide, "Copy an Amazon EBS
-# snapshot": CreateGrant, Decrypt, DescribeKey, GenerateDataKeyWithoutPlaintext, ReEncrypt*).
+# What a source account may do with the destination vault key for a copy into it: write-side
+# only. Copies into the destination are performed by the destination account's service-linked
+# role (Developer Guide, "Creating backup copies across AWS accounts"), so the source accounts
+# get the seed template's "use of the key" minus what reads the copies back (Decrypt,
+# ReEncryptFrom): those exist only with copy back, for the service-linked role alone.
 COPY_CRYPTO_ACTIONS = [
-    "kms:Decrypt",
     "kms:DescribeKey",
     "kms:Encrypt",
     "kms:GenerateDataKey*",
-    "kms:ReEncrypt*",
+    "kms:ReEncryptTo",
 ]
 # The Developer Guide's minimum for a key AWS Backup uses, plus DescribeKey (its example).
 BACKUP_KEY_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
@@ -60,6 +61,10 @@ WORKLOAD_KEY_ACTIONS = [
     "kms:ReEncryptFrom",
 ]
 BACKUP_SERVICE_LINKED_ROLE = "aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup"
+# A copy back reads a recovery point the destination vault key encrypts: fully managed types
+# through AWS Backup (the Developer Guide's minimum), snapshot-based ones through EC2/RDS like
+# any copy out of an account (WORKLOAD_KEY_ACTIONS).
+COPY_BACK_ACTIONS = sorted({*BACKUP_KEY_ACTIONS, *WORKLOAD_KEY_ACTIONS})
 
 
 def key_administration(account_id: str) -> Statement:
@@ -120,18 +125,25 @@ def destination_key_policy(
     region: str,
     source_account_ids: Sequence[str],
     organization: OrganizationScope | None = None,
+    copy_back: bool = False,
+    copy_back_organization: OrganizationScope | None = None,
 ) -> PolicyDocument:
     """Policy of the destination vault key in `region`.
 
     Administration stays in the destination account (whose AWS Backup service-linked role
-    performs the copies). The source accounts (each listed account, or with
-    with `organization` every principal of that organization or of its OUs) may use the key
-    only through
-    the services that write copies in this Region (`COPY_SERVICES`), and create grants only
-    for AWS resources.
+    performs the copies). The source accounts (each listed account, or with `organization`
+    every principal of that organization or of its OUs) may use the key only through the
+    services that write copies in this Region (`COPY_SERVICES`), and create grants only for
+    AWS resources.
+
+    With `copy_back`, the AWS Backup service-linked role of the accounts that have a source
+    vault (`source_account_ids`, or those of `copy_back_organization`), and no other principal
+    of theirs, may also read recovery points this key encrypts, through the same services: a copy back into a source account is performed by that account's
+    service-linked role ("The act of copying is performed by your destination account's
+    service linked role", Developer Guide, "Creating backup copies across AWS accounts").
     """
     through_copy_services = via_services(region)
-    return document(
+    statements = [
         key_administration(destination_account_id),
         _use_by_others(
             "SourceAccountsEncryptCopies",
@@ -148,7 +160,43 @@ def destination_key_policy(
             GRANT_FOR_AWS_RESOURCE,
             through_copy_services,
         ),
-    )
+    ]
+    if copy_back:
+        only_backup_roles = backup_service_linked_roles(source_account_ids, copy_back_organization)
+        statements += [
+            _use_by_others(
+                "SourceBackupRolesReadCopiesBack",
+                COPY_BACK_ACTIONS,
+                source_account_ids,
+                copy_back_organization,
+                only_backup_roles,
+                through_copy_services,
+            ),
+            _use_by_others(
+                "SourceBackupRolesGrantForCopiesBack",
+                ["kms:CreateGrant"],
+                source_account_ids,
+                copy_back_organization,
+                only_backup_roles,
+                GRANT_FOR_AWS_RESOURCE,
+                through_copy_services,
+            ),
+        ]
+    return document(*statements)
+
+
+def backup_service_linked_roles(
+    account_ids: Sequence[str], organization: OrganizationScope | None
+) -> dict[str, Any]:
+    """`aws:PrincipalArn` narrowed to the AWS Backup service-linked role of these accounts.
+
+    With an organization scope the accounts are not named, so the role is matched in any
+    account (`ArnLike`) and the organization condition beside it does the narrowing.
+    """
+    if organization is not None:
+        return {"ArnLike": {"aws:PrincipalArn": iam_role("*", BACKUP_SERVICE_LINKED_ROLE)}}
+    roles = sorted(iam_role(account_id, BACKUP_SERVICE_LINKED_ROLE) for account_id in account_ids)
+    return {"ArnEquals": {"aws:PrincipalArn": roles[0] if len(roles) == 1 else roles}}
 
 
 def source_key_policy(source_account_id: str, destination_account_id: str) -> PolicyDocument:
@@ -195,8 +243,7 @@ def workload_key_statements(destination_account_id: str) -> PolicyDocument:
     reference, PutKeyPolicy), and the service-linked role appears only once AWS Backup is
     first used in the account.
     """
-    role = iam_role(destination_account_id, BACKUP_SERVICE_LINKED_ROLE)
-    only_backup_role = {"ArnEquals": {"aws:PrincipalArn": role}}
+    only_backup_role = backup_service_linked_roles([destination_account_id], None)
     principal = aws_principals([account_root(destination_account_id)])
     return document(
         {

@@ -28,6 +28,7 @@ from typing import Any
 
 from policies import arns
 from policies.alerts import FailureRule, forwarder_permissions, forwarder_trust_policy
+from policies.backup import copy_back_vault_policy
 from policies.cloudformation import find_in_map, get_att, ref, resource, sub
 from policies.exporter import exporter_permissions
 from policies.exporter_chain import scheduler_invoke_policy, scheduler_trust_policy
@@ -109,9 +110,22 @@ class MemberTemplateArgs:
     service_role: ServiceRoleSpec | None
     exporter: ExporterSpec | None
     alerts: AlertsSpec | None = None
+    # The source vault admits copies back from the destination account.
+    allow_copy_back: bool = False
 
 
 def _source_vault(args: MemberTemplateArgs) -> dict[str, Any]:
+    vault: dict[str, Any] = {
+        "BackupVaultName": args.source_vault_name,
+        "EncryptionKeyArn": get_att("SourceVaultKey", "Arn"),
+    }
+    if args.allow_copy_back:
+        vault["AccessPolicy"] = sub(
+            copy_back_vault_policy(
+                arns.backup_vault(REGION, ACCOUNT, args.source_vault_name),
+                args.destination_account_id,
+            )
+        )
     return {
         "SourceVaultKey": resource(
             "AWS::KMS::Key",
@@ -128,14 +142,7 @@ def _source_vault(args: MemberTemplateArgs) -> dict[str, Any]:
             {"AliasName": args.source_key_alias, "TargetKeyId": ref("SourceVaultKey")},
             retain=True,
         ),
-        "SourceVault": resource(
-            "AWS::Backup::BackupVault",
-            {
-                "BackupVaultName": args.source_vault_name,
-                "EncryptionKeyArn": get_att("SourceVaultKey", "Arn"),
-            },
-            retain=True,
-        ),
+        "SourceVault": resource("AWS::Backup::BackupVault", vault, retain=True),
     }
 
 

@@ -12,13 +12,20 @@ from policies.backup import (
     MAX_BACKUP_POLICY_CHARACTERS,
     PolicyTooLargeError,
     backup_policy_document,
+    copy_back_vault_policy,
     render_backup_policy,
     vault_access_policy,
 )
 from policies.iam import service_trust_policy
-from policies.kms import destination_key_policy, source_key_policy, workload_key_statements
+from policies.kms import (
+    COPY_BACK_ACTIONS,
+    destination_key_policy,
+    source_key_policy,
+    workload_key_statements,
+)
 from policies.organizations import backup_policy_delegation
 from policies.statements import OrganizationScope
+from tests.support.iam_eval import Request, allows
 from tests.support.org_policies import effective_policy, without_operators
 
 DEST = "222222222222"
@@ -64,15 +71,8 @@ def test_destination_key_admin_stays_home_and_sources_use_it_only_through_copy_s
     source_roots = [f"arn:aws:iam::{a}:root" for a in SOURCES]
     assert policy["SourceAccountsEncryptCopies"] == (
         {"AWS": source_roots},
-        frozenset(
-            {
-                "kms:Encrypt",
-                "kms:Decrypt",
-                "kms:ReEncrypt*",
-                "kms:GenerateDataKey*",
-                "kms:DescribeKey",
-            }
-        ),
+        # Write-side only: reading copies back is not theirs without allowCopyBack.
+        frozenset({"kms:Encrypt", "kms:ReEncryptTo", "kms:GenerateDataKey*", "kms:DescribeKey"}),
         COPY_SERVICES,
     )
     assert policy["SourceAccountsGrantToAwsServicesOnly"] == (
@@ -100,6 +100,104 @@ def test_destination_key_narrows_the_organization_to_copy_services_in_its_region
     assert policy["SourceAccountsGrantToAwsServicesOnly"][2]["Bool"] == {
         "kms:GrantIsForAWSResource": "true"
     }
+
+
+BACKUP_ROLE = "role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup"
+
+
+def _key_request(principal: str, action: str, service: str, region: str = REGION) -> Request:
+    """A KMS request on the destination key that `service` makes for `principal`."""
+    return Request(
+        principal,
+        action,
+        f"arn:aws:kms:{region}:{DEST}:key/1234abcd",
+        {"kms:ViaService": f"{service}.{region}.amazonaws.com"},
+    )
+
+
+def test_without_copy_back_no_source_principal_reads_the_central_copies() -> None:
+    policy = destination_key_policy(DEST, REGION, SOURCES)
+
+    for principal in (
+        f"arn:aws:iam::{SOURCES[0]}:{BACKUP_ROLE}",
+        f"arn:aws:iam::{SOURCES[0]}:role/Admin",
+    ):
+        for action in ("kms:Decrypt", "kms:ReEncryptFrom"):
+            for service in ("backup", "ec2", "rds"):
+                assert not allows(policy, _key_request(principal, action, service))
+
+
+def test_copy_back_lets_only_the_source_backup_roles_read_through_copy_services() -> None:
+    policy = destination_key_policy(DEST, REGION, SOURCES, copy_back=True)
+    backup_role = f"arn:aws:iam::{SOURCES[1]}:{BACKUP_ROLE}"
+
+    for action in COPY_BACK_ACTIONS:
+        assert allows(policy, _key_request(backup_role, action, "backup"))
+        assert allows(policy, _key_request(backup_role, action, "ec2"))
+    # What reads a copy: another role of the same account, a direct call, another account's
+    # service-linked role are refused.
+    for action in ("kms:Decrypt", "kms:ReEncryptFrom"):
+        admin = f"arn:aws:iam::{SOURCES[1]}:role/Admin"
+        stranger = f"arn:aws:iam::333333333333:{BACKUP_ROLE}"
+        assert not allows(policy, _key_request(admin, action, "backup"))
+        assert not allows(policy, Request(backup_role, action, "*"))
+        assert not allows(policy, _key_request(stranger, action, "backup"))
+        assert not allows(policy, _key_request(backup_role, action, "backup", "eu-west-1"))
+    grant = _key_request(backup_role, "kms:CreateGrant", "ec2")
+    assert not allows(policy, grant)
+    assert allows(
+        policy,
+        Request(
+            grant.principal_arn,
+            grant.action,
+            grant.resource,
+            {**grant.context, "kms:GrantIsForAWSResource": "true"},
+        ),
+    )
+    assert set(COPY_BACK_ACTIONS) == {
+        "kms:Decrypt",
+        "kms:DescribeKey",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptFrom",
+    }
+
+
+def test_copy_back_in_an_organization_scope_matches_the_backup_role_in_any_member() -> None:
+    scope = OrganizationScope(ORG, ("ou-ab12-11111111",))
+    policy = destination_key_policy(
+        DEST, REGION, [], scope, copy_back=True, copy_back_organization=scope
+    )
+    member = "777777777777"
+    inside = {
+        "aws:PrincipalOrgID": ORG,
+        "aws:PrincipalOrgPaths": [f"{ORG}/r-ab12/ou-ab12-11111111/"],
+    }
+
+    def request(principal: str, context: dict[str, Any]) -> Request:
+        base = _key_request(principal, "kms:Decrypt", "backup")
+        return Request(base.principal_arn, base.action, base.resource, {**base.context, **context})
+
+    assert allows(policy, request(f"arn:aws:iam::{member}:{BACKUP_ROLE}", inside))
+    assert not allows(policy, request(f"arn:aws:iam::{member}:role/Admin", inside))
+    outside = {
+        "aws:PrincipalOrgID": ORG,
+        "aws:PrincipalOrgPaths": [f"{ORG}/r-ab12/ou-ab12-99999999/"],
+    }
+    assert not allows(policy, request(f"arn:aws:iam::{member}:{BACKUP_ROLE}", outside))
+
+
+def test_a_source_vault_admits_copies_back_from_the_destination_only() -> None:
+    vault = f"arn:aws:backup:{REGION}:{SOURCES[0]}:backup-vault:src"
+    policy = copy_back_vault_policy(vault, DEST)
+    copy_role = f"arn:aws:iam::{DEST}:role/aws-backup-copy-prod-copy-back"
+
+    assert allows(policy, Request(copy_role, "backup:CopyIntoBackupVault", vault))
+    assert not allows(policy, Request(copy_role, "backup:DeleteRecoveryPoint", vault))
+    assert not allows(
+        policy, Request(f"arn:aws:iam::{SOURCES[1]}:root", "backup:CopyIntoBackupVault", vault)
+    )
+    assert len(policy["Statement"]) == 1
 
 
 def test_source_key_gives_the_destination_what_aws_backup_needs_and_nothing_more() -> None:

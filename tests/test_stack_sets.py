@@ -172,9 +172,11 @@ def test_the_template_grants_what_providers_mode_grants(sandbox_run: OfflineRun)
 def test_copies_and_exports_are_admitted_from_the_targeted_ous_only(
     sandbox_run: OfflineRun,
 ) -> None:
-    vault_policy = json.loads(
-        only(sandbox_run, "aws:backup/vaultPolicy:VaultPolicy").inputs["policy"]
-    )
+    [vault_policy] = [
+        json.loads(r.inputs["policy"])
+        for r in sandbox_run.of_type("aws:backup/vaultPolicy:VaultPolicy")
+        if r.account_id == DESTINATION
+    ]
     [bucket_policy] = [
         json.loads(r.inputs["policy"])
         for r in sandbox_run.of_type("aws:s3/bucketPolicy:BucketPolicy")
@@ -268,7 +270,11 @@ def test_a_targeted_root_prepares_the_management_account_through_its_provider() 
     instances = only(run, "aws:cloudformation/stackInstances:StackInstances").inputs
     assert instances["deploymentTargets"]["organizationalUnitIds"] == ["r-ab12"]
     # A root reaches the whole organization: the grants say so, without OU paths.
-    vault_policy = json.loads(only(run, "aws:backup/vaultPolicy:VaultPolicy").inputs["policy"])
+    [vault_policy] = [
+        json.loads(r.inputs["policy"])
+        for r in run.of_type("aws:backup/vaultPolicy:VaultPolicy")
+        if r.account_id == DESTINATION
+    ]
     assert vault_policy["Statement"][0]["Condition"] == {
         "StringEquals": {"aws:PrincipalOrgID": ORG}
     }

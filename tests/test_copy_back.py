@@ -1,0 +1,158 @@
+"""destination.allowCopyBack: a copy back from the central vault into a source vault is
+admitted by that vault and readable by the source account's AWS Backup role, and nothing
+else changes hands."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.support.cloudformation import Instance
+from tests.support.iam_eval import Request, allows
+from tools.offline import OfflineRun, RecordedResource
+
+PROD_DESTINATION = "555555555555"
+PROD_SOURCES = ("444444444444", "666666666666")
+BACKUP_ROLE = "role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup"
+COPY_INTO = "backup:CopyIntoBackupVault"
+
+
+def _document(resource: RecordedResource, key: str = "policy") -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(resource.inputs[key])
+    return document
+
+
+def _destination_key_policies(run: OfflineRun) -> dict[str, dict[str, Any]]:
+    """Region -> policy of the destination vault key there."""
+    return {
+        key.region or "": _document(key)
+        for key in run.of_type("aws:kms/key:Key")
+        if key.name.startswith("destination-")
+    }
+
+
+def _key_use(principal: str, action: str, region: str, context: dict[str, Any]) -> Request:
+    return Request(
+        principal,
+        action,
+        f"arn:aws:kms:{region}:{PROD_DESTINATION}:key/k",
+        {"kms:ViaService": f"backup.{region}.amazonaws.com", **context},
+    )
+
+
+def test_each_source_vault_admits_copies_back_from_the_destination_only(
+    prod_run: OfflineRun,
+) -> None:
+    copy_role = f"arn:aws:iam::{PROD_DESTINATION}:role/aws-backup-copy-prod-copy-back"
+    source_vaults = {
+        (vault.account_id, vault.region): vault.inputs["name"]
+        for vault in prod_run.of_type("aws:backup/vault:Vault")
+        if vault.account_id in PROD_SOURCES
+    }
+    policies = {
+        (policy.account_id, policy.region): _document(policy)
+        for policy in prod_run.of_type("aws:backup/vaultPolicy:VaultPolicy")
+        if policy.account_id in PROD_SOURCES
+    }
+
+    assert policies.keys() == source_vaults.keys()
+    for (account, region), name in source_vaults.items():
+        vault_arn = f"arn:aws:backup:{region}:{account}:backup-vault:{name}"
+        policy = policies[(account, region)]
+        assert allows(policy, Request(copy_role, COPY_INTO, vault_arn))
+        other_source = next(a for a in PROD_SOURCES if a != account)
+        assert not allows(
+            policy, Request(f"arn:aws:iam::{other_source}:root", COPY_INTO, vault_arn)
+        )
+        assert not allows(policy, Request(copy_role, "backup:DeleteRecoveryPoint", vault_arn))
+
+
+def test_the_destination_keys_let_only_the_sources_backup_role_read_copies_back(
+    prod_run: OfflineRun,
+) -> None:
+    in_org = {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}
+    for region, policy in _destination_key_policies(prod_run).items():
+        for source in PROD_SOURCES:
+            backup_role = f"arn:aws:iam::{source}:{BACKUP_ROLE}"
+            assert allows(policy, _key_use(backup_role, "kms:Decrypt", region, in_org))
+            assert not allows(
+                policy, _key_use(f"arn:aws:iam::{source}:role/Admin", "kms:Decrypt", region, in_org)
+            )
+        # allowCopiesFrom: organization admits copies in from anywhere in the organization, but
+        # copies back only reach the accounts this stack gave a source vault.
+        stranger = f"arn:aws:iam::123123123123:{BACKUP_ROLE}"
+        assert not allows(policy, _key_use(stranger, "kms:Decrypt", region, in_org))
+
+
+def test_the_copy_job_runs_as_a_destination_role_with_the_backup_policy_only(
+    prod_run: OfflineRun,
+) -> None:
+    [role] = [r for r in prod_run.of_type("aws:iam/role:Role") if r.name.endswith("copy-back-role")]
+    attached = [
+        r.inputs["policyArn"]
+        for r in prod_run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if r.parent_name == "destination-copy-back"
+    ]
+
+    assert role.account_id == PROD_DESTINATION
+    assert role.inputs["name"] == "aws-backup-copy-prod-copy-back"
+    [trust] = _document(role, "assumeRolePolicy")["Statement"]
+    assert trust["Principal"] == {"Service": "backup.amazonaws.com"}
+    assert attached == ["arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup"]
+    assert prod_run.outputs["copyBackRoleArn"]
+
+
+def test_without_copy_back_nothing_reads_the_central_copies(dev_run: OfflineRun) -> None:
+    destination_account = next(
+        r.account_id
+        for r in dev_run.of_type("aws:kms/key:Key")
+        if r.name.startswith("destination-")
+    )
+    source_accounts = {r.account_id for r in dev_run.of_type("aws:backup/vault:Vault")} - {
+        destination_account
+    }
+
+    assert [
+        r
+        for r in dev_run.of_type("aws:backup/vaultPolicy:VaultPolicy")
+        if r.account_id in source_accounts
+    ] == []
+    assert "copyBackRoleArn" not in dev_run.outputs
+    for region, policy in _destination_key_policies(dev_run).items():
+        for source in source_accounts:
+            role = f"arn:aws:iam::{source}:{BACKUP_ROLE}"
+            for action in ("kms:Decrypt", "kms:ReEncryptFrom"):
+                assert not allows(policy, _key_use(role, action, region, {}))
+
+
+def test_member_template_source_vault_admits_copies_back_like_providers_mode(
+    sandbox_run: OfflineRun,
+) -> None:
+    [stack_set] = sandbox_run.of_type("aws:cloudformation/stackSet:StackSet")
+    template = json.loads(stack_set.inputs["templateBody"])
+    member, destination = "123456789012", "999999999999"
+
+    for region in ("eu-west-1", "eu-central-1"):
+        vault = Instance(template, member, region).resources()["SourceVault"]["Properties"]
+        vault_arn = f"arn:aws:backup:{region}:{member}:backup-vault:{vault['BackupVaultName']}"
+        policy = vault["AccessPolicy"]
+        copier = f"arn:aws:iam::{destination}:role/aws-backup-copy-sandbox-copy-back"
+        assert allows(policy, Request(copier, COPY_INTO, vault_arn))
+        assert not allows(policy, Request("arn:aws:iam::210987654321:root", COPY_INTO, vault_arn))
+    inside = {
+        "aws:PrincipalOrgID": "o-a1b2c3d4e5",
+        "aws:PrincipalOrgPaths": ["o-a1b2c3d4e5/r-ab12/ou-ab12-sbx11111/"],
+    }
+    outside = {**inside, "aws:PrincipalOrgPaths": ["o-a1b2c3d4e5/r-ab12/ou-ab12-prod7890/"]}
+    for region, key_policy in _destination_key_policies(sandbox_run).items():
+        read = Request(
+            f"arn:aws:iam::{member}:{BACKUP_ROLE}",
+            "kms:Decrypt",
+            f"arn:aws:kms:{region}:{destination}:key/k",
+            {"kms:ViaService": f"backup.{region}.amazonaws.com", **inside},
+        )
+        assert allows(key_policy, read)
+        assert not allows(
+            key_policy,
+            Request(read.principal_arn, read.action, read.resource, {**read.context, **outside}),
+        )
