@@ -6,6 +6,12 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip install --quiet --disable-pip-version-check
 STACK ?= dev
 BASE ?= origin/main
+# `make bench` runs every benchmark; PART=exporter or PART=plan runs one.
+PART ?= all
+# Checked before anything is installed or run.
+ifeq ($(filter all exporter plan,$(PART)),)
+$(error PART=$(PART): use all, exporter or plan)
+endif
 # Two stamps, so that `make plan` alone gets a lean venv: what the program and the offline
 # plan import (requirements.txt), and the test tools on top (requirements-dev.txt). The second
 # keeps the name `venv/.installed`, which the README and policy_pack/PulumiPolicy.yaml give
@@ -67,9 +73,10 @@ typecheck: $(DEV)
 unit: $(DEV)
 	$(PY) -m pytest -q
 
-## DynamoDB exporter at scale against moto_server on 127.0.0.1.
+## Benchmarks: DynamoDB exporter against moto_server, offline plan at org scale (PART=exporter|plan: one).
 bench: $(DEV)
-	$(PY) bench/exporter.py
+	$(if $(filter all exporter,$(PART)),$(PY) bench/exporter.py)
+	$(if $(filter all plan,$(PART)),$(PY) bench/plan.py)
 
 ## Remove the venv, build/ and the tool caches.
 clean:
