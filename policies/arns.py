@@ -43,3 +43,10 @@ def log_group(region: str, account_id: str, name: str) -> str:
 def account_of(arn: str) -> str:
     """The account field of an ARN (`arn:aws:iam::<account>:role/...`)."""
     return arn.split(":")[4]
+
+
+def any_account(arn: str) -> str:
+    """The same ARN with `*` for its account, to match that name in every account (ArnLike)."""
+    fields = arn.split(":")
+    fields[4] = "*"
+    return ":".join(fields)
