@@ -9,6 +9,8 @@ import pulumi
 
 from components.alert_forwarder import AlertForwarder, AlertForwarderArgs
 from components.alert_hub import AlertHub, AlertHubArgs
+from components.audit_framework import AuditFramework, AuditFrameworkArgs
+from components.audit_reports import AuditReports, AuditReportsArgs, ReportPlanSpec
 from components.backup_service_role import BackupServiceRole, BackupServiceRoleArgs
 from components.destination_account import DestinationAccount, DestinationAccountArgs
 from components.dynamodb_exporter import DynamoDbExporter, DynamoDbExporterArgs
@@ -22,12 +24,20 @@ from components.organization_settings import OrganizationSettings, OrganizationS
 from components.source_account import SourceAccount, SourceAccountArgs
 from policies import arns
 from policies.alerts import alarm_rule, bus_policy, failure_rules
+from policies.audit import (
+    Control,
+    audit_name,
+    destination_controls,
+    member_controls,
+    report_bucket_policy,
+)
 from policies.backup import PolicyTooLargeError, backup_policy_document, render_backup_policy
 from policies.exporter_deployment import ExporterSettings, bounded_name, code_digest
 from policies.iam import COPY_JOB_ROLE_POLICIES, backup_service_role_policies
 from policies.kms import workload_key_statements
 from policies.member_template import (
     AlertsSpec,
+    AuditSpec,
     ExporterSpec,
     MemberTemplateArgs,
     ServiceRoleSpec,
@@ -172,6 +182,7 @@ def deploy(config: StackConfig) -> None:
     members = deploy_prepared_accounts(config, providers, bucket)
     before_policy: list[pulumi.Resource] = [destination, *members.resources]
     before_policy.extend(deploy_monitoring(config, providers))
+    before_policy.extend(deploy_audit(config, providers))
     if config.organization.member_deployment == "stackSets":
         stack_set = deploy_member_stack_set(config, providers, bucket)
         before_policy.append(stack_set)
@@ -285,6 +296,133 @@ def deploy_monitoring(config: StackConfig, providers: ProviderRegistry) -> list[
             )
         )
     return forwarders
+
+
+def audit_member_controls(config: StackConfig) -> list[Control]:
+    """The controls of a member account's framework, in each plan Region."""
+    tag = config.backup_plan.selection_tag
+    return member_controls(
+        config.destination.account_id, config.destination.dr_region, (tag.key, tag.values)
+    )
+
+
+def report_account(config: StackConfig) -> AccountAccess:
+    """Where cross-account reports can be built: the delegated administrator, else management."""
+    organization = config.organization
+    return organization.delegated_administrator or organization.management_account
+
+
+@dataclass
+class AuditPlacement:
+    """One account's frameworks: how the stack reaches it and, per Region, the controls."""
+
+    access: AccountAccess
+    controls_by_region: dict[str, list[Control]] = field(default_factory=dict)
+
+
+def audit_placements(config: StackConfig) -> dict[str, AuditPlacement]:
+    """Account -> the frameworks this stack declares there (members in stackSets mode get
+    theirs from the member template).
+
+    Prepared members: the member controls in each plan Region. The destination: encryption,
+    and the Vault Lock control where a lock exists, in each vault Region. The reports account
+    needs none of its own: a multi-account report reads the frameworks of the accounts it
+    covers. An account in two roles would get one framework per Region with both roles'
+    controls: AWS refuses a second framework with the same controls ("You cannot deploy
+    duplicate frameworks", Developer Guide, "Working with AWS Backup Audit Manager
+    frameworks").
+    """
+    placements: dict[str, AuditPlacement] = {}
+
+    def add(access: AccountAccess, region: str, controls: list[Control]) -> None:
+        placement = placements.setdefault(access.account_id, AuditPlacement(access))
+        present = placement.controls_by_region.setdefault(region, [])
+        names = {control.name for control in present}
+        present.extend(control for control in controls if control.name not in names)
+
+    for member in prepared_accounts(config):
+        for region in config.backup_plan.regions:
+            add(member.access, region, audit_member_controls(config))
+    destination = config.destination
+    for region in destination.regions:
+        add(destination.account, region, destination_controls(destination.vault_lock is not None))
+    return placements
+
+
+def reports_region(config: StackConfig) -> str:
+    """The report plans' Region: the central vault's, which the reports cover anyway."""
+    return config.destination.region
+
+
+def report_coverage(config: StackConfig) -> tuple[list[str], list[str], list[str]]:
+    """(accounts, OUs, Regions) the reports cover: the policy's targets and the destination.
+
+    A targeted root covers everything (`ROOT` in Accounts "to include all organizational
+    units", API reference, ReportSetting).
+    """
+    targets = config.organization.policy_targets
+    regions = sorted({*config.backup_plan.regions, *config.destination.regions})
+    if any(target.startswith("r-") for target in targets):
+        return ["ROOT"], [], regions
+    accounts = sorted({t for t in targets if t.isdigit()} | {config.destination.account_id})
+    return accounts, sorted(t for t in targets if t.startswith("ou-")), regions
+
+
+def deploy_audit(config: StackConfig, providers: ProviderRegistry) -> list[pulumi.Resource]:
+    """Frameworks in every account the stack prepares and the reports, with `audit.enabled`."""
+    audit = config.audit
+    if audit is None:
+        return []
+    prefix = config.name_prefix
+    framework_name = audit_name(prefix, "backup_copy")
+    declared: list[pulumi.Resource] = []
+    for account_id, placement in sorted(audit_placements(config).items()):
+        regions = sorted(placement.controls_by_region)
+        framework = AuditFramework(
+            f"audit-{account_id}",
+            AuditFrameworkArgs(
+                framework_name=framework_name,
+                controls_by_region=placement.controls_by_region,
+                provider=providers.get(placement.access, regions[0]),
+            ),
+        )
+        declared.append(framework)
+    reporter = report_account(config)
+    region = reports_region(config)
+    bucket_name = audit.report_bucket or bounded_name(
+        f"{prefix}-backup-reports-{reporter.account_id}", 63
+    )
+    accounts, units, regions = report_coverage(config)
+    plans = [
+        ReportPlanSpec(
+            name=audit_name(prefix, suffix),
+            template=template,
+            accounts=accounts,
+            organization_units=units,
+            regions=regions,
+        )
+        for suffix, template in (
+            ("control_compliance", "CONTROL_COMPLIANCE_REPORT"),
+            ("copy_jobs", "COPY_JOB_REPORT"),
+        )
+    ]
+    reports = AuditReports(
+        "audit-reports",
+        AuditReportsArgs(
+            region=region,
+            bucket_name=bucket_name,
+            bucket_policy=(
+                None
+                if audit.report_bucket
+                else report_bucket_policy(bucket_name, reporter.account_id)
+            ),
+            key_prefix=prefix,
+            plans=plans,
+            provider=providers.get(reporter, region),
+        ),
+    )
+    pulumi.export("auditReportPlanArns", reports.report_plan_arns)
+    return [*declared, reports]
 
 
 def deploy_destination(config: StackConfig, providers: ProviderRegistry) -> DestinationAccount:
@@ -647,6 +785,11 @@ def member_template_args(
         ),
         exporter=exporter,
         alerts=alert_forwarding(config),
+        audit=(
+            AuditSpec(audit_name(config.name_prefix, "backup_copy"), audit_member_controls(config))
+            if config.audit is not None
+            else None
+        ),
     )
 
 

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.customer_managed_key import CustomerManagedKey, CustomerManagedKeyArgs
+from components.private_bucket import Encryption, private_bucket
 from policies.s3 import export_key_policy
 from policies.statements import OrganizationScope, PolicyDocument
 
@@ -43,36 +44,6 @@ class ExportBucket(pulumi.ComponentResource):
     ) -> None:
         super().__init__("backup:index:ExportBucket", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        bucket = aws.s3.Bucket(
-            f"{name}-bucket", region=args.region, bucket=args.bucket_name, opts=child
-        )
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access-block",
-            region=args.region,
-            bucket=bucket.bucket,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            region=args.region,
-            bucket=bucket.bucket,
-            # Objects belong to the bucket owner whoever wrote them; ACLs are ignored.
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            region=args.region,
-            bucket=bucket.bucket,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
-                status="Enabled"
-            ),
-            opts=child,
-        )
         self.kms_key_arn = None
         if args.use_kms_key:
             key = CustomerManagedKey(
@@ -89,25 +60,10 @@ class ExportBucket(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.kms_key_arn = key.arn
-            encryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                sse_algorithm="aws:kms", kms_master_key_id=key.arn
-            )
+            encryption = Encryption(sse_algorithm="aws:kms", kms_master_key_id=key.arn)
         else:
-            encryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                sse_algorithm="AES256"
-            )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            region=args.region,
-            bucket=bucket.bucket,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=encryption,
-                    bucket_key_enabled=args.use_kms_key,
-                )
-            ],
-            opts=child,
-        )
+            encryption = Encryption(sse_algorithm="AES256")
+        bucket = private_bucket(name, args.bucket_name, args.region, encryption, child)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             region=args.region,

@@ -28,6 +28,7 @@ from typing import Any
 
 from policies import arns
 from policies.alerts import FailureRule, forwarder_permissions, forwarder_trust_policy
+from policies.audit import Control, framework_controls_template
 from policies.backup import copy_back_vault_policy
 from policies.cloudformation import find_in_map, get_att, ref, resource, sub
 from policies.exporter import exporter_permissions
@@ -98,6 +99,14 @@ class AlertsSpec:
 
 
 @dataclass(frozen=True)
+class AuditSpec:
+    """The Backup Audit Manager framework every member account gets in each plan Region."""
+
+    framework_name: str
+    controls: Sequence[Control]
+
+
+@dataclass(frozen=True)
 class MemberTemplateArgs:
     """What every member account gets, in every plan Region."""
 
@@ -112,6 +121,7 @@ class MemberTemplateArgs:
     alerts: AlertsSpec | None = None
     # The source vault admits copies back from the destination account.
     allow_copy_back: bool = False
+    audit: AuditSpec | None = None
 
 
 def _source_vault(args: MemberTemplateArgs) -> dict[str, Any]:
@@ -385,6 +395,16 @@ def member_template(args: MemberTemplateArgs) -> dict[str, Any]:
         resources.update(_exporter(args.exporter))
     if args.alerts is not None:
         resources.update(_alerts(args.alerts, with_exporter=args.exporter is not None))
+    if args.audit is not None:
+        resources["AuditFramework"] = resource(
+            "AWS::Backup::Framework",
+            {
+                "FrameworkName": args.audit.framework_name,
+                "FrameworkDescription": "Backups are encrypted and copied to the central backup "
+                "account",
+                "FrameworkControls": framework_controls_template(args.audit.controls),
+            },
+        )
     template["Resources"] = resources
     return template
 

@@ -18,7 +18,12 @@ FUNCTION = "aws-backup-copy-{stack}-dynamodb-export"
 
 
 def only(run: OfflineRun, type_token: str) -> RecordedResource:
-    [resource] = run.of_type(type_token)
+    """The one resource of this type; for S3, the export bucket's (audit reports have theirs)."""
+    [resource] = [
+        r
+        for r in run.of_type(type_token)
+        if not type_token.startswith("aws:s3/") or r.parent_name == "export-bucket"
+    ]
     return resource
 
 

@@ -16,6 +16,7 @@ targeted root or shared source accounts count as overlap).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,8 @@ NAMED: dict[str, tuple[str, str, Level]] = {
     "aws:dynamodb/table:Table": ("DynamoDB table", "name", "region"),
     "aws:sqs/queue:Queue": ("SQS queue", "name", "region"),
     "aws:cloudformation/stackSet:StackSet": ("StackSet", "name", "region"),
+    "aws:backup/framework:Framework": ("Backup Audit Manager framework", "name", "region"),
+    "aws:backup/reportPlan:ReportPlan": ("Backup Audit Manager report plan", "name", "region"),
     # One delegated administrator registration per service in an organization.
     "aws:organizations/delegatedAdministrator:DelegatedAdministrator": (
         "delegated administrator registration for",
@@ -67,6 +70,7 @@ NAMED: dict[str, tuple[str, str, Level]] = {
 # Resource type -> (what it is, where there is exactly one of it).
 # GlobalSettings: one per organization, set from the management account (UpdateGlobalSettings);
 # RegionSettings: one per account and Region (UpdateRegionSettings).
+FRAMEWORK = "aws:backup/framework:Framework"
 SINGLETONS: dict[str, tuple[str, Level]] = {
     "aws:backup/globalSettings:GlobalSettings": ("AWS Backup global settings", "organization"),
     "aws:backup/regionSettings:RegionSettings": ("AWS Backup Region settings", "region"),
@@ -105,6 +109,16 @@ def _scope(level: Level, resource: Any, organization_id: str) -> str:
     return f"in account {resource.account_id}, {resource.region}"
 
 
+def _controls_text(controls: list[dict[str, Any]]) -> str:
+    """`NAME param=value, …; NAME …`, sorted: what makes two frameworks duplicates."""
+    parts = []
+    for control in controls:
+        values = sorted(f"{p['name']}={p['value']}" for p in control.get("inputParameters") or [])
+        scope = json.dumps(control.get("scope"), sort_keys=True) if control.get("scope") else ""
+        parts.append(" ".join([control["name"], *values, scope]).strip())
+    return "; ".join(sorted(parts))
+
+
 def claims(run: OfflineRun, organization_id: str) -> dict[Claim, str]:
     """Every name and singleton the run would create -> the logical name that creates it."""
     found: dict[Claim, str] = {}
@@ -115,6 +129,18 @@ def claims(run: OfflineRun, organization_id: str) -> dict[Claim, str]:
             name = resource.inputs.get(name_input)
             if isinstance(name, str):
                 found[Claim(kind, name, _scope(level, resource, organization_id))] = resource.name
+            if resource.type == FRAMEWORK:
+                # AWS also refuses a second framework with the same controls, whatever its
+                # name ("You cannot deploy duplicate frameworks (frameworks that contain the
+                # same controls and parameters)", Developer Guide, "Working with AWS Backup
+                # Audit Manager frameworks").
+                found[
+                    Claim(
+                        "Backup Audit Manager framework with the controls",
+                        _controls_text(resource.inputs.get("controls") or []),
+                        _scope("region", resource, organization_id),
+                    )
+                ] = resource.name
             continue
         singleton = SINGLETONS.get(resource.type)
         if singleton is not None:

@@ -64,6 +64,8 @@ HOLDING_LABELS = {
     "backup:index:AlertHub": "alert bus and topic",
     "backup:index:AlertForwarder": "alert forwarding",
     "backup:index:MemberStackSet": "member StackSet",
+    "backup:index:AuditFramework": "audit framework",
+    "backup:index:AuditReports": "audit reports",
 }
 # Services whose resources are not in a Region, whichever Region their provider names.
 GLOBAL_SERVICES = frozenset({"iam", "organizations"})

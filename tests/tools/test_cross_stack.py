@@ -86,6 +86,27 @@ def test_the_same_vault_name_in_a_shared_account_is_refused(tmp_path: Path) -> N
     )
 
 
+def test_two_frameworks_with_the_same_controls_in_one_account_are_refused(tmp_path: Path) -> None:
+    def audited(config: dict[str, Any]) -> None:
+        config[f"{PROJECT}:audit"] = {"enabled": True}
+
+    def second_environment(config: dict[str, Any]) -> None:
+        audited(config)
+        config[f"{PROJECT}:environment"] = "qa"
+        config[f"{PROJECT}:organization"]["manageGlobalSettings"] = False
+        config[f"{PROJECT}:backupPlan"].pop("regionSettings", None)
+
+    root = folder(tmp_path, dev=changed("dev", audited), qa=changed("dev", second_environment))
+
+    result = check_stack("qa", root=root)
+
+    # Different names, same controls and parameters: AWS refuses the second framework.
+    frameworks = [m for m in result.collisions if "Audit Manager framework with the controls" in m]
+    # In the destination (encryption) and in the shared source account (cross-account copy).
+    assert len(frameworks) == 2, result.collisions
+    assert any("crossAccountList=222222222222" in message for message in frameworks)
+
+
 def test_two_owners_of_the_global_settings_are_refused(tmp_path: Path) -> None:
     def own_global_settings(config: dict[str, Any]) -> None:
         organization = config[f"{PROJECT}:organization"]

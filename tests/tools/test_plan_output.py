@@ -122,14 +122,17 @@ def test_account_summaries_say_what_each_account_holds(prod_run: OfflineRun) -> 
         "000000000000": "delegated administrator, global settings, Organizations resource policy",
         "444444444444": (
             "source vault, key, exporter, alert forwarding (2 Regions); "
-            "Region settings (ap-southeast-2); service role"
+            "Region settings, audit framework (ap-southeast-2); service role"
         ),
-        "555555555555": "destination vault, key, alert forwarding (2 Regions); service role",
+        "555555555555": (
+            "destination vault, key, alert forwarding, audit framework (2 Regions); service role"
+        ),
         "666666666666": (
-            "source vault, key, Region settings, service role, exporter, alert forwarding"
+            "source vault, key, Region settings, service role, exporter, alert forwarding, "
+            "audit framework"
         ),
         "777777777777": "export bucket, key",
-        "888888888888": "backup policy, key, alert bus and topic",
+        "888888888888": "backup policy, key, alert bus and topic, audit reports",
     }
 
 
