@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,18 +51,15 @@ class AuditReports(pulumi.ComponentResource):
             # SSE-S3: a customer managed key would need its own grant to the reports role
             # (Developer Guide, "Creating report plans"). The bucket must be in the report
             # plan's account ("You can't use a bucket from another account", same page).
-            bucket = private_bucket(
-                name, args.bucket_name, args.region, Encryption(sse_algorithm="AES256"), child
+            _, bucket_policy = private_bucket(
+                name,
+                args.bucket_name,
+                args.region,
+                Encryption(sse_algorithm="AES256"),
+                child,
+                policy=args.bucket_policy,
             )
-            depends.append(
-                aws.s3.BucketPolicy(
-                    f"{name}-policy",
-                    region=args.region,
-                    bucket=bucket.bucket,
-                    policy=json.dumps(args.bucket_policy),
-                    opts=child,
-                )
-            )
+            depends.append(bucket_policy)
         self.report_plan_arns = {}
         for plan in args.plans:
             report_plan = aws.backup.ReportPlan(

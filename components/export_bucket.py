@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -63,7 +62,9 @@ class ExportBucket(pulumi.ComponentResource):
             encryption = Encryption(sse_algorithm="aws:kms", kms_master_key_id=key.arn)
         else:
             encryption = Encryption(sse_algorithm="AES256")
-        bucket = private_bucket(name, args.bucket_name, args.region, encryption, child)
+        bucket, _ = private_bucket(
+            name, args.bucket_name, args.region, encryption, child, policy=args.bucket_policy
+        )
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             region=args.region,
@@ -91,13 +92,6 @@ class ExportBucket(pulumi.ComponentResource):
                     ),
                 )
             ],
-            opts=child,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-policy",
-            region=args.region,
-            bucket=bucket.bucket,
-            policy=json.dumps(args.bucket_policy),
             opts=child,
         )
         self.bucket_name = bucket.bucket

@@ -10,7 +10,6 @@ resources do not grow with them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -19,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.dynamodb_exporter import lambda_code
+from components.private_bucket import Encryption, private_bucket
 from policies.s3 import code_bucket_policy
 from stack_config import StackSetConfig
 
@@ -129,52 +129,14 @@ class MemberStackSet(pulumi.ComponentResource):
         Services Region as your function"), hence one per plan Region.
         """
         prefix = f"{name}-code-{region}"
-        bucket = aws.s3.Bucket(prefix, region=region, bucket=bucket_name, opts=child)
-        aws.s3.BucketPublicAccessBlock(
-            f"{prefix}-public-access-block",
-            region=region,
-            bucket=bucket.bucket,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketOwnershipControls(
-            f"{prefix}-ownership",
-            region=region,
-            bucket=bucket.bucket,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=child,
-        )
-        aws.s3.BucketVersioning(
-            f"{prefix}-versioning",
-            region=region,
-            bucket=bucket.bucket,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
-                status="Enabled"
-            ),
-            opts=child,
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{prefix}-encryption",
-            region=region,
-            bucket=bucket.bucket,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    )
-                )
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPolicy(
-            f"{prefix}-policy",
-            region=region,
-            bucket=bucket.bucket,
-            policy=json.dumps(code_bucket_policy(bucket_name, args.organization_id)),
-            opts=child,
+        bucket, _ = private_bucket(
+            prefix,
+            bucket_name,
+            region,
+            Encryption(sse_algorithm="AES256"),
+            child,
+            policy=code_bucket_policy(bucket_name, args.organization_id),
+            bucket_resource_name=prefix,
         )
         return aws.s3.BucketObjectv2(
             f"{prefix}-exporter",

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pulumi
 import pulumi_aws as aws
+
+from policies.statements import PolicyDocument
 
 Encryption = (
     aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs
@@ -16,14 +20,19 @@ def private_bucket(
     region: str,
     encryption: Encryption,
     child: pulumi.ResourceOptions,
-) -> aws.s3.Bucket:
+    policy: PolicyDocument,
+    bucket_resource_name: str | None = None,
+) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
     """A bucket with public access blocked, ACLs off (`BucketOwnerEnforced`: objects belong to
-    the bucket owner whoever wrote them), versioning on and default encryption.
+    the bucket owner whoever wrote them), versioning on, default encryption, and its policy.
 
-    Children are named `<name>-…` under `child`'s parent, as they were when each component
-    declared them itself, so no existing stack sees them replaced.
+    Children are named `<name>-…` under `child`'s parent (the bucket itself `<name>-bucket`
+    unless `bucket_resource_name` says otherwise), as they were when each component declared
+    them itself, so no existing stack sees them replaced.
     """
-    bucket = aws.s3.Bucket(f"{name}-bucket", region=region, bucket=bucket_name, opts=child)
+    bucket = aws.s3.Bucket(
+        bucket_resource_name or f"{name}-bucket", region=region, bucket=bucket_name, opts=child
+    )
     aws.s3.BucketPublicAccessBlock(
         f"{name}-public-access-block",
         region=region,
@@ -62,4 +71,11 @@ def private_bucket(
         ],
         opts=child,
     )
-    return bucket
+    bucket_policy = aws.s3.BucketPolicy(
+        f"{name}-policy",
+        region=region,
+        bucket=bucket.bucket,
+        policy=json.dumps(policy),
+        opts=child,
+    )
+    return bucket, bucket_policy
