@@ -19,6 +19,12 @@ from components.organization_backup_policy import (
     OrganizationBackupPolicyArgs,
 )
 from components.organization_settings import OrganizationSettings, OrganizationSettingsArgs
+from components.restore_testing import (
+    RestoreTesting,
+    RestoreTestingArgs,
+    RestoreTestRegion,
+    RestoreTestSelection,
+)
 from components.source_account import SourceAccount, SourceAccountArgs
 from policies import arns
 from policies.alerts import alarm_rule, bus_policy, failure_rules
@@ -35,6 +41,7 @@ from policies.member_template import (
     render_member_template,
 )
 from policies.organizations import backup_policy_delegation, delegation_resource_policy
+from policies.restore import plan_name, role_name, role_policies, selection_name
 from policies.s3 import BucketPolicyTooLargeError, check_bucket_policy_size, export_bucket_policy
 from policies.statements import OrganizationScope, PolicyDocument
 from providers import ProviderRegistry
@@ -163,6 +170,7 @@ def deploy(config: StackConfig) -> None:
     providers = ProviderRegistry(config.name_prefix, dict(config.standard_tags))
 
     destination = deploy_destination(config, providers)
+    deploy_restore_testing(config, providers, destination)
     bucket = None
     if export is not None and bucket_policy is not None:
         bucket = deploy_export_bucket(config, export, bucket_policy, providers)
@@ -296,6 +304,43 @@ def deploy_destination(config: StackConfig, providers: ProviderRegistry) -> Dest
             source_account_ids=[p.access.account_id for p in prepared_accounts(config)],
             organization=member_scope(config),
             vault_lock=destination.vault_lock,
+        ),
+    )
+
+
+def deploy_restore_testing(
+    config: StackConfig, providers: ProviderRegistry, destination: DestinationAccount
+) -> RestoreTesting | None:
+    """Scheduled restore tests of the copies in each destination vault Region, if configured."""
+    restore = config.restore_testing
+    if restore is None:
+        return None
+    prefix = config.name_prefix
+    return RestoreTesting(
+        "restore-testing",
+        RestoreTestingArgs(
+            plan_name=plan_name(prefix),
+            schedule_expression=restore.schedule_expression,
+            selection_window_days=restore.selection_window_days,
+            validation_window_hours=restore.validation_window_hours,
+            regions=[
+                RestoreTestRegion(
+                    region=region,
+                    vault_arn=destination.vault_arns[region],
+                    selections=[
+                        RestoreTestSelection(
+                            name=selection_name(prefix, resource_type),
+                            resource_type=resource_type,
+                            metadata_overrides=restore.overrides(region, resource_type),
+                        )
+                        for resource_type in restore.resource_types
+                    ],
+                )
+                for region in config.destination.regions
+            ],
+            role_name=role_name(prefix),
+            role_policies=role_policies(restore.resource_types),
+            provider=providers.get(config.destination.account, config.destination.region),
         ),
     )
 

@@ -15,12 +15,14 @@ from policies.iam import service_trust_policy
 
 @dataclass(frozen=True)
 class BackupServiceRoleArgs:
-    """The role's name and IAM path, and the AWS managed policies (names with path) it gets."""
+    """The role's name and IAM path, the AWS managed policies (names with path) it gets, and
+    what it is for (its IAM description)."""
 
     role_name: str
     role_path: str
     managed_policies: Sequence[str]
     provider: aws.Provider
+    description: str = "Used by AWS Backup plans deployed by the organization backup policy"
 
 
 class BackupServiceRole(pulumi.ComponentResource):
@@ -38,7 +40,7 @@ class BackupServiceRole(pulumi.ComponentResource):
             name=args.role_name,
             path=args.role_path,
             assume_role_policy=json.dumps(service_trust_policy("backup")),
-            description="Used by AWS Backup plans deployed by the organization backup policy",
+            description=args.description,
             opts=child,
         )
         for policy in args.managed_policies:

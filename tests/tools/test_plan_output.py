@@ -124,7 +124,10 @@ def test_account_summaries_say_what_each_account_holds(prod_run: OfflineRun) -> 
             "source vault, key, exporter, alert forwarding (2 Regions); "
             "Region settings (ap-southeast-2); service role"
         ),
-        "555555555555": "destination vault, key, alert forwarding (2 Regions)",
+        # The restore role is an AWS Backup service role too (one per account: IAM is global).
+        "555555555555": (
+            "destination vault, key, alert forwarding, restore testing (2 Regions); service role"
+        ),
         "666666666666": (
             "source vault, key, Region settings, service role, exporter, alert forwarding"
         ),
