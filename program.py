@@ -21,6 +21,12 @@ from components.organization_backup_policy import (
     OrganizationBackupPolicyArgs,
 )
 from components.organization_settings import OrganizationSettings, OrganizationSettingsArgs
+from components.restore_testing import (
+    RestoreTesting,
+    RestoreTestingArgs,
+    RestoreTestRegion,
+    RestoreTestSelection,
+)
 from components.source_account import SourceAccount, SourceAccountArgs
 from policies import arns
 from policies.alerts import alarm_rule, bus_policy, failure_rules
@@ -45,6 +51,7 @@ from policies.member_template import (
     render_member_template,
 )
 from policies.organizations import backup_policy_delegation, delegation_resource_policy
+from policies.restore import plan_name, role_name, role_policies, selection_name
 from policies.s3 import BucketPolicyTooLargeError, check_bucket_policy_size, export_bucket_policy
 from policies.statements import OrganizationScope, PolicyDocument
 from providers import ProviderRegistry
@@ -176,6 +183,7 @@ def deploy(config: StackConfig) -> None:
     copy_back_role = (
         deploy_copy_back_role(config, providers) if config.destination.allow_copy_back else None
     )
+    deploy_restore_testing(config, providers, destination)
     bucket = None
     if export is not None and bucket_policy is not None:
         bucket = deploy_export_bucket(config, export, bucket_policy, providers)
@@ -463,6 +471,43 @@ def deploy_copy_back_role(config: StackConfig, providers: ProviderRegistry) -> B
             managed_policies=COPY_JOB_ROLE_POLICIES,
             provider=providers.get(destination.account, destination.region),
             description="Copies recovery points from the central vault back to a source account",
+        ),
+    )
+
+
+def deploy_restore_testing(
+    config: StackConfig, providers: ProviderRegistry, destination: DestinationAccount
+) -> RestoreTesting | None:
+    """Scheduled restore tests of the copies in each destination vault Region, if configured."""
+    restore = config.restore_testing
+    if restore is None:
+        return None
+    prefix = config.name_prefix
+    return RestoreTesting(
+        "restore-testing",
+        RestoreTestingArgs(
+            plan_name=plan_name(prefix),
+            schedule_expression=restore.schedule_expression,
+            selection_window_days=restore.selection_window_days,
+            validation_window_hours=restore.validation_window_hours,
+            regions=[
+                RestoreTestRegion(
+                    region=region,
+                    vault_arn=destination.vault_arns[region],
+                    selections=[
+                        RestoreTestSelection(
+                            name=selection_name(prefix, resource_type),
+                            resource_type=resource_type,
+                            metadata_overrides=restore.overrides(region, resource_type),
+                        )
+                        for resource_type in restore.resource_types
+                    ],
+                )
+                for region in config.destination.regions
+            ],
+            role_name=role_name(prefix),
+            role_policies=role_policies(restore.resource_types),
+            provider=providers.get(config.destination.account, config.destination.region),
         ),
     )
 

@@ -11,6 +11,7 @@ A user sees every problem in one `ConfigError`, each with its key path and how t
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,10 @@ from pydantic.json_schema import WithJsonSchema
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from policies.organizations import OWN_SIDS
+from policies.restore import MAX_NAME as MAX_RESTORE_TESTING_NAME
+from policies.restore import plan_name as restore_plan_name
+from policies.restore import role_name as restore_role_name
+from policies.restore import selection_name as restore_selection_name
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
@@ -219,6 +224,31 @@ def _known_region(value: str) -> str:
     return value
 
 
+# The values each AWS cron field takes (Amazon EventBridge User Guide, "Using cron and rate
+# expressions to schedule rules"; AWS Backup and restore testing schedules use the same form).
+CRON_FIELDS = (
+    ("minutes", 0, 59),
+    ("hours", 0, 23),
+    ("day-of-month", 1, 31),
+    ("month", 1, 12),
+    ("day-of-week", 1, 7),
+    ("year", 1970, 2199),
+)
+
+
+def _cron_range_problem(fields: Sequence[str]) -> str | None:
+    """A number outside its field's values (`cron(60 25 ...)`), which AWS refuses on deploy.
+
+    Only what comes before a `/` counts: after it is an increment, not a value.
+    """
+    for (name, low, high), field in zip(CRON_FIELDS, fields, strict=True):
+        for part in field.split(","):
+            for number in re.findall(r"\d+", part.partition("/")[0]):
+                if not low <= int(number) <= high:
+                    return f"AWS cron {name} must be {low}-{high} ({number} is not)"
+    return None
+
+
 def _schedule_problem(value: str, allow_rate: bool) -> str | None:
     cron = CRON.fullmatch(value)
     if cron is not None:
@@ -230,7 +260,7 @@ def _schedule_problem(value: str, allow_rate: bool) -> str | None:
             )
         if (fields[2] == "?") == (fields[4] == "?"):
             return "AWS cron needs '?' in exactly one of day-of-month and day-of-week"
-        return None
+        return _cron_range_problem(fields)
     rate = RATE.fullmatch(value) if allow_rate else None
     if rate is not None:
         count = int(rate["value"])
@@ -881,10 +911,47 @@ RESTORE_TEST_TYPES = (
     "RDS",
     "S3",
 )
-# Restores of these need placement in the destination account that the source account's
-# inferred metadata cannot give (a subnet, security groups, a DB subnet group, an
-# Availability Zone): AWS Backup Developer Guide, "Restore testing inferred metadata".
-NEEDS_PLACEMENT = ("Aurora", "DocumentDB", "EBS", "EC2", "FSx", "Neptune", "RDS")
+# Where a restore test puts what it restores. Without these overrides AWS Backup infers the
+# default VPC of the account it restores in (the destination account here), "if the default is
+# not present [...] the restore will not be successful", and a restore there would not test the
+# network a real recovery uses either. The first key of each is what places the resource (the
+# console and the troubleshooting list call them Subnet and Subnet group); without the second
+# the resource gets its VPC's default security group. AWS Backup Developer Guide, "Restore
+# testing inferred metadata" and "Restore testing failure troubleshooting". EBS volumes need no
+# network: AWS Backup infers a random Availability Zone for them. FSx: AWS Backup "is not able
+# to infer a complete set of metadata", and the keys depend on the file system type.
+PLACEMENT_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "Aurora": ("dbSubnetGroupName", "vpcSecurityGroupIds"),
+    "DocumentDB": ("dbSubnetGroupName", "vpcSecurityGroupIds"),
+    "EC2": ("subnetId", "securityGroupIds"),
+    "FSx": (),
+    "Neptune": ("dbSubnetGroupName", "vpcSecurityGroupIds"),
+    "RDS": ("dbSubnetGroupName", "vpcSecurityGroupIds"),
+}
+FSX_PLACEMENT = (
+    "subnetIds and securityGroupIds (FSx for Lustre, OpenZFS and Windows File Server, which also "
+    "needs windowsConfiguration.activeDirectoryId) or ontapConfiguration.storageVirtualMachineId "
+    "(FSx for NetApp ONTAP)"
+)
+# Overrides whose values are lists: RestoreMetadataOverrides is a map of strings, so AWS Backup
+# reads these as JSON arrays in a string (same page, "Format for list-typed override values").
+LIST_OVERRIDES = (
+    "availabilityZones",
+    "enableCloudwatchLogsExports",
+    "securityGroupIds",
+    "subnetIds",
+    "vpcSecurityGroupIds",
+)
+# Overrides that name things of one Region (subnets, security groups, Availability Zones):
+# with a DR Region they differ per Region, so they belong in regionMetadataOverrides.
+REGIONAL_OVERRIDES = (
+    "availabilityZone",
+    "availabilityZones",
+    "securityGroupIds",
+    "subnetId",
+    "subnetIds",
+    "vpcSecurityGroupIds",
+)
 
 
 def _restore_type(name: str) -> str:
@@ -898,24 +965,81 @@ RestoreType = Annotated[
 ]
 
 
+def _list_as_json(value: Any) -> Any:
+    # A YAML list becomes the JSON array string AWS Backup reads (see LIST_OVERRIDES).
+    if isinstance(value, list | tuple):
+        if not all(isinstance(item, str) for item in value):
+            raise _problem(f"must be a string or a list of strings, got {value!r}")
+        return json.dumps(list(value), separators=(",", ":"))
+    return value
+
+
+OverrideValue = Annotated[
+    str,
+    BeforeValidator(_list_as_json),
+    Strict(),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}),
+]
+
+
+MAX_VALIDATION_WINDOW_HOURS = 168
+
+
+def _validation_window(hours: int) -> int:
+    if hours == 0:
+        # The AWS Backup API takes 0-168, but the pinned provider validates 1-168
+        # (terraform-provider-aws restore_testing_selection.go, int64validator.Between(1, 168)):
+        # 0 would pass here and fail in `pulumi preview`.
+        raise _problem(
+            "must be between 1 and 168, got 0: the AWS provider refuses 0 (the API's 'no "
+            "validation window'); 1 keeps each restored resource for an hour"
+        )
+    if not 1 <= hours <= MAX_VALIDATION_WINDOW_HOURS:
+        raise _problem(f"must be between 1 and {MAX_VALIDATION_WINDOW_HOURS}, got {hours}")
+    return hours
+
+
 class RestoreTestingConfig(Section):
     """Restore tests of the copies in each destination vault Region."""
 
-    schedule_expression: CronSchedule = Field(description="AWS cron(...) of the test runs")
+    schedule_expression: CronSchedule = Field(
+        description="AWS cron(...) of the test runs, in UTC (6 fields, as backupPlan)"
+    )
     selection_window_days: Annotated[
         int, BeforeValidator(_digits_to_int), Strict(), between(1, 365), number_schema(1, 365)
     ] = Field(description="Test the latest recovery point of the last N days (1-365)")
     validation_window_hours: Annotated[
-        int, BeforeValidator(_digits_to_int), Strict(), between(0, 168), number_schema(0, 168)
-    ] = Field(description="Hours a restored resource is kept for validation (0-168)")
+        int,
+        BeforeValidator(_digits_to_int),
+        Strict(),
+        AfterValidator(_validation_window),
+        number_schema(1, MAX_VALIDATION_WINDOW_HOURS),
+    ] = Field(description="Hours a restored resource is kept for validation (1-168)")
     resource_types: Annotated[
         tuple[RestoreType, ...], Field(min_length=1), AfterValidator(_unique)
     ] = Field(description="AWS Backup resource types to test, one selection each")
-    metadata_overrides: dict[RestoreType, dict[Text, Text]] = Field(
+    metadata_overrides: dict[RestoreType, dict[Text, OverrideValue]] = Field(
         default_factory=dict,
-        description="Per type, restore metadata for the destination account (subnet, security "
-        "groups, DB subnet group...); required for types that need network placement",
+        description="Per type, restore metadata overrides in every vault Region (AWS Backup's "
+        "keys; lists as YAML lists); EC2, RDS, Aurora, DocumentDB, Neptune and FSx need their "
+        "subnet (group) here or per Region",
     )
+    region_metadata_overrides: dict[Region, dict[RestoreType, dict[Text, OverrideValue]]] = Field(
+        default_factory=dict,
+        description="Per destination vault Region and type, overrides that differ by Region "
+        "(subnet and security group ids); they win over metadataOverrides",
+    )
+
+    def overrides(self, region: str, resource_type: str) -> dict[str, str]:
+        """The overrides of one type's selection in one Region: the Region's win, key by key
+        (AWS Backup reads the keys case-insensitively)."""
+        merged: dict[str, tuple[str, str]] = {}
+        for layer in (
+            self.metadata_overrides.get(resource_type, {}),
+            self.region_metadata_overrides.get(region, {}).get(resource_type, {}),
+        ):
+            merged.update({key.lower(): (key, value) for key, value in layer.items()})
+        return dict(merged.values())
 
 
 class AuditConfig(Section):
@@ -1046,6 +1170,9 @@ def key_path(loc: Iterable[int | str]) -> str:
     """`('sourceAccounts', 0, 'regions', 1)` -> `sourceAccounts[0].regions[1]`."""
     path = ""
     for part in loc:
+        if part == "[key]":
+            # pydantic marks a map key that failed its check; the key itself is already named.
+            continue
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
 
@@ -1396,28 +1523,148 @@ def _deployment_rules(
 
 
 def _operations_rules(
-    restore_testing: RestoreTestingConfig | None, audit: AuditConfig | None
+    prefix: str,
+    restore_testing: RestoreTestingConfig | None,
+    plan: BackupPlanConfig | None,
+    destination: DestinationConfig | None,
+    audit: AuditConfig | None,
 ) -> Iterable[str]:
     """Restore tests that could not run, and settings that would be silently unused."""
     if restore_testing is not None:
-        overrides = restore_testing.metadata_overrides
-        for name in restore_testing.resource_types:
-            if name in NEEDS_PLACEMENT and not overrides.get(name):
-                yield (
-                    f"restoreTesting.metadataOverrides.{name}: is required to test {name}: a "
-                    "restore in the destination account cannot reuse the source account's "
-                    "network placement; give the subnet, security groups (or DB subnet group) it "
-                    'restores into (AWS Backup Developer Guide, "Restore testing inferred '
-                    'metadata")'
-                )
-        for name in overrides:
-            if name not in restore_testing.resource_types:
-                yield (
-                    f"restoreTesting.metadataOverrides.{name}: {name} is not in "
-                    "restoreTesting.resourceTypes, so it would never be used"
-                )
+        regions = destination.regions if destination is not None else ()
+        yield from _restore_testing_rules(prefix, restore_testing, plan, regions)
     if audit is not None and not audit.enabled and audit.report_bucket is not None:
         yield "audit.reportBucket: is only used with audit.enabled: true; remove it or enable audit"
+
+
+def _restore_testing_rules(
+    prefix: str,
+    restore: RestoreTestingConfig,
+    plan: BackupPlanConfig | None,
+    regions: Sequence[str],
+) -> Iterable[str]:
+    """`regions`: the destination vault Regions (none known when destination is invalid)."""
+    path = "restoreTesting"
+    yield from _restore_testing_names(prefix, restore)
+    for index, name in enumerate(restore.resource_types):
+        if plan is not None and plan.resource_types and name not in plan.resource_types:
+            yield (
+                f"{path}.resourceTypes[{index}]: {name} is not in backupPlan.resourceTypes, so "
+                "the central vault would hold no recovery point of it to test; back it up or "
+                "remove it here"
+            )
+        if name in PLACEMENT_OVERRIDES:
+            yield from _placement_rule(restore, name, regions)
+    layers = [(f"{path}.metadataOverrides", restore.metadata_overrides)]
+    for region, by_type in restore.region_metadata_overrides.items():
+        at = f"{path}.regionMetadataOverrides.{region}"
+        if regions and region not in regions:
+            yield (
+                f"{at}: {region} is neither destination.region nor destination.drRegion "
+                f"({', '.join(regions)}), so it would never be used"
+            )
+        layers.append((at, by_type))
+    for at, by_type in layers:
+        for name, values in by_type.items():
+            yield from _override_rules(f"{at}.{name}", restore, name, values)
+    if len(regions) > 1:
+        regional = {key.lower() for key in REGIONAL_OVERRIDES}
+        for name, values in restore.metadata_overrides.items():
+            for key in values:
+                if key.lower() in regional:
+                    yield (
+                        f"{path}.metadataOverrides.{name}.{key}: names things of one Region, but "
+                        f"tests run in {' and '.join(regions)}: give it per Region under "
+                        f"{path}.regionMetadataOverrides.<region>.{name}.{key}"
+                    )
+
+
+def _override_rules(
+    at: str, restore: RestoreTestingConfig, name: str, values: Mapping[str, str]
+) -> Iterable[str]:
+    """Overrides of a type that is not tested, and lists that AWS Backup could not read."""
+    if name not in restore.resource_types:
+        yield f"{at}: {name} is not in restoreTesting.resourceTypes, so it would never be used"
+    lists = {key.lower() for key in LIST_OVERRIDES}
+    for key, value in values.items():
+        if key.lower() in lists and not _is_json_list(value):
+            yield (
+                f"{at}.{key}: is a list: write it as a YAML list ([{value}]); AWS Backup reads "
+                'list-typed overrides as JSON arrays (AWS Backup Developer Guide, "Restore '
+                'testing inferred metadata")'
+            )
+
+
+def _is_json_list(value: str) -> bool:
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return False
+    return isinstance(decoded, list) and all(isinstance(item, str) for item in decoded)
+
+
+def _placement_rule(
+    restore: RestoreTestingConfig, name: str, regions: Sequence[str]
+) -> Iterable[str]:
+    """A type restored into a network needs its place in the destination account, in each
+    vault Region: reported once for the type when no Region has it, else per Region."""
+    keys = PLACEMENT_OVERRIDES[name]
+    placement = keys[0] if keys else None
+
+    def placed(region: str) -> bool:
+        given = {key.lower() for key in restore.overrides(region, name)}
+        return placement.lower() in given if placement is not None else bool(given)
+
+    missing = [region for region in regions if not placed(region)]
+    if not missing:
+        return
+    source = 'AWS Backup Developer Guide, "Restore testing inferred metadata"'
+    why = (
+        "without it AWS Backup restores into the destination account's default VPC, and fails "
+        f"where there is none ({source})"
+    )
+    if placement is None:
+        what, wanted = "", f"give {FSX_PLACEMENT}"
+        why = f"AWS Backup cannot infer these for FSx ({source})"
+    else:
+        security_groups = keys[1]
+        network = "subnet" if name == "EC2" else "DB subnet group"
+        what = f".{placement}"
+        wanted = (
+            f"the destination account's {network} to restore into, with {security_groups} "
+            "for its security groups"
+        )
+    if len(missing) == len(regions):
+        where = " (here, or per Region under restoreTesting.regionMetadataOverrides)"
+        yield (
+            f"restoreTesting.metadataOverrides.{name}{what}: is required to test {name}"
+            f"{where if len(regions) > 1 else ''}: {wanted}; {why}"
+        )
+        return
+    for region in missing:
+        yield (
+            f"restoreTesting.regionMetadataOverrides.{region}.{name}{what}: is required to test "
+            f"{name} in {region}: {wanted}; {why}"
+        )
+
+
+def _restore_testing_names(prefix: str, restore: RestoreTestingConfig) -> Iterable[str]:
+    """Names derived from the prefix that must fit restore testing's and IAM's limits."""
+    limit = MAX_RESTORE_TESTING_NAME
+    names = [("restoreTesting", "the restore testing plan name", restore_plan_name(prefix), limit)]
+    names.extend(
+        (f"restoreTesting.resourceTypes[{index}]", "the selection name", selection, limit)
+        for index, selection in enumerate(
+            restore_selection_name(prefix, name) for name in restore.resource_types
+        )
+    )
+    names.append(("restoreTesting", "the IAM role name", restore_role_name(prefix), MAX_ROLE_NAME))
+    for key, what, name, most in names:
+        if len(name) > most:
+            yield (
+                f"{key}: becomes {what} {name!r} ({len(name)} characters), which allows at most "
+                f"{most}: use a shorter environment"
+            )
 
 
 def _one_role_per_account(
@@ -1590,7 +1837,7 @@ def parse_stack_config(project: str, raw: Mapping[str, Any]) -> StackConfig:
         "restoreTesting", raw.get("restoreTesting"), prefix, problems
     )
     audit: AuditConfig | None = _parse_section("audit", raw.get("audit"), prefix, problems)
-    problems.extend(_operations_rules(restore_testing, audit))
+    problems.extend(_operations_rules(prefix, restore_testing, plan, destination, audit))
     plan_raw = raw.get("backupPlan")
     owns_region_settings = isinstance(plan_raw, Mapping) and "regionSettings" in plan_raw
     problems.extend(_section_rules(organization, destination, plan, export))

@@ -15,7 +15,8 @@ from policies.iam import service_trust_policy
 
 @dataclass(frozen=True)
 class BackupServiceRoleArgs:
-    """The role's name and IAM path, and the AWS managed policies (names with path) it gets."""
+    """The role's name and IAM path, the AWS managed policies (names with path) it gets, and
+    what it is for (its IAM description)."""
 
     role_name: str
     role_path: str

@@ -6,18 +6,20 @@ from collections.abc import Sequence
 
 from policies.statements import PolicyDocument, document, service_principal
 
+RESTORES_POLICY = "service-role/AWSBackupServiceRolePolicyForRestores"
 BACKUP_SERVICE_ROLE_POLICIES = (
     "service-role/AWSBackupServiceRolePolicyForBackup",
-    "service-role/AWSBackupServiceRolePolicyForRestores",
+    RESTORES_POLICY,
 )
 # A copy job's role: the default service role's backup policy (copy and snapshot sharing).
 COPY_JOB_ROLE_POLICIES = ("service-role/AWSBackupServiceRolePolicyForBackup",)
 # S3 backups need their own managed policies on the role (AWS Backup Developer Guide,
 # "Amazon S3 backups": "AWSBackupServiceRolePolicyForS3Backup" and "...ForS3Restore"); unlike
 # the two above they live at the root path.
+S3_RESTORE_POLICY = "AWSBackupServiceRolePolicyForS3Restore"
 S3_BACKUP_SERVICE_ROLE_POLICIES = (
     "AWSBackupServiceRolePolicyForS3Backup",
-    "AWSBackupServiceRolePolicyForS3Restore",
+    S3_RESTORE_POLICY,
 )
 
 

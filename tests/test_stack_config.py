@@ -478,6 +478,163 @@ PROD_RULES += [
 ]
 
 
+def _restore(raw: dict[str, Any]) -> dict[str, Any]:
+    section: dict[str, Any] = raw["restoreTesting"]
+    return section
+
+
+def _test_also(resource_type: str) -> Callable[[dict[str, Any]], None]:
+    return lambda raw: _restore(raw)["resourceTypes"].append(resource_type)
+
+
+# prod tests DynamoDB, EFS and RDS in ap-southeast-2 and its DR Region ap-southeast-1.
+PROD_RULES += [
+    (
+        "restore schedules are AWS cron with 6 fields",
+        _set("restoreTesting.scheduleExpression", "cron(0 18 ? * SUN)"),
+        "restoreTesting.scheduleExpression: AWS cron needs 6 fields",
+    ),
+    (
+        "restore schedules take ? in one day field",
+        _set("restoreTesting.scheduleExpression", "cron(0 18 * * SUN *)"),
+        "restoreTesting.scheduleExpression: AWS cron needs '?' in exactly one",
+    ),
+    (
+        "restore schedules take hours 0-23",
+        _set("restoreTesting.scheduleExpression", "cron(0 24 ? * SUN *)"),
+        "restoreTesting.scheduleExpression: AWS cron hours must be 0-23 (24 is not)",
+    ),
+    (
+        "restore schedules take no rate()",
+        _set("restoreTesting.scheduleExpression", "rate(7 days)"),
+        "restoreTesting.scheduleExpression: must be cron(...) with 6 fields, got 'rate(7 days)'",
+    ),
+    (
+        "selection window is at least a day",
+        _set("restoreTesting.selectionWindowDays", 0),
+        "restoreTesting.selectionWindowDays: must be between 1 and 365, got 0",
+    ),
+    (
+        "selection window is at most a year",
+        _set("restoreTesting.selectionWindowDays", 366),
+        "restoreTesting.selectionWindowDays: must be between 1 and 365, got 366",
+    ),
+    (
+        "validation window is at most a week",
+        _set("restoreTesting.validationWindowHours", 169),
+        "restoreTesting.validationWindowHours: must be between 1 and 168, got 169",
+    ),
+    (
+        "a validation window of 0 says why the provider refuses it",
+        _set("restoreTesting.validationWindowHours", 0),
+        "restoreTesting.validationWindowHours: must be between 1 and 168, got 0: the AWS "
+        "provider refuses 0",
+    ),
+    (
+        "restore types are AWS Backup's names",
+        _set("restoreTesting.resourceTypes", ["DynamoDB", "Dynamo"]),
+        "restoreTesting.resourceTypes[1]: is not a known resource type; did you mean 'DynamoDB'?",
+    ),
+    (
+        "a type is tested once",
+        _test_also("EFS"),
+        "restoreTesting.resourceTypes: has duplicates",
+    ),
+    (
+        "something is tested",
+        _set("restoreTesting.resourceTypes", []),
+        "restoreTesting.resourceTypes: must not be empty",
+    ),
+    (
+        "a tested type is one the plan backs up",
+        _test_also("Neptune"),
+        "restoreTesting.resourceTypes[3]: Neptune is not in backupPlan.resourceTypes, so the "
+        "central vault would hold no recovery point of it to test",
+    ),
+    (
+        "EC2 needs a subnet in the destination account",
+        _test_also("EC2"),
+        "restoreTesting.metadataOverrides.EC2.subnetId: is required to test EC2 (here, or per "
+        "Region under restoreTesting.regionMetadataOverrides): the destination account's subnet "
+        "to restore into, with securityGroupIds for its security groups; without it AWS Backup "
+        "restores into the destination account's default VPC",
+    ),
+    (
+        "RDS needs its DB subnet group in every vault Region",
+        lambda raw: _restore(raw).update(
+            metadataOverrides={},
+            regionMetadataOverrides={
+                "ap-southeast-2": {
+                    "RDS": {"dbSubnetGroupName": "restore-tests", "vpcSecurityGroupIds": ["sg-1"]}
+                }
+            },
+        ),
+        "restoreTesting.regionMetadataOverrides.ap-southeast-1.RDS.dbSubnetGroupName: is "
+        "required to test RDS in ap-southeast-1: the destination account's DB subnet group",
+    ),
+    (
+        "FSx placement depends on the file system type",
+        _then(
+            _test_also("FSx"),
+            lambda raw: raw["backupPlan"]["resourceTypes"].append("FSx"),
+            lambda raw: raw["backupPlan"]["regionSettings"]["optIn"].update(FSx=True),
+        ),
+        "restoreTesting.metadataOverrides.FSx: is required to test FSx (here, or per Region "
+        "under restoreTesting.regionMetadataOverrides): give subnetIds and securityGroupIds "
+        "(FSx for Lustre, OpenZFS and Windows File Server",
+    ),
+    (
+        "overrides of an untested type are never used",
+        lambda raw: _restore(raw)["metadataOverrides"].update(EC2={"instanceType": "t3.micro"}),
+        "restoreTesting.metadataOverrides.EC2: EC2 is not in restoreTesting.resourceTypes, so it "
+        "would never be used",
+    ),
+    (
+        "override types are AWS Backup's names",
+        lambda raw: _restore(raw)["metadataOverrides"].update(Rds={"dbSubnetGroupName": "x"}),
+        "restoreTesting.metadataOverrides.Rds: is not a known resource type; did you mean 'RDS'?",
+    ),
+    (
+        "Region overrides are for a vault Region",
+        lambda raw: _restore(raw)["regionMetadataOverrides"].update(
+            {"us-east-1": {"RDS": {"vpcSecurityGroupIds": ["sg-1"]}}}
+        ),
+        "restoreTesting.regionMetadataOverrides.us-east-1: us-east-1 is neither "
+        "destination.region nor destination.drRegion (ap-southeast-2, ap-southeast-1)",
+    ),
+    (
+        "Region overrides name a Region",
+        lambda raw: _restore(raw)["regionMetadataOverrides"].update({"mars-east-1": {}}),
+        "restoreTesting.regionMetadataOverrides.mars-east-1: is not a known AWS Region",
+    ),
+    (
+        "ids of one Region are given per Region",
+        lambda raw: _restore(raw)["metadataOverrides"]["RDS"].update(
+            vpcSecurityGroupIds=["sg-0a1b2c3d4e5f60718"]
+        ),
+        "restoreTesting.metadataOverrides.RDS.vpcSecurityGroupIds: names things of one Region, "
+        "but tests run in ap-southeast-2 and ap-southeast-1: give it per Region under "
+        "restoreTesting.regionMetadataOverrides.<region>.RDS.vpcSecurityGroupIds",
+    ),
+    (
+        "list overrides are lists",
+        lambda raw: _restore(raw)["regionMetadataOverrides"]["ap-southeast-1"]["RDS"].update(
+            vpcSecurityGroupIds="sg-0f1e2d3c4b5a69788"
+        ),
+        "restoreTesting.regionMetadataOverrides.ap-southeast-1.RDS.vpcSecurityGroupIds: is a "
+        "list: write it as a YAML list ([sg-0f1e2d3c4b5a69788])",
+    ),
+    (
+        "override lists hold strings",
+        lambda raw: _restore(raw)["regionMetadataOverrides"]["ap-southeast-1"]["RDS"].update(
+            vpcSecurityGroupIds=[1]
+        ),
+        "restoreTesting.regionMetadataOverrides.ap-southeast-1.RDS.vpcSecurityGroupIds: must be "
+        "a string or a list of strings, got [1]",
+    ),
+]
+
+
 @pytest.mark.parametrize(
     ("rule", "mutate", "expected"), PROD_RULES, ids=[rule for rule, _, _ in PROD_RULES]
 )
@@ -671,3 +828,72 @@ def test_any_wrong_type_anywhere_is_a_config_error_never_a_crash(stack: str) -> 
                 ), (path, keys)
             # Any other exception fails the test with the path in the traceback.
     assert len(paths) > 40
+
+
+def test_restore_overrides_reach_aws_backup_as_it_reads_them() -> None:
+    raw = stack_values("prod")
+    restore = raw["restoreTesting"]
+    restore["metadataOverrides"]["RDS"]["DBInstanceClass"] = "db.t4g.micro"
+    restore["regionMetadataOverrides"]["ap-southeast-1"]["RDS"]["dbinstanceclass"] = "db.t3.micro"
+    restore["regionMetadataOverrides"]["ap-southeast-1"]["RDS"]["vpcSecurityGroupIds"] = [
+        "sg-1",
+        "sg-2",
+    ]
+
+    config = parse_stack_config(PROJECT, raw).restore_testing
+
+    assert config is not None
+    # Lists become JSON arrays; the Region's value wins over the shared one whatever its case.
+    assert config.overrides("ap-southeast-1", "RDS") == {
+        "dbSubnetGroupName": "restore-tests",
+        "dbinstanceclass": "db.t3.micro",
+        "vpcSecurityGroupIds": '["sg-1","sg-2"]',
+    }
+    assert config.overrides("ap-southeast-2", "RDS") == {
+        "dbSubnetGroupName": "restore-tests",
+        "DBInstanceClass": "db.t4g.micro",
+        "vpcSecurityGroupIds": '["sg-0a1b2c3d4e5f60718"]',
+    }
+    assert config.overrides("ap-southeast-2", "DynamoDB") == {}
+
+
+def test_ebs_restores_need_no_network_placement() -> None:
+    raw = stack_values("prod")
+    raw["restoreTesting"]["resourceTypes"].append("EBS")
+
+    config = parse_stack_config(PROJECT, raw).restore_testing
+
+    assert config is not None and "EBS" in config.resource_types
+
+
+def test_restore_testing_names_that_would_not_fit_say_so() -> None:
+    # <project>-<environment> of 37 characters: its plan name would take 51.
+    project = "organization-wide-backups-copies"
+
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(project, stack_values("prod"))
+
+    assert (
+        "restoreTesting: becomes the restore testing plan name "
+        "'organization_wide_backups_copies_prod_restore_tests' (51 characters), which allows at "
+        "most 50: use a shorter environment"
+    ) in caught.value.problems
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "cron(0 18 ? * SUN *)",
+        "cron(0 5 * * ? *)",
+        "cron(0/30 */6 ? * MON-FRI *)",
+        "cron(15 3 ? * 6#3 *)",
+        "cron(0 5 L * ? 2030)",
+    ],
+)
+def test_valid_restore_schedules_pass(expression: str) -> None:
+    raw = stack_values("prod")
+    raw["restoreTesting"]["scheduleExpression"] = expression
+
+    config = parse_stack_config(PROJECT, raw).restore_testing
+
+    assert config is not None and config.schedule_expression == expression

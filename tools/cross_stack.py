@@ -58,6 +58,7 @@ NAMED: dict[str, tuple[str, str, Level]] = {
     "aws:dynamodb/table:Table": ("DynamoDB table", "name", "region"),
     "aws:sqs/queue:Queue": ("SQS queue", "name", "region"),
     "aws:cloudformation/stackSet:StackSet": ("StackSet", "name", "region"),
+    "aws:backup/restoreTestingPlan:RestoreTestingPlan": ("restore testing plan", "name", "region"),
     "aws:backup/framework:Framework": ("Backup Audit Manager framework", "name", "region"),
     "aws:backup/reportPlan:ReportPlan": ("Backup Audit Manager report plan", "name", "region"),
     # One delegated administrator registration per service in an organization.

@@ -63,6 +63,7 @@ HOLDING_LABELS = {
     "backup:index:DynamoDbExporter": "exporter",
     "backup:index:AlertHub": "alert bus and topic",
     "backup:index:AlertForwarder": "alert forwarding",
+    "backup:index:RestoreTesting": "restore testing",
     "backup:index:MemberStackSet": "member StackSet",
     "backup:index:AuditFramework": "audit framework",
     "backup:index:AuditReports": "audit reports",

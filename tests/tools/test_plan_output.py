@@ -124,8 +124,10 @@ def test_account_summaries_say_what_each_account_holds(prod_run: OfflineRun) -> 
             "source vault, key, exporter, alert forwarding (2 Regions); "
             "Region settings, audit framework (ap-southeast-2); service role"
         ),
+        # The copy-back and restore roles are AWS Backup service roles (IAM is global).
         "555555555555": (
-            "destination vault, key, alert forwarding, audit framework (2 Regions); service role"
+            "destination vault, key, alert forwarding, restore testing, audit framework "
+            "(2 Regions); service role"
         ),
         "666666666666": (
             "source vault, key, Region settings, service role, exporter, alert forwarding, "
