@@ -209,6 +209,25 @@ def test_a_stack_without_a_dr_region_tests_its_one_vault() -> None:
     assert sorted(selections_in(run, "ap-southeast-2")) == ["DynamoDB", "EBS"]
 
 
+def test_in_stack_sets_mode_restore_tests_also_run_in_the_destination_only() -> None:
+    run = with_restore_testing(
+        "sandbox",
+        {
+            "scheduleExpression": "cron(0 5 ? * * *)",
+            "selectionWindowDays": 3,
+            "validationWindowHours": 1,
+            "resourceTypes": ["DynamoDB"],
+        },
+    )
+
+    [plan] = run.of_type(PLAN)
+    assert (plan.account_id, plan.region) == ("999999999999", "eu-west-1")
+    assert sorted(selections_in(run, "eu-west-1")) == ["DynamoDB"]
+    # Nothing of it in the member template: restores run where the copies are.
+    template = run.of_type("aws:cloudformation/stackSet:StackSet")[0].inputs["templateBody"]
+    assert "RestoreTesting" not in template
+
+
 def test_stacks_without_restore_testing_declare_none(
     dev_run: OfflineRun, sandbox_run: OfflineRun
 ) -> None:
