@@ -205,6 +205,12 @@ class CutRun:
             return self._first_run(scheduled=scheduled)
         if state.lease_until > self._now:
             return self._finish("busy", state)
+        if not state.planned:
+            # Its first run died before saving the plan, hence before starting anything:
+            # without this, the empty state would pass for a complete cut.
+            if not store.acquire(state, self.env.owner, self._now, self._lease_until()):
+                return self._finish("busy", state)
+            return self._plan(state)
         if state.closed:
             return self._finish("closed", state)
         if state.pending == 0 and not state.in_flight:
@@ -229,9 +235,15 @@ class CutRun:
             created=self._now,
             deadline=(env.now + DEADLINE).timestamp(),
             scheduled=scheduled,
+            planned=False,
         )
         if not env.store.create(state, env.owner, self._lease_until()):
             return self._finish("busy", None)
+        return self._plan(state)
+
+    def _plan(self, state: RunState) -> RunReport:
+        """Close the previous cut, scan every table, save the plan, run the first wave."""
+        env = self.env
         history = self._take_over_head(state)
         # The state table is the exporter's own: never listed, never exported.
         tables = [
@@ -268,6 +280,7 @@ class CutRun:
             key=longest_first if state.trust_history is not False else lambda e: e.table,
         )
         env.store.write_plan(state, plan)
+        state.planned = True
         # Saved before any export starts: a run that dies from here on is resumed, not redone.
         env.store.save(state, release=False)
         unknown = len(scan.unknown_in_flight)

@@ -129,6 +129,9 @@ class RunState:
     history_items: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     closed: bool = False
+    # False from a first run's start until its plan is saved. True by default: states
+    # written before the field existed were saved with their plan.
+    planned: bool = True
     # Persistence: the item's version and lease as read (not part of the document).
     version: int = 0
     lease_owner: str = ""

@@ -837,6 +837,31 @@ def test_a_later_run_of_the_cut_checks_only_in_flight_exports(
     assert second["counts"]["pending"] == 0 and second["counts"]["inFlight"] == 0
 
 
+def test_a_first_run_that_died_before_saving_its_plan_is_redone_not_taken_as_done(
+    exports: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import export_run
+
+    _create_tables(["a", "b"])
+    list_tables = export_engine.list_tables
+
+    def unreachable(*_args: Any, **_kwargs: Any) -> Any:
+        raise EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com")
+
+    monkeypatch.setattr(export_run, "list_tables", unreachable)
+    with pytest.raises(EndpointConnectionError):
+        _run()  # dies after writing the cut's first state
+    monkeypatch.setattr(export_run, "list_tables", list_tables)
+    retried = _run()  # Lambda's retry, while the dead run's lease lasts
+    clock.advance(timedelta(minutes=20))
+
+    later = _run()
+
+    assert retried["action"] == "busy" and retried["started"] == []
+    assert later["action"] == "wave"
+    assert _names(later["started"]) == ["a", "b"]
+
+
 def test_an_export_that_fails_later_is_reported_and_started_again(
     exports: ExportService, clock: Clock
 ) -> None:
