@@ -5,7 +5,9 @@ its own continuation: an EventBridge Scheduler one-time schedule (`at(...)`,
 `ActionAfterCompletion: DELETE`) that invokes the function with a small payload (cut,
 run id, wave). The delay follows from the exports in flight: each is described again
 when it has probably finished (see `next_check_age`), never sooner than FLOOR and never
-later than CEILING.
+later than CEILING. What an export may take comes from its table's history while that
+history predicts (`history_predicts`, `trusted_ratios`, `likely_durations`), and from
+the recent durations of all exports otherwise.
 
 Schedule names are deterministic per (function, cut, wave), and the function (hence the
 schedule group) belongs to one account and Region: two runs that try to continue the

@@ -1,10 +1,14 @@
 """One invocation for one cut: its first run, a wave, or nothing to do.
 
 - The **first run** of a cut (no state yet) closes the previous scheduled cut (what it
-  never started is reported as missed), scans every table (export_engine.Exporter.scan),
-  writes the list of tables to start, then runs the first wave.
-- A **wave** describes the in-flight exports that are due for a check, starts tables
-  into the free slots, and schedules the next wave (a continuation) if work remains.
+  never started is reported as missed) and takes over its history (each table's last
+  export duration), scans every table (export_engine.Exporter.scan), writes the list
+  of tables to start, longest expected export first (`longest_first`), then runs the
+  first wave. A first run that died before saving that list is done again.
+- A **wave** describes the in-flight exports that are due for a check (each when its
+  table's history says it has probably ended), records how long finished ones took,
+  starts tables into the free slots, and schedules the next wave (a continuation) if
+  work remains.
 - A **continuation** runs a wave if it is the one the state expects (same run id and
   wave number); a stale one (a retry, a superseded chain) does nothing.
 - A **scheduled run** on a cut that already has state (the catch-up) is the safety net:
