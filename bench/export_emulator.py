@@ -449,6 +449,27 @@ TABLE_KEY: dict[str, Any] = {
 }
 
 
+def item_size(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it against its 400 KB limit (low-level form).
+
+    Attribute names plus values: strings and binaries by their length in bytes, numbers
+    at most 21 bytes (Developer Guide, "Item sizes and formats").
+    """
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        (kind, raw), *_ = value.items()
+        if kind == "S":
+            size += len(str(raw).encode())
+        elif kind == "B":
+            size += len(getattr(raw, "value", raw))
+        elif kind == "N":
+            size += min(21, len(str(raw)) // 2 + 1)
+        else:
+            size += len(json.dumps(raw, default=str).encode())
+    return size
+
+
 def create_bucket_in(account: str, region: str, bucket: str) -> None:
     """The export bucket, owned by another account (assume_role credentials map to it)."""
     creds = boto3.client("sts", region_name=region).assume_role(

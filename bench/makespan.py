@@ -9,6 +9,13 @@ with the daily run at 03:00 (the cut's first run); the catch-up schedule fires a
 five past every hour after it. With continuations off, the catch-up runs are the only
 later runs ("hourly only").
 
+Export durations: the measured (last) day's are a seeded 8-25 minute draw per table. An
+export's duration follows its table's size, which changes slowly, so each earlier day's
+duration of a table is the last day's times a seeded factor in [1 - drift, 1 + drift]
+(kept within 8-25 minutes): what a deployment remembers from yesterday predicts today
+within the drift. AWS documents no such figure; the drift is the benchmark's assumption,
+and `drift=None` draws every day anew (yesterday then predicts nothing per table).
+
 Printed per mode: makespan (last export's end - 03:00), the floors
 max(sum(durations) / slots, max duration) at the cap and at 300 slots, both ratios,
 DynamoDB export API calls per table for the day (every request the emulator saw:
@@ -42,6 +49,7 @@ from bench.export_emulator import (
     create_bucket_in,
     create_tables,
     installed,
+    item_size,
     scheduled,
 )
 
@@ -59,6 +67,8 @@ DAY = datetime(2025, 3, 10, tzinfo=UTC)
 DAILY_RUN = DAY + timedelta(hours=3)
 MIN_DURATION_MIN, MAX_DURATION_MIN = 8.0, 25.0
 CALL_LATENCY_S = 0.1
+# Day-to-day change of a table's export duration (see the module docstring).
+DEFAULT_DRIFT = 0.10
 
 
 @dataclass
@@ -66,21 +76,26 @@ class DayResult:
     """One simulated day."""
 
     mode: str
+    day: int
     cap: int
-    exported: int
-    makespan_min: float
-    floor_cap_min: float
-    floor_300_min: float
-    export_api_calls: dict[str, int]
-    list_tables_calls: int
-    state_calls: int
-    scheduler_calls: int
-    runs: int
-    working_runs: int
-    longest_run_s: float
     tables: int
-    missed: int
-    failed: int
+    exported: int = 0
+    makespan_min: float = float("nan")
+    floor_cap_min: float = float("nan")
+    floor_300_min: float = float("nan")
+    export_api_calls: dict[str, int] = field(default_factory=dict)
+    list_tables_calls: int = 0
+    state_calls: int = 0
+    scheduler_calls: int = 0
+    runs: int = 0
+    working_runs: int = 0
+    longest_run_s: float = 0.0
+    missed: int = 0
+    failed: int = 0
+    # DynamoDB's item sizes in the state table (bytes): the largest item written during
+    # the day, and all items at its end.
+    state_largest_item: int = 0
+    state_bytes: int = 0
     actions: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -101,6 +116,16 @@ def durations_for(names: list[str], seed: int) -> dict[str, timedelta]:
     rng = random.Random(seed)
     return {
         name: timedelta(minutes=rng.uniform(MIN_DURATION_MIN, MAX_DURATION_MIN)) for name in names
+    }
+
+
+def drifted(durations: dict[str, timedelta], drift: float, seed: int) -> dict[str, timedelta]:
+    """Each duration times a seeded factor in [1 - drift, 1 + drift], kept within 8-25 min."""
+    rng = random.Random(seed)
+    low, high = timedelta(minutes=MIN_DURATION_MIN), timedelta(minutes=MAX_DURATION_MIN)
+    return {
+        name: min(high, max(low, value * rng.uniform(1 - drift, 1 + drift)))
+        for name, value in durations.items()
     }
 
 
@@ -212,15 +237,26 @@ def simulate(
     no_pitr_share: float,
     threads: int,
     days: int = 2,
-) -> DayResult:
+    drift: float | None = DEFAULT_DRIFT,
+) -> list[DayResult]:
     """`days` days (each: the daily run at 03:00, catch-ups at :05, continuations if on).
 
-    The figures are the last day's: earlier days give it the export durations a real
-    deployment remembers from the day before. Each day's durations are drawn anew.
+    One result per day. The first day is a new deployment (no state); later days have
+    the state the days before left, as a real deployment does. Durations: see the
+    module docstring.
     """
     names, without_pitr = table_names(tables, no_pitr_share)
     exported_names = sorted(set(names) - without_pitr)
-    durations = durations_for(exported_names, seed)
+    last = durations_for(exported_names, seed)
+    per_day = [
+        last
+        if day == days - 1
+        else durations_for(exported_names, seed + 1000 + day)
+        if drift is None
+        else drifted(last, drift, seed + 1000 + day)
+        for day in range(days)
+    ]
+    durations = dict(per_day[0])
     first_day = DAY - timedelta(days=days - 1)
     clock = Clock(first_day + timedelta(hours=3))
     service = ExportService(clock)
@@ -228,7 +264,7 @@ def simulate(
     service.duration = lambda name: durations[name]
     service.pitr_lag = PITR_LAG
     mode = "continuations" if continuations else "hourly only"
-    result_runs: list[dict[str, Any]] = []
+    results: list[DayResult] = []
     with bench_environment(cap, continuations), mock_aws(), installed(service):
         setup_accounts(names, without_pitr)
         # Imported only now, as Lambda imports at cold start (parses the environment).
@@ -240,7 +276,11 @@ def simulate(
         setattr(export_engine, "backoff_sleep", lambda _seconds: None)  # noqa: B010
         handler.utcnow = clock
         handler._caller_identity.cache_clear()
-        service.calls.clear()
+        # The handler's clients come from the default session and copy its hooks.
+        boto3.setup_default_session()
+        assert boto3.DEFAULT_SESSION is not None
+        writes = ItemSizes()
+        boto3.DEFAULT_SESSION.events.register("provide-client-params.dynamodb.PutItem", writes)
         context = type(
             "Context",
             (),
@@ -251,40 +291,79 @@ def simulate(
         )()
         for day in range(days):
             start = first_day + timedelta(days=day)
-            if day < days - 1:
-                # An earlier day: its own durations, nothing measured.
-                durations.update(durations_for(exported_names, seed + 1000 + day))
-                _run_day(handler, service, clock, context, start, continuations, [])
-                continue
-            durations.update(durations_for(exported_names, seed))
+            durations.update(per_day[day])
             service.calls.clear()
+            writes.largest = 0
             first_export = len(service.exports)
-            _run_day(handler, service, clock, context, start, continuations, result_runs)
-        service.settle()
+            runs: list[dict[str, Any]] = []
+            _run_day(handler, service, clock, context, start, continuations, runs)
+            service.settle()
+            today = list(service.exports.values())[first_export:]
+            minutes = [d.total_seconds() / 60 for d in per_day[day].values()]
+            results.append(
+                _day_result(
+                    DayResult(mode=mode, day=day + 1, cap=cap, tables=tables),
+                    daily_run=start + (DAILY_RUN - DAY),
+                    threads=threads,
+                    calls=dict(service.calls),
+                    today=today,
+                    minutes=minutes,
+                    runs=runs,
+                    largest_write=writes.largest,
+                )
+            )
+    return results
 
-    today = list(service.exports.values())[first_export:]
+
+def _day_result(
+    result: DayResult,
+    *,
+    daily_run: datetime,
+    threads: int,
+    calls: dict[str, int],
+    today: list[Any],
+    minutes: list[float],
+    runs: list[dict[str, Any]],
+    largest_write: int,
+) -> DayResult:
+    """`result` filled in from one day's exports, durations (minutes) and run summaries."""
     ends = [e.end for e in today if e.status == "COMPLETED" and e.end]
-    exported = len({e.table_arn for e in today if e.status == "COMPLETED"})
-    minutes = [d.total_seconds() / 60 for d in durations.values()]
-    actions: dict[str, int] = {}
-    for summary in result_runs:
-        actions[summary["action"]] = actions.get(summary["action"], 0) + 1
-    return DayResult(
-        mode=mode,
-        cap=cap,
-        exported=exported,
-        makespan_min=(max(ends) - DAILY_RUN).total_seconds() / 60 if ends else float("nan"),
-        floor_cap_min=floor_minutes(minutes, cap),
-        floor_300_min=floor_minutes(minutes, AWS_EXPORT_LIMIT),
-        export_api_calls=dict(service.calls),
-        list_tables_calls=sum(s["awsCalls"].get("ListTables", 0) for s in result_runs),
-        state_calls=sum(sum(s["stateCalls"].values()) for s in result_runs),
-        scheduler_calls=sum(sum(s["schedulerCalls"].values()) for s in result_runs),
-        runs=len(result_runs),
-        working_runs=actions.get("wave", 0),
-        longest_run_s=max(_projected_seconds(s, threads) for s in result_runs),
-        tables=tables,
-        missed=sum(s["counts"]["missed"] for s in result_runs),
-        failed=sum(s["counts"]["failed"] for s in result_runs),
-        actions=actions,
-    )
+    for summary in runs:
+        result.actions[summary["action"]] = result.actions.get(summary["action"], 0) + 1
+    result.exported = len({e.table_arn for e in today if e.status == "COMPLETED"})
+    result.makespan_min = (max(ends) - daily_run).total_seconds() / 60 if ends else float("nan")
+    result.floor_cap_min = floor_minutes(minutes, result.cap)
+    result.floor_300_min = floor_minutes(minutes, AWS_EXPORT_LIMIT)
+    result.export_api_calls = calls
+    result.list_tables_calls = sum(s["awsCalls"].get("ListTables", 0) for s in runs)
+    result.state_calls = sum(sum(s["stateCalls"].values()) for s in runs)
+    result.scheduler_calls = sum(sum(s["schedulerCalls"].values()) for s in runs)
+    result.runs = len(runs)
+    result.working_runs = result.actions.get("wave", 0)
+    result.longest_run_s = max(_projected_seconds(s, threads) for s in runs)
+    result.missed = sum(s["counts"]["missed"] for s in runs)
+    result.failed = sum(s["counts"]["failed"] for s in runs)
+    result.state_largest_item = largest_write
+    result.state_bytes = sum(item_size(item) for item in state_items())
+    return result
+
+
+class ItemSizes:
+    """provide-client-params hook: the largest item PutItem writes to the state table."""
+
+    def __init__(self) -> None:
+        self.largest = 0
+
+    def __call__(self, params: dict[str, Any], **_: Any) -> None:
+        if params.get("TableName") == STATE_TABLE:
+            self.largest = max(self.largest, item_size(params["Item"]))
+
+
+def state_items() -> list[dict[str, Any]]:
+    """Every item of the exporter's state table (a scan, for the size figures)."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    return [
+        item
+        for page in client.get_paginator("scan").paginate(TableName=STATE_TABLE)
+        for item in page["Items"]
+    ]

@@ -5,7 +5,9 @@ its own continuation: an EventBridge Scheduler one-time schedule (`at(...)`,
 `ActionAfterCompletion: DELETE`) that invokes the function with a small payload (cut,
 run id, wave). The delay follows from the exports in flight: each is described again
 when it has probably finished (see `next_check_age`), never sooner than FLOOR and never
-later than CEILING.
+later than CEILING. What an export may take comes from its table's history while that
+history predicts (`history_predicts`, `trusted_ratios`, `likely_durations`), and from
+the recent durations of all exports otherwise.
 
 Schedule names are deterministic per (function, cut, wave), and the function (hence the
 schedule group) belongs to one account and Region: two runs that try to continue the
@@ -43,6 +45,9 @@ MAX_SAMPLES = 256
 # next_check_age). Lower checks sooner: less idle time, more calls; bench/exporter.py
 # measures the trade-off and docs/dynamodb-exporter.md has the table behind this value.
 WASTE_BUDGET_S = 30.0
+# Until MIN_SAMPLES exports have ended against their table's expected duration, that
+# expectation is trusted to within a quarter either way (evenly spread).
+PRIOR_RATIOS = tuple(0.75 + 0.5 * i / 15 for i in range(16))
 # A chain whose continuation is this late is taken over by the next scheduled run.
 CHAIN_GRACE = timedelta(minutes=10)
 # Schedule names: 1-64 of [0-9a-zA-Z-_.] (Scheduler API reference, CreateSchedule Name).
@@ -85,9 +90,73 @@ def next_check_age(alive_at: float, durations: Sequence[float], *, busy: bool) -
     return max(alive_at + floor, position + (WASTE_BUDGET_S - waste))
 
 
-def remember_durations(durations: list[float], seen: Sequence[float]) -> list[float]:
-    """The most recent MAX_SAMPLES durations, oldest first (sort before next_check_age)."""
-    return [*durations, *seen][-MAX_SAMPLES:]
+def add_to_fit(fit: Sequence[float], took: float, expected: float) -> list[float]:
+    """`fit` (see history_predicts) with one more export that took `took` s of `expected`."""
+    count, ratios, ratio_squares, tooks, took_squares = fit if fit else (0.0,) * 5
+    ratio = took / expected
+    return [
+        count + 1,
+        ratios + ratio,
+        ratio_squares + ratio * ratio,
+        tooks + took,
+        took_squares + took * took,
+    ]
+
+
+def _relative_spread(count: float, total: float, squares: float) -> float:
+    """Coefficient of variation (standard deviation over mean) from running sums."""
+    mean = total / count
+    variance = max(0.0, squares / count - mean * mean)
+    return math.sqrt(variance) / mean if mean > 0 else math.inf
+
+
+def history_predicts(fit: Sequence[float]) -> bool | None:
+    """Whether tables' histories predicted a cut's export durations; None if too few seen.
+
+    `fit` holds running sums over every export of the cut that had a history: count,
+    sum and sum of squares of duration / expected duration, and of the duration. History
+    predicts when the ratios spread less, relative to their mean, than the durations do:
+    knowing the table then narrows down how long its export takes. The sums cover the
+    whole cut, not a recent window: with the longest exports started first, a window
+    holds exports of similar expectations, whose durations are alike either way.
+    """
+    if not fit or fit[0] < MIN_SAMPLES:
+        return None
+    count, ratios, ratio_squares, tooks, took_squares = fit
+    return _relative_spread(count, ratios, ratio_squares) < _relative_spread(
+        count, tooks, took_squares
+    )
+
+
+def trusted_ratios(ratios: Sequence[float], trusted: bool | None) -> Sequence[float] | None:
+    """How far an export may stray from its table's history, or None to ignore history.
+
+    `ratios` are recent ratios of an export's duration to its table's expected one;
+    `trusted` is history_predicts of the cut before (None: not known yet, so history is
+    tried). With fewer than MIN_SAMPLES ratios, PRIOR_RATIOS stand in.
+    """
+    if trusted is False:
+        return None
+    return ratios if len(ratios) >= MIN_SAMPLES else PRIOR_RATIOS
+
+
+def likely_durations(
+    expected: float | None, durations: Sequence[float], ratios: Sequence[float] | None
+) -> list[float]:
+    """What an export may take, sorted, for next_check_age.
+
+    With its table's history (`expected`) and `ratios` from trusted_ratios, that
+    expectation times each ratio: as narrow as the history is good. Otherwise the
+    recent durations of any export.
+    """
+    if expected is None or ratios is None:
+        return sorted(durations)
+    return sorted(expected * ratio for ratio in ratios)
+
+
+def remember(samples: list[float], seen: Sequence[float]) -> list[float]:
+    """The most recent MAX_SAMPLES of `samples` then `seen`, oldest first."""
+    return [*samples, *seen][-MAX_SAMPLES:]
 
 
 def schedule_name(function_name: str, cut: datetime, wave: int) -> str:

@@ -1,10 +1,14 @@
 """One invocation for one cut: its first run, a wave, or nothing to do.
 
 - The **first run** of a cut (no state yet) closes the previous scheduled cut (what it
-  never started is reported as missed), scans every table (export_engine.Exporter.scan),
-  writes the list of tables to start, then runs the first wave.
-- A **wave** describes the in-flight exports that are due for a check, starts tables
-  into the free slots, and schedules the next wave (a continuation) if work remains.
+  never started is reported as missed) and takes over its history (each table's last
+  export duration), scans every table (export_engine.Exporter.scan), writes the list
+  of tables to start, longest expected export first (`longest_first`), then runs the
+  first wave. A first run that died before saving that list is done again.
+- A **wave** describes the in-flight exports that are due for a check (each when its
+  table's history says it has probably ended), records how long finished ones took,
+  starts tables into the free slots, and schedules the next wave (a continuation) if
+  work remains.
 - A **continuation** runs a wave if it is the one the state expects (same run id and
   wave number); a stale one (a retry, a superseded chain) does nothing.
 - A **scheduled run** on a cut that already has state (the catch-up) is the safety net:
@@ -19,7 +23,7 @@ reported as missed, which the backlog alarm counts.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,11 +33,15 @@ from continuation import (
     CEILING,
     CHAIN_GRACE,
     CHECK_SLACK,
+    add_to_fit,
     create_continuation,
     fire_time,
+    history_predicts,
+    likely_durations,
     next_check_age,
-    remember_durations,
+    remember,
     schedule_name,
+    trusted_ratios,
 )
 from export_config import AWS_EXPORT_LIMIT, Continuation, Scope, Settings
 from export_engine import (
@@ -45,7 +53,7 @@ from export_engine import (
     export_requested_at,
     list_tables,
 )
-from state_store import PlanEntry, RunState, StateStore, Tracked
+from state_store import PlanEntry, RunState, StateStore, Tracked, history_key
 
 # LatestRestorableDateTime "is typically 5 minutes before the current time" (DynamoDB
 # API reference, PointInTimeRecoveryDescription): a cut younger than this waits.
@@ -109,14 +117,25 @@ class RunReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def _entry(request: ExportRequest) -> PlanEntry:
+def _entry(request: ExportRequest, history: dict[str, float]) -> PlanEntry:
     return PlanEntry(
         table=request.table.name,
         export_type=request.export_type,
         attempt=request.attempt,
         from_time=request.from_time.isoformat() if request.from_time else None,
         reason=request.reason,
+        expected=history.get(history_key(request.table.name, request.export_type)),
     )
+
+
+def longest_first(entry: PlanEntry) -> tuple[bool, float, str]:
+    """Plan order: tables without history, then the longest expected exports first.
+
+    Longest-processing-time-first leaves the short exports for the end of the day, where
+    they fill the slots the long ones free; started last, a long export would run on
+    alone. A table without history may be long too, so it is not left for the end.
+    """
+    return (entry.expected is not None, -(entry.expected or 0.0), entry.table)
 
 
 class CutRun:
@@ -190,6 +209,12 @@ class CutRun:
             return self._first_run(scheduled=scheduled)
         if state.lease_until > self._now:
             return self._finish("busy", state)
+        if not state.planned:
+            # Its first run died before saving the plan, hence before starting anything:
+            # without this, the empty state would pass for a complete cut.
+            if not store.acquire(state, self.env.owner, self._now, self._lease_until()):
+                return self._finish("busy", state)
+            return self._plan(state)
         if state.closed:
             return self._finish("closed", state)
         if state.pending == 0 and not state.in_flight:
@@ -214,14 +239,23 @@ class CutRun:
             created=self._now,
             deadline=(env.now + DEADLINE).timestamp(),
             scheduled=scheduled,
+            planned=False,
         )
         if not env.store.create(state, env.owner, self._lease_until()):
             return self._finish("busy", None)
-        self._take_over_head(state)
+        return self._plan(state)
+
+    def _plan(self, state: RunState) -> RunReport:
+        """Close the previous cut, scan every table, save the plan, run the first wave."""
+        env = self.env
+        history = self._take_over_head(state)
         # The state table is the exporter's own: never listed, never exported.
         tables = [
             t for t in list_tables(env.client, env.scope) if t.name != env.settings.state_table
         ]
+        if state.scheduled:
+            # Carried to the next cut (a manual cut's is not: the next one reads the head).
+            env.store.write_history(state, history, {t.name for t in tables})
         scan = self._exporter.scan(tables)
         self.report.decisions.extend(scan.decisions)
         self.report.tables_seen = scan.tables_seen
@@ -231,7 +265,8 @@ class CutRun:
         for decision in scan.decisions:
             self._count(state, decision)
             if decision.status == "IN_PROGRESS" and decision.export_arn:
-                ours[decision.export_arn] = self._track(decision)
+                key = history_key(decision.table, decision.export_type or "FULL_EXPORT")
+                ours[decision.export_arn] = self._track(decision, expected=history.get(key))
         state.in_flight = list(ours.values())
         state.foreign = []
         for arn in scan.in_flight_arns:
@@ -243,20 +278,25 @@ class CutRun:
         # ListExports has just shown all of them in progress.
         for item in [*state.in_flight, *state.foreign]:
             item.alive_at = max(0.0, self._now - item.started)
-        plan = sorted((_entry(r) for r in scan.requests), key=lambda e: e.table)
+        plan = sorted(
+            (_entry(r, history) for r in scan.requests),
+            # Without a history that predicts, the order matters no more than the name.
+            key=longest_first if state.trust_history is not False else lambda e: e.table,
+        )
         env.store.write_plan(state, plan)
+        state.planned = True
         # Saved before any export starts: a run that dies from here on is resumed, not redone.
         env.store.save(state, release=False)
         unknown = len(scan.unknown_in_flight)
         return self._wave(state, plan, fresh=True, unknown_in_flight=unknown)
 
-    def _take_over_head(self, state: RunState) -> None:
-        """Carry the previous cut's durations; a scheduled cut also closes it."""
+    def _take_over_head(self, state: RunState) -> dict[str, float]:
+        """Carry the previous cut's durations and history; a scheduled cut also closes it."""
         store = self.env.store
         head = store.head()
         previous = store.load(head) if head is not None and head < state.cut else None
+        history: dict[str, float] = {}
         if previous is not None:
-            state.durations = list(previous.durations)
             if (
                 state.scheduled
                 and not previous.closed
@@ -265,11 +305,21 @@ class CutRun:
                 # A lease held right now means the previous chain is mid-wave: it
                 # closes itself at its deadline instead.
                 self._close(previous)
+            # After closing: the exports it found finished count too.
+            state.durations = list(previous.durations)
+            state.ratios = list(previous.ratios)
+            state.trust_history = history_predicts(previous.history_fit)
+            if state.trust_history is None:
+                state.trust_history = previous.trust_history
+            history = store.read_history(previous)
         if state.scheduled:
             store.set_head(state.cut)
+        return history
 
     # -- waves -------------------------------------------------------------------
-    def _track(self, decision: Decision, attempt: int = 1) -> Tracked:
+    def _track(
+        self, decision: Decision, attempt: int = 1, expected: float | None = None
+    ) -> Tracked:
         started = (decision.started_at or self.env.now).timestamp()
         return Tracked(
             arn=str(decision.export_arn),
@@ -278,6 +328,7 @@ class CutRun:
             check_at=self._now,
             attempt=attempt,
             export_type=decision.export_type or "FULL_EXPORT",
+            expected=expected,
         )
 
     @staticmethod
@@ -311,7 +362,6 @@ class CutRun:
         # Foreign exports matter only while tables wait for their slots.
         due_foreign = [t for t in state.foreign if waiting and t.check_at <= horizon]
         seen = self._describe([*due, *due_foreign])
-        finished: list[float] = []
         kept: list[Tracked] = []
         for item in state.in_flight:
             description = seen.get(item.arn)
@@ -332,9 +382,7 @@ class CutRun:
                     export_type=item.export_type,
                     status="COMPLETED",
                 )
-                end, start = description.get("EndTime"), description.get("StartTime")
-                if isinstance(end, datetime) and isinstance(start, datetime):
-                    finished.append((end - start).total_seconds())
+                self._measure(state, item, description)
                 self._record(state, decision)
             else:
                 failure = description.get("FailureCode") or description.get("FailureMessage")
@@ -353,10 +401,14 @@ class CutRun:
                 self._record(state, decision)
                 if retry:
                     state.requeue.append(
-                        PlanEntry(item.table, item.export_type, attempt=item.attempt + 1)
+                        PlanEntry(
+                            item.table,
+                            item.export_type,
+                            attempt=item.attempt + 1,
+                            expected=item.expected,
+                        )
                     )
         state.in_flight = kept
-        state.durations = remember_durations(state.durations, finished)
         foreign_kept = []
         for item in state.foreign:
             description = seen.get(item.arn)
@@ -366,6 +418,19 @@ class CutRun:
                 item.alive_at = self._now - item.started
             foreign_kept.append(item)
         state.foreign = foreign_kept
+
+    @staticmethod
+    def _measure(state: RunState, item: Tracked, description: Mapping[str, Any]) -> None:
+        """How long a finished export took: the table's history, recent durations and ratios."""
+        end, start = description.get("EndTime"), description.get("StartTime")
+        if not isinstance(end, datetime) or not isinstance(start, datetime):
+            return
+        took = (end - start).total_seconds()
+        state.durations = remember(state.durations, [took])
+        state.measured[history_key(item.table, item.export_type)] = took
+        if item.expected:
+            state.ratios = remember(state.ratios, [took / item.expected])
+            state.history_fit = add_to_fit(state.history_fit, took, item.expected)
 
     def _record(self, state: RunState, decision: Decision) -> None:
         self._log_decision(decision, state.cut)
@@ -405,7 +470,9 @@ class CutRun:
             if decision.status == "IN_PROGRESS" and decision.export_arn:
                 # A ClientToken can hand back an export pass 1 counted as foreign.
                 foreign.pop(decision.export_arn, None)
-                state.in_flight.append(self._track(decision, attempt=entry.attempt))
+                state.in_flight.append(
+                    self._track(decision, attempt=entry.attempt, expected=entry.expected)
+                )
         state.foreign = list(foreign.values())
         requeue.extend(entries[attempted : len(requeued)])
         state.cursor += max(0, attempted - len(requeued))
@@ -464,11 +531,12 @@ class CutRun:
     def _plan_next(self, state: RunState, *, too_recent: bool, stopped: bool) -> None:
         """Next check of every tracked export, and when the chain runs next."""
         env = self.env
-        durations = sorted(state.durations)
         waiting = state.pending > 0
         tracked = state.in_flight + (state.foreign if waiting else [])
+        ratios = trusted_ratios(state.ratios, state.trust_history)
         for item in tracked:
-            item.check_at = item.started + next_check_age(item.alive_at, durations, busy=waiting)
+            likely = likely_durations(item.expected, state.durations, ratios)
+            item.check_at = item.started + next_check_age(item.alive_at, likely, busy=waiting)
         if not waiting and not state.in_flight:
             state.next_wave, state.next_due = None, None
             return

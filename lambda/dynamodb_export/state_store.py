@@ -7,6 +7,16 @@ in chunk items (`cut#<ISO cut>#plan#<n>`) of at most PLAN_CHUNK entries, so no i
 nears DynamoDB's 400 KB limit whatever the table count. A `head` item names the newest
 scheduled cut, so the first run of the next one can close it (report what it missed).
 
+Each table's export duration is remembered from day to day (the **history**, by table
+and export type), so that a cut can start its longest exports first and look at each
+one about when it should end. A scheduled cut's first run writes the history it starts
+from in chunk items (`cut#<ISO cut>#history#<n>`, HISTORY_CHUNK entries each); the
+durations measured during the cut are buffered in the run item and moved out, once
+there are MEASURED_CHUNK of them, to items of their own (`cut#<ISO cut>#took#<n>`).
+The next cut's first run reads all three back (`read_history`). Every one of these items
+is bounded by its entry count, and the run item by the buffer's: nothing grows with the
+table count except the number of chunk items.
+
 Writes are conditional on the item's `version`, and a run holds a lease (owner and
 expiry) while it works on a cut: an overlapping run finds the lease and leaves the cut
 alone instead of starting exports twice.
@@ -15,8 +25,9 @@ alone instead of starting exports twice.
 from __future__ import annotations
 
 import json
+import math
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,12 +36,33 @@ from botocore.exceptions import ClientError
 
 DynamoDBClient = Any  # boto3 ships no type stubs.
 
-# 1,000 entries of at most 255 + ~60 bytes each stay under DynamoDB's 400 KB item size
-# (Developer Guide, "Service, account, and table quotas": item size) even uncompressed.
+# 1,000 entries stay under DynamoDB's 400 KB item size (Developer Guide, "Service,
+# account, and table quotas": item size) once compressed: about 190 KB with 255-character
+# random table names and the longest reasons (tests/lambda/test_dynamodb_export_state.py).
 PLAN_CHUNK = 1000
+# History chunks: 1,000 keys of at most 257 characters (a 255-character table name
+# and a type prefix) and a duration stay under 400 KB even uncompressed.
+HISTORY_CHUNK = 1000
+# Measured durations buffered in the run item before they move to a `took` item: with
+# the at most 300 a wave can add, a `took` item holds fewer than 550 (about 150 KB
+# uncompressed at most), and the run item never more than 249.
+MEASURED_CHUNK = 250
 # Run items are read by the next cut's first run (closing, durations): a week is ample.
 STATE_TTL = timedelta(days=8)
 HEAD_KEY = "head"
+
+
+def history_key(table: str, export_type: str) -> str:
+    """Key of a table's remembered duration: full and incremental exports differ in length.
+
+    Table names are `[A-Za-z0-9_.-]`, so the `#` keeps the two apart.
+    """
+    return f"{'I' if export_type == 'INCREMENTAL_EXPORT' else 'F'}#{table}"
+
+
+def history_table(key: str) -> str:
+    """The table a history key belongs to."""
+    return key.split("#", 1)[1]
 
 
 class StateConflictError(Exception):
@@ -46,6 +78,8 @@ class PlanEntry:
     attempt: int = 1
     from_time: str | None = None
     reason: str | None = None
+    # Seconds the table's export took when it last ran (the history); None if unknown.
+    expected: float | None = None
 
 
 @dataclass
@@ -59,6 +93,7 @@ class Tracked:
     alive_at: float = 0.0  # age (s) at which it was last seen IN_PROGRESS
     attempt: int = 1
     export_type: str = "FULL_EXPORT"
+    expected: float | None = None  # seconds, from the table's history
 
 
 @dataclass
@@ -82,8 +117,21 @@ class RunState:
     limit_foreign: int = 0
     limit_until: float = 0.0
     durations: list[float] = field(default_factory=list)
+    # Recent ratios of an export's duration to its table's expected one (history).
+    ratios: list[float] = field(default_factory=list)
+    # Running sums over this cut's exports that had a history (continuation.add_to_fit),
+    # and whether the previous cut's said history predicts durations (None: unknown).
+    history_fit: list[float] = field(default_factory=list)
+    trust_history: bool | None = None
+    # Durations measured in this cut by history key, not yet moved to a `took` item.
+    measured: dict[str, float] = field(default_factory=dict)
+    took_items: int = 0
+    history_items: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     closed: bool = False
+    # False from a first run's start until its plan is saved. True by default: states
+    # written before the field existed were saved with their plan.
+    planned: bool = True
     # Persistence: the item's version and lease as read (not part of the document).
     version: int = 0
     lease_owner: str = ""
@@ -209,7 +257,17 @@ class StateStore:
         return True
 
     def save(self, state: RunState, *, release: bool) -> None:
-        """Write the state back under the lease this run holds; release it if asked."""
+        """Write the state back under the lease this run holds; release it if asked.
+
+        Measured durations move to a `took` item of their own first, once there are
+        MEASURED_CHUNK of them, so the run item stays small whatever the table count.
+        """
+        if len(state.measured) >= MEASURED_CHUNK:
+            # Written before the run item that counts it: if this run dies in between,
+            # the next one writes the same index again.
+            self._put_chunk(state, f"took#{state.took_items}", state.measured)
+            state.took_items += 1
+            state.measured = {}
         owner = state.lease_owner
         seen = state.version
         state.version += 1
@@ -232,20 +290,58 @@ class StateStore:
                 ) from None
             raise
 
+    def _put_chunk(self, state: RunState, name: str, value: Any) -> None:
+        """An item `cut#<ISO cut>#<name>` holding `value`, expiring with the cut's state."""
+        self._client.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": f"{cut_key(state.cut)}#{name}"},
+                "doc": {"B": _pack(value)},
+                "expiresAt": {"N": str(int(state.created + STATE_TTL.total_seconds()))},
+            },
+        )
+
+    def _get_chunk(self, state: RunState, name: str) -> Any:
+        """The value of item `cut#<ISO cut>#<name>`, or None if there is no such item."""
+        item = self._client.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"{cut_key(state.cut)}#{name}"}},
+            ConsistentRead=True,
+        ).get("Item")
+        return None if item is None else _unpack(item["doc"]["B"])
+
     def write_plan(self, state: RunState, entries: Sequence[PlanEntry]) -> None:
         """The list of tables to start, in chunk items; written once per cut."""
-        expires = int(state.created + STATE_TTL.total_seconds())
         for index in range(0, len(entries), PLAN_CHUNK):
             chunk = [asdict(entry) for entry in entries[index : index + PLAN_CHUNK]]
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    "pk": {"S": f"{cut_key(state.cut)}#plan#{index // PLAN_CHUNK}"},
-                    "doc": {"B": _pack(chunk)},
-                    "expiresAt": {"N": str(expires)},
-                },
-            )
+            self._put_chunk(state, f"plan#{index // PLAN_CHUNK}", chunk)
         state.total = len(entries)
+
+    def write_history(
+        self, state: RunState, history: Mapping[str, float], tables: Collection[str]
+    ) -> None:
+        """The history this cut starts from, in chunk items; written once per cut.
+
+        Only `tables` (those that exist now) are kept: a deleted table is forgotten.
+        """
+        keys = sorted(key for key in history if history_table(key) in tables)
+        for index in range(0, len(keys), HISTORY_CHUNK):
+            chunk = {key: history[key] for key in keys[index : index + HISTORY_CHUNK]}
+            self._put_chunk(state, f"history#{index // HISTORY_CHUNK}", chunk)
+        state.history_items = math.ceil(len(keys) / HISTORY_CHUNK)
+
+    def read_history(self, state: RunState) -> dict[str, float]:
+        """What the cut started from, updated with every duration it measured.
+
+        A missing item (expired, deleted by hand) only means less history.
+        """
+        names = [f"history#{i}" for i in range(state.history_items)]
+        names += [f"took#{i}" for i in range(state.took_items)]
+        history: dict[str, float] = {}
+        for name in names:
+            history.update(self._get_chunk(state, name) or {})
+        history.update(state.measured)
+        return history
 
     def read_plan(self, state: RunState, count: int) -> list[PlanEntry]:
         """Up to `count` entries of the list, from the state's cursor on."""
@@ -254,16 +350,11 @@ class StateStore:
         end = min(state.total, state.cursor + count)
         while position < end:
             chunk_index = position // PLAN_CHUNK
-            item = self._client.get_item(
-                TableName=self._table,
-                Key={"pk": {"S": f"{cut_key(state.cut)}#plan#{chunk_index}"}},
-                ConsistentRead=True,
-            ).get("Item")
-            if item is None:
+            chunk = self._get_chunk(state, f"plan#{chunk_index}")
+            if chunk is None:
                 raise StateConflictError(
                     f"plan chunk {chunk_index} of cut {state.cut.isoformat()} is missing"
                 )
-            chunk = _unpack(item["doc"]["B"])
             offset = position - chunk_index * PLAN_CHUNK
             taken = chunk[offset : offset + end - position]
             entries.extend(PlanEntry(**entry) for entry in taken)

@@ -837,6 +837,31 @@ def test_a_later_run_of_the_cut_checks_only_in_flight_exports(
     assert second["counts"]["pending"] == 0 and second["counts"]["inFlight"] == 0
 
 
+def test_a_first_run_that_died_before_saving_its_plan_is_redone_not_taken_as_done(
+    exports: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import export_run
+
+    _create_tables(["a", "b"])
+    list_tables = export_engine.list_tables
+
+    def unreachable(*_args: Any, **_kwargs: Any) -> Any:
+        raise EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1.amazonaws.com")
+
+    monkeypatch.setattr(export_run, "list_tables", unreachable)
+    with pytest.raises(EndpointConnectionError):
+        _run()  # dies after writing the cut's first state
+    monkeypatch.setattr(export_run, "list_tables", list_tables)
+    retried = _run()  # Lambda's retry, while the dead run's lease lasts
+    clock.advance(timedelta(minutes=20))
+
+    later = _run()
+
+    assert retried["action"] == "busy" and retried["started"] == []
+    assert later["action"] == "wave"
+    assert _names(later["started"]) == ["a", "b"]
+
+
 def test_an_export_that_fails_later_is_reported_and_started_again(
     exports: ExportService, clock: Clock
 ) -> None:
@@ -1112,3 +1137,96 @@ def test_limit_exceeded_in_a_wave_lowers_capacity_for_an_hour_without_failing(
     # The next wave comes within the retry delay, not at the next hourly catch-up.
     at = datetime.fromisoformat(first["continuation"]["at"])
     assert at - clock.now <= timedelta(minutes=6)
+
+
+# -- each table's export duration, remembered from day to day ------------------------
+
+
+def _day(clock: Clock, days: int) -> dict[str, Any]:
+    """The scheduled first run of DAY + days, then its chain to the end; the first run's summary."""
+    clock.now = _after(days=days)
+    first = _run({"time": clock.now.isoformat()})
+    while _schedules():
+        _fire(clock)
+    return first
+
+
+def _started_order(service: ExportService, day: int) -> list[set[str]]:
+    """The tables whose exports started on DAY + day, grouped by the minute they started."""
+    starts: dict[datetime, set[str]] = {}
+    begin = DAY + timedelta(days=day)
+    for export in service.exports.values():
+        if begin <= export.start < begin + timedelta(days=1):
+            starts.setdefault(export.start, set()).add(export.table_arn.rsplit("/", 1)[-1])
+    return [starts[at] for at in sorted(starts)]
+
+
+def test_with_history_the_longest_exports_start_first_and_new_tables_before_them(
+    chain: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import state_store
+
+    # Small chunks: the history travels through several items of each kind.
+    monkeypatch.setattr(state_store, "MEASURED_CHUNK", 2)
+    monkeypatch.setattr(state_store, "HISTORY_CHUNK", 2)
+    monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "2")
+    minutes = {"a": 9, "b": 24, "c": 12, "d": 20, "e": 15, "new": 10}
+    chain.duration = lambda name: timedelta(minutes=minutes[name])
+    _create_tables(["a", "b", "c", "d", "e"])
+    _day(clock, -1)  # no history yet: name order
+    _create_tables(["new"])
+
+    _day(clock, 0)
+
+    assert _started_order(chain, -1)[0] == {"a", "b"}
+    waves = _started_order(chain, 0)
+    # A new table may be long too: it is not left for the end.
+    assert waves[0] == {"new", "b"}
+    assert [table for wave in waves[1:] for table in sorted(wave)] == ["d", "e", "c", "a"]
+    assert all(len(chain.of_table(name)) == 2 for name in minutes if name != "new")
+
+
+def test_with_history_an_export_is_described_once_when_it_should_have_ended(
+    chain: ExportService, clock: Clock
+) -> None:
+    names = [f"t{i}" for i in range(3)]
+    _create_tables(names)
+    _day(clock, -1)
+    yesterday = Counter(chain.calls)
+
+    first = _day(clock, 0)
+
+    today = Counter(chain.calls) - yesterday
+    # Without history every export is polled (every 5 minutes for a new deployment).
+    assert yesterday["DescribeExport"] > len(names)
+    # With it, nothing waits for a slot: one look each, once the export should be done.
+    assert today["DescribeExport"] == len(names)
+    started = min(e.start for e in chain.exports.values() if e.start >= _after(days=0))
+    assert datetime.fromisoformat(first["continuation"]["at"]) - started >= timedelta(minutes=20)
+
+
+@pytest.mark.parametrize("predictive", [True, False])
+def test_history_orders_the_day_only_while_it_predicted_durations(
+    chain: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch, predictive: bool
+) -> None:
+    monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "5")
+    names = [f"t{i}" for i in range(10)]
+    _create_tables(names)
+    longer_by_name = [10 + 2 * i for i in range(10)]
+    # Yesterday's longest were t4, t5, t0, t1 and t2, but its durations are all over the place
+    # against the day before: they spread more around it than the durations do.
+    scrambled = [24, 22, 20, 18, 28, 26, 16, 14, 12, 10]
+    day_before, yesterday = longer_by_name, longer_by_name if predictive else scrambled
+    chain.duration = lambda name: timedelta(minutes=day_before[int(name[1:])])
+    _day(clock, -2)
+    chain.duration = lambda name: timedelta(minutes=yesterday[int(name[1:])])
+    _day(clock, -1)
+
+    _day(clock, 0)
+
+    first_wave = _started_order(chain, 0)[0]
+    if predictive:
+        assert first_wave == {"t9", "t8", "t7", "t6", "t5"}  # longest, by yesterday's
+    else:
+        # History did not predict yesterday: name order, as without history.
+        assert first_wave == {"t0", "t1", "t2", "t3", "t4"}
