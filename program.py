@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 
@@ -40,7 +41,12 @@ from policies.audit import (
 from policies.backup import PolicyTooLargeError, backup_policy_document, render_backup_policy
 from policies.exporter_deployment import ExporterSettings, bounded_name, code_digest
 from policies.iam import COPY_JOB_ROLE_POLICIES, backup_service_role_policies
-from policies.kms import workload_key_statements
+from policies.kms import (
+    KeyPolicyTooLargeError,
+    check_key_policy_size,
+    destination_key_policy,
+    workload_key_statements,
+)
 from policies.member_template import (
     AlertsSpec,
     AuditSpec,
@@ -168,18 +174,47 @@ def prepared_accounts(config: StackConfig) -> list[PreparedAccount]:
     return []
 
 
+def refused_together(
+    build_policy: Callable[[], str],
+    build_bucket_policy: Callable[[], PolicyDocument | None],
+    build_key_policies: Callable[[], dict[str, PolicyDocument]],
+) -> tuple[str, PolicyDocument | None, dict[str, PolicyDocument]]:
+    """The documents AWS limits in size, built together: every one that is too large is
+    reported in one config error, not only the first."""
+    problems: list[str] = []
+
+    def attempt(build: Callable[[], Any]) -> Any:
+        try:
+            return build()
+        except ConfigError as error:
+            problems.extend(error.problems)
+            return None
+
+    policy, bucket_policy, key_policies = (
+        attempt(build_policy),
+        attempt(build_bucket_policy),
+        attempt(build_key_policies),
+    )
+    if problems:
+        raise ConfigError(problems)
+    return policy, bucket_policy, key_policies
+
+
 def deploy(config: StackConfig) -> None:
     """Declare every resource of the stack and export its outputs.
 
     Everything that can be refused for the config's sake is computed before the first
     resource is declared, so a bad stack file never leaves a half-deployed stack.
     """
-    policy_content = organization_backup_policy(config)
     export = config.dynamodb_export
-    bucket_policy = export_bucket_policy_document(config, export) if export is not None else None
+    policy_content, bucket_policy, key_policies = refused_together(
+        lambda: organization_backup_policy(config),
+        lambda: export_bucket_policy_document(config, export) if export is not None else None,
+        lambda: destination_key_policies(config),
+    )
     providers = ProviderRegistry(config.name_prefix, dict(config.standard_tags))
 
-    destination = deploy_destination(config, providers)
+    destination = deploy_destination(config, key_policies, providers)
     copy_back_role = (
         deploy_copy_back_role(config, providers) if config.destination.allow_copy_back else None
     )
@@ -433,7 +468,32 @@ def deploy_audit(config: StackConfig, providers: ProviderRegistry) -> list[pulum
     return [*declared, reports]
 
 
-def deploy_destination(config: StackConfig, providers: ProviderRegistry) -> DestinationAccount:
+def destination_key_policies(config: StackConfig) -> dict[str, PolicyDocument]:
+    """Region -> the destination vault key's policy; one KMS would refuse for its size is a
+    config error."""
+    destination = config.destination
+    policies = {
+        region: destination_key_policy(
+            destination.account_id,
+            region,
+            [p.access.account_id for p in prepared_accounts(config)],
+            member_scope(config),
+            copy_back=destination.allow_copy_back,
+            copy_back_organization=stack_set_members_scope(config),
+        )
+        for region in destination.regions
+    }
+    try:
+        for policy in policies.values():
+            check_key_policy_size(policy)
+    except KeyPolicyTooLargeError as error:
+        raise ConfigError([f"destination: {error}"]) from None
+    return policies
+
+
+def deploy_destination(
+    config: StackConfig, key_policies: Mapping[str, PolicyDocument], providers: ProviderRegistry
+) -> DestinationAccount:
     """The central vault(s), on their own keys, open to the member accounts' copies."""
     destination = config.destination
     return DestinationAccount(
@@ -447,8 +507,7 @@ def deploy_destination(config: StackConfig, providers: ProviderRegistry) -> Dest
             source_account_ids=[p.access.account_id for p in prepared_accounts(config)],
             organization=member_scope(config),
             vault_lock=destination.vault_lock,
-            copy_back=destination.allow_copy_back,
-            copy_back_organization=stack_set_members_scope(config),
+            key_policies=key_policies,
         ),
     )
 

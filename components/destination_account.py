@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -12,8 +12,7 @@ import pulumi_aws as aws
 from components.customer_managed_key import CustomerManagedKey, CustomerManagedKeyArgs
 from policies import arns
 from policies.backup import vault_access_policy
-from policies.kms import destination_key_policy
-from policies.statements import OrganizationScope
+from policies.statements import OrganizationScope, PolicyDocument
 from stack_config import VaultLockConfig
 
 
@@ -32,10 +31,9 @@ class DestinationAccountArgs:
     # `source_account_ids`.
     organization: OrganizationScope | None
     vault_lock: VaultLockConfig | None
-    # Copies back to the source vaults: their accounts' AWS Backup service-linked role may
-    # read what the key encrypts (`source_account_ids`, or in this organization scope).
-    copy_back: bool = False
-    copy_back_organization: OrganizationScope | None = None
+    # Region -> the policy of the vault key there; built (and checked against KMS's size
+    # limit) by the caller before anything is declared.
+    key_policies: Mapping[str, PolicyDocument]
 
 
 class DestinationAccount(pulumi.ComponentResource):
@@ -57,14 +55,7 @@ class DestinationAccount(pulumi.ComponentResource):
                 CustomerManagedKeyArgs(
                     description=f"Encrypts copies in backup vault {args.vault_name} ({region})",
                     alias=args.key_alias,
-                    policy=destination_key_policy(
-                        args.account_id,
-                        region,
-                        args.source_account_ids,
-                        args.organization,
-                        copy_back=args.copy_back,
-                        copy_back_organization=args.copy_back_organization,
-                    ),
+                    policy=args.key_policies[region],
                     region=region,
                     provider=args.provider,
                 ),

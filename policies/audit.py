@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from policies.arns import account_root, iam_role, s3_bucket
+from policies.arns import iam_role, s3_bucket
 from policies.s3 import tls_only
 from policies.statements import PolicyDocument, document
 
@@ -107,22 +107,29 @@ def report_bucket_policy(bucket_name: str, account_id: str) -> PolicyDocument:
     """The reports bucket: Backup Audit Manager's service-linked role may put report objects.
 
     AWS's example names the role itself and requires the `bucket-owner-full-control` ACL
-    (Developer Guide, "Creating report plans"). The principal here is the account narrowed to
-    the role by `aws:PrincipalArn`: a bucket policy may not name a role that does not exist
-    yet, and the service-linked role appears with the account's first report plan.
+    (Developer Guide, "Creating report plans"). The role only appears with the account's first
+    report ("until the backup report is created the first time, the service-linked role
+    referred to in the S3 bucket policy will not yet exist, resulting in the error "Invalid
+    principal"", same page), so it is matched by `aws:PrincipalArn` under `Principal: *`
+    instead, with the account fixed too. Not the account root: in the role's own account a
+    root principal only delegates to the role's IAM policies (IAM User Guide, "AWS JSON policy
+    elements: Principal"), and the reports role's policy has no `s3:PutObject`.
     """
     return document(
         {
             "Sid": "BackupAuditManagerWritesReports",
             "Effect": "Allow",
-            "Principal": {"AWS": account_root(account_id)},
+            "Principal": {"AWS": "*"},
             "Action": "s3:PutObject",
             "Resource": f"{s3_bucket(bucket_name)}/*",
             "Condition": {
                 "ArnEquals": {
                     "aws:PrincipalArn": iam_role(account_id, REPORTS_SERVICE_LINKED_ROLE)
                 },
-                "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"},
+                "StringEquals": {
+                    "aws:PrincipalAccount": account_id,
+                    "s3:x-amz-acl": "bucket-owner-full-control",
+                },
             },
         },
         tls_only(s3_bucket(bucket_name)),

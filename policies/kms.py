@@ -20,6 +20,7 @@ for exactly the operations a copy needs. Sources, by statement:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,13 +59,31 @@ WORKLOAD_KEY_ACTIONS = [
     "kms:Decrypt",
     "kms:DescribeKey",
     "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ListGrants",
     "kms:ReEncryptFrom",
 ]
 BACKUP_SERVICE_LINKED_ROLE = "aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup"
-# A copy back reads a recovery point the destination vault key encrypts: fully managed types
-# through AWS Backup (the Developer Guide's minimum), snapshot-based ones through EC2/RDS like
-# any copy out of an account (WORKLOAD_KEY_ACTIONS).
-COPY_BACK_ACTIONS = sorted({*BACKUP_KEY_ACTIONS, *WORKLOAD_KEY_ACTIONS})
+# A copy back of a snapshot-based recovery point (EBS/EC2, RDS, Aurora, DocumentDB, Neptune,
+# FSx) is read by the receiving account's AWS Backup service-linked role through the storage
+# service; its managed policy (AWSBackupServiceLinkedRolePolicyForBackup) allows DescribeKey,
+# and ListGrants, ReEncryptFrom, GenerateDataKeyWithoutPlaintext and CreateGrant through
+# `ec2.*`, `rds.*` and `fsx.*` (AWS Managed Policy Reference).
+COPY_BACK_SERVICES = ("backup", "ec2", "fsx", "rds")
+COPY_BACK_SNAPSHOT_ACTIONS = [
+    "kms:DescribeKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:ListGrants",
+    "kms:ReEncryptFrom",
+]
+# Fully managed types (EFS, DynamoDB advanced backup, S3) are re-encrypted by AWS Backup, under
+# an identity AWS does not name: the receiving accounts get what the copy out gives the
+# destination on a source vault key (`source_key_policy`), limited to AWS Backup in the Region.
+VAULT_ENCRYPTION_CONTEXT = {
+    "ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "aws:backup:backup-vault"}
+}
+# KMS quota: "The maximum length of a key policy document is 32 KB (32,768 bytes)" (AWS KMS
+# Developer Guide, "Resource quotas", Key policy document size).
+MAX_KEY_POLICY_BYTES = 32_768
 
 
 def key_administration(account_id: str) -> Statement:
@@ -136,11 +155,13 @@ def destination_key_policy(
     services that write copies in this Region (`COPY_SERVICES`), and create grants only for
     AWS resources.
 
-    With `copy_back`, the AWS Backup service-linked role of the accounts that have a source
-    vault (`source_account_ids`, or those of `copy_back_organization`), and no other principal
-    of theirs, may also read recovery points this key encrypts, through the same services: a copy back into a source account is performed by that account's
-    service-linked role ("The act of copying is performed by your destination account's
-    service linked role", Developer Guide, "Creating backup copies across AWS accounts").
+    With `copy_back`, the accounts that have a source vault (`source_account_ids`, or those
+    of `copy_back_organization`) may read what this key encrypts back into their vaults, in
+    this Region only: their AWS Backup service-linked role, and no other principal of theirs,
+    through the storage services (snapshot-based types; the copy into a vault "is performed by
+    your destination account's service linked role", Developer Guide, "Creating backup copies
+    across AWS accounts"), and the accounts through AWS Backup with the vault encryption
+    context (fully managed types).
     """
     through_copy_services = via_services(region)
     statements = [
@@ -162,41 +183,67 @@ def destination_key_policy(
         ),
     ]
     if copy_back:
-        only_backup_roles = backup_service_linked_roles(source_account_ids, copy_back_organization)
-        statements += [
-            _use_by_others(
-                "SourceBackupRolesReadCopiesBack",
-                COPY_BACK_ACTIONS,
-                source_account_ids,
-                copy_back_organization,
-                only_backup_roles,
-                through_copy_services,
-            ),
-            _use_by_others(
-                "SourceBackupRolesGrantForCopiesBack",
-                ["kms:CreateGrant"],
-                source_account_ids,
-                copy_back_organization,
-                only_backup_roles,
-                GRANT_FOR_AWS_RESOURCE,
-                through_copy_services,
-            ),
-        ]
+        statements += copy_back_statements(region, source_account_ids, copy_back_organization)
     return document(*statements)
 
 
-def backup_service_linked_roles(
-    account_ids: Sequence[str], organization: OrganizationScope | None
-) -> dict[str, Any]:
-    """`aws:PrincipalArn` narrowed to the AWS Backup service-linked role of these accounts.
+def copy_back_statements(
+    region: str, account_ids: Sequence[str], organization: OrganizationScope | None
+) -> list[Statement]:
+    """What copies back from the destination vault key into the source vaults need."""
+    backup_role = {"ArnLike": {"aws:PrincipalArn": iam_role("*", BACKUP_SERVICE_LINKED_ROLE)}}
+    through_storage = via_services(region, COPY_BACK_SERVICES)
+    through_backup = via_services(region, ("backup",))
+    return [
+        _use_by_others(
+            "SourceBackupRolesReadCopiesBack",
+            COPY_BACK_SNAPSHOT_ACTIONS,
+            account_ids,
+            organization,
+            backup_role,
+            through_storage,
+        ),
+        _use_by_others(
+            "SourceBackupRolesGrantForCopiesBack",
+            ["kms:CreateGrant"],
+            account_ids,
+            organization,
+            backup_role,
+            GRANT_FOR_AWS_RESOURCE,
+            through_storage,
+        ),
+        _use_by_others(
+            "SourceAccountsCopyBackThroughAwsBackup",
+            BACKUP_KEY_ACTIONS,
+            account_ids,
+            organization,
+            through_backup,
+        ),
+        _use_by_others(
+            "SourceAccountsGrantToAwsBackupForCopiesBack",
+            ["kms:CreateGrant"],
+            account_ids,
+            organization,
+            GRANT_FOR_AWS_RESOURCE,
+            through_backup,
+            VAULT_ENCRYPTION_CONTEXT,
+        ),
+    ]
 
-    With an organization scope the accounts are not named, so the role is matched in any
-    account (`ArnLike`) and the organization condition beside it does the narrowing.
-    """
-    if organization is not None:
-        return {"ArnLike": {"aws:PrincipalArn": iam_role("*", BACKUP_SERVICE_LINKED_ROLE)}}
-    roles = sorted(iam_role(account_id, BACKUP_SERVICE_LINKED_ROLE) for account_id in account_ids)
-    return {"ArnEquals": {"aws:PrincipalArn": roles[0] if len(roles) == 1 else roles}}
+
+class KeyPolicyTooLargeError(ValueError):
+    """The rendered key policy exceeds what AWS KMS accepts."""
+
+
+def check_key_policy_size(policy: PolicyDocument) -> None:
+    """Refuse a key policy KMS would reject for its size, before anything is deployed."""
+    size = len(json.dumps(policy).encode())
+    if size > MAX_KEY_POLICY_BYTES:
+        raise KeyPolicyTooLargeError(
+            f"the destination key policy would be {size:,} bytes; AWS KMS accepts at most "
+            f"{MAX_KEY_POLICY_BYTES:,} (fewer source accounts per stack, or "
+            "organization.memberDeployment: stackSets, whose grants do not grow with accounts)"
+        )
 
 
 def source_key_policy(source_account_id: str, destination_account_id: str) -> PolicyDocument:
@@ -243,7 +290,11 @@ def workload_key_statements(destination_account_id: str) -> PolicyDocument:
     reference, PutKeyPolicy), and the service-linked role appears only once AWS Backup is
     first used in the account.
     """
-    only_backup_role = backup_service_linked_roles([destination_account_id], None)
+    only_backup_role = {
+        "ArnEquals": {
+            "aws:PrincipalArn": iam_role(destination_account_id, BACKUP_SERVICE_LINKED_ROLE)
+        }
+    }
     principal = aws_principals([account_root(destination_account_id)])
     return document(
         {

@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
+from stack_config import ConfigError
 from tests.support.cloudformation import Instance
 from tests.support.iam_eval import Request, allows
-from tools.offline import OfflineRun, RecordedResource
+from tools.offline import OfflineRun, RecordedResource, run_program
 
 PROD_DESTINATION = "555555555555"
 PROD_SOURCES = ("444444444444", "666666666666")
@@ -67,21 +70,39 @@ def test_each_source_vault_admits_copies_back_from_the_destination_only(
         assert not allows(policy, Request(copy_role, "backup:DeleteRecoveryPoint", vault_arn))
 
 
-def test_the_destination_keys_let_only_the_sources_backup_role_read_copies_back(
+def test_the_destination_keys_let_the_source_accounts_read_copies_back_and_nobody_else(
     prod_run: OfflineRun,
 ) -> None:
     in_org = {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}
+
+    def through(service: str, request: Request) -> Request:
+        via = request.context["kms:ViaService"].replace("backup.", f"{service}.", 1)
+        return Request(
+            request.principal_arn,
+            request.action,
+            request.resource,
+            {**request.context, "kms:ViaService": via},
+        )
+
     for region, policy in _destination_key_policies(prod_run).items():
         for source in PROD_SOURCES:
             backup_role = f"arn:aws:iam::{source}:{BACKUP_ROLE}"
-            assert allows(policy, _key_use(backup_role, "kms:Decrypt", region, in_org))
+            admin = f"arn:aws:iam::{source}:role/Admin"
+            # Snapshots: the service-linked role through EC2/RDS/FSx, no other role.
+            snapshot_read = _key_use(backup_role, "kms:ReEncryptFrom", region, in_org)
+            assert allows(policy, through("ec2", snapshot_read))
             assert not allows(
-                policy, _key_use(f"arn:aws:iam::{source}:role/Admin", "kms:Decrypt", region, in_org)
+                policy, through("ec2", _key_use(admin, "kms:ReEncryptFrom", region, in_org))
             )
+            # Fully managed types: through AWS Backup.
+            assert allows(policy, _key_use(admin, "kms:Decrypt", region, in_org))
         # allowCopiesFrom: organization admits copies in from anywhere in the organization, but
         # copies back only reach the accounts this stack gave a source vault.
         stranger = f"arn:aws:iam::123123123123:{BACKUP_ROLE}"
         assert not allows(policy, _key_use(stranger, "kms:Decrypt", region, in_org))
+        assert not allows(
+            policy, through("ec2", _key_use(stranger, "kms:ReEncryptFrom", region, in_org))
+        )
 
 
 def test_the_copy_job_runs_as_a_destination_role_with_the_backup_policy_only(
@@ -156,3 +177,16 @@ def test_member_template_source_vault_admits_copies_back_like_providers_mode(
             key_policy,
             Request(read.principal_arn, read.action, read.resource, {**read.context, **outside}),
         )
+
+
+def test_a_key_policy_kms_would_refuse_is_a_config_error_before_anything_is_declared() -> None:
+    from bench.plan import providers_config  # generated prod-like stacks, copy back on
+
+    with pytest.raises(ConfigError) as caught:
+        run_program("prod", providers_config(300))
+
+    # Every document over its limit is reported at once, each naming its section.
+    problems = caught.value.problems
+    assert [p.split(":")[0] for p in problems] == ["dynamodbExport", "destination"]
+    assert problems[1].startswith("destination: the destination key policy would be")
+    assert all("stackSets" in problem for problem in problems)

@@ -18,7 +18,9 @@ from policies.backup import (
 )
 from policies.iam import service_trust_policy
 from policies.kms import (
-    COPY_BACK_ACTIONS,
+    COPY_BACK_SNAPSHOT_ACTIONS,
+    KeyPolicyTooLargeError,
+    check_key_policy_size,
     destination_key_policy,
     source_key_policy,
     workload_key_statements,
@@ -127,40 +129,48 @@ def test_without_copy_back_no_source_principal_reads_the_central_copies() -> Non
                 assert not allows(policy, _key_request(principal, action, service))
 
 
-def test_copy_back_lets_only_the_source_backup_roles_read_through_copy_services() -> None:
+def _with(request: Request, **context: str) -> Request:
+    return Request(
+        request.principal_arn, request.action, request.resource, {**request.context, **context}
+    )
+
+
+def test_copy_back_of_snapshots_is_read_by_the_source_backup_role_only() -> None:
     policy = destination_key_policy(DEST, REGION, SOURCES, copy_back=True)
     backup_role = f"arn:aws:iam::{SOURCES[1]}:{BACKUP_ROLE}"
+    admin = f"arn:aws:iam::{SOURCES[1]}:role/Admin"
+    stranger = f"arn:aws:iam::333333333333:{BACKUP_ROLE}"
 
-    for action in COPY_BACK_ACTIONS:
-        assert allows(policy, _key_request(backup_role, action, "backup"))
-        assert allows(policy, _key_request(backup_role, action, "ec2"))
-    # What reads a copy: another role of the same account, a direct call, another account's
-    # service-linked role are refused.
-    for action in ("kms:Decrypt", "kms:ReEncryptFrom"):
-        admin = f"arn:aws:iam::{SOURCES[1]}:role/Admin"
-        stranger = f"arn:aws:iam::333333333333:{BACKUP_ROLE}"
-        assert not allows(policy, _key_request(admin, action, "backup"))
-        assert not allows(policy, Request(backup_role, action, "*"))
-        assert not allows(policy, _key_request(stranger, action, "backup"))
-        assert not allows(policy, _key_request(backup_role, action, "backup", "eu-west-1"))
-    grant = _key_request(backup_role, "kms:CreateGrant", "ec2")
-    assert not allows(policy, grant)
-    assert allows(
-        policy,
-        Request(
-            grant.principal_arn,
-            grant.action,
-            grant.resource,
-            {**grant.context, "kms:GrantIsForAWSResource": "true"},
-        ),
+    # What the service-linked role's own policy lets it do through EC2, RDS and FSx.
+    for service in ("ec2", "rds", "fsx"):
+        for action in COPY_BACK_SNAPSHOT_ACTIONS:
+            assert allows(policy, _key_request(backup_role, action, service))
+        grant = _key_request(backup_role, "kms:CreateGrant", service)
+        assert allows(policy, _with(grant, **{"kms:GrantIsForAWSResource": "true"}))
+        assert not allows(policy, grant)
+        # Another role of the same account, another account, a call outside the services or
+        # from another Region: refused.
+        read = _key_request(backup_role, "kms:ReEncryptFrom", service)
+        assert not allows(policy, _key_request(admin, "kms:ReEncryptFrom", service))
+        assert not allows(policy, _key_request(stranger, "kms:ReEncryptFrom", service))
+        assert not allows(policy, Request(backup_role, read.action, read.resource))
+        assert not allows(policy, _key_request(backup_role, read.action, service, "eu-west-1"))
+
+
+def test_copy_back_of_fully_managed_types_goes_through_aws_backup_with_the_vault_context() -> None:
+    policy = destination_key_policy(DEST, REGION, SOURCES, copy_back=True)
+    source_principal = f"arn:aws:iam::{SOURCES[0]}:role/Admin"
+
+    # Like the copy out on a source vault key (source_key_policy): the accounts, through AWS
+    # Backup in this Region only; reading never through EC2/RDS, never directly.
+    for action in ("kms:Decrypt", "kms:GenerateDataKey"):
+        assert allows(policy, _key_request(source_principal, action, "backup"))
+    assert not allows(policy, _key_request(source_principal, "kms:Decrypt", "ec2"))
+    assert not allows(policy, Request(source_principal, "kms:Decrypt", "*"))
+    assert not allows(policy, _key_request(source_principal, "kms:Decrypt", "backup", "eu-west-1"))
+    assert not allows(
+        policy, _key_request("arn:aws:iam::333333333333:root", "kms:Decrypt", "backup")
     )
-    assert set(COPY_BACK_ACTIONS) == {
-        "kms:Decrypt",
-        "kms:DescribeKey",
-        "kms:GenerateDataKey",
-        "kms:GenerateDataKeyWithoutPlaintext",
-        "kms:ReEncryptFrom",
-    }
 
 
 def test_copy_back_in_an_organization_scope_matches_the_backup_role_in_any_member() -> None:
@@ -173,18 +183,23 @@ def test_copy_back_in_an_organization_scope_matches_the_backup_role_in_any_membe
         "aws:PrincipalOrgID": ORG,
         "aws:PrincipalOrgPaths": [f"{ORG}/r-ab12/ou-ab12-11111111/"],
     }
+    outside = {**inside, "aws:PrincipalOrgPaths": [f"{ORG}/r-ab12/ou-ab12-99999999/"]}
 
     def request(principal: str, context: dict[str, Any]) -> Request:
-        base = _key_request(principal, "kms:Decrypt", "backup")
-        return Request(base.principal_arn, base.action, base.resource, {**base.context, **context})
+        return _with(_key_request(principal, "kms:ReEncryptFrom", "ec2"), **context)
 
     assert allows(policy, request(f"arn:aws:iam::{member}:{BACKUP_ROLE}", inside))
     assert not allows(policy, request(f"arn:aws:iam::{member}:role/Admin", inside))
-    outside = {
-        "aws:PrincipalOrgID": ORG,
-        "aws:PrincipalOrgPaths": [f"{ORG}/r-ab12/ou-ab12-99999999/"],
-    }
     assert not allows(policy, request(f"arn:aws:iam::{member}:{BACKUP_ROLE}", outside))
+
+
+def test_copy_back_keeps_the_key_policy_within_kms_limits_for_a_hundred_accounts() -> None:
+    hundred = [str(100000000000 + n) for n in range(100)]
+    too_many = [str(100000000000 + n) for n in range(400)]
+
+    check_key_policy_size(destination_key_policy(DEST, REGION, hundred, copy_back=True))
+    with pytest.raises(KeyPolicyTooLargeError, match="stackSets"):
+        check_key_policy_size(destination_key_policy(DEST, REGION, too_many, copy_back=True))
 
 
 def test_a_source_vault_admits_copies_back_from_the_destination_only() -> None:
@@ -239,6 +254,7 @@ def test_workload_key_statements_admit_only_the_destination_backup_service_linke
                 {
                     "kms:DescribeKey",
                     "kms:Decrypt",
+                    "kms:ListGrants",
                     "kms:ReEncryptFrom",
                     "kms:GenerateDataKeyWithoutPlaintext",
                 }
