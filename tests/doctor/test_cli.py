@@ -69,3 +69,21 @@ def test_ambient_credentials_must_be_in_the_account(sessions: Sessions) -> None:
     assert sessions.credentials(here) is None
     with pytest.raises(UnreachableError, match=r"set sourceAccounts\[0\]\.previewRoleArn"):
         sessions.credentials(elsewhere)
+
+
+def test_a_member_behind_an_unreachable_home_account_is_reported_as_itself(
+    sessions: Sessions,
+) -> None:
+    home = Route("210987654321", None, "organization.delegatedAdministrator")
+    member = Route(
+        "333333333333",
+        "arn:aws:iam::333333333333:role/BackupDoctor",
+        "organization.doctorRoleName",
+        via=home,
+    )
+
+    with pytest.raises(UnreachableError) as raised:
+        sessions.credentials(member)
+    assert raised.value.route == member
+    assert "is assumed from ambient credentials" in raised.value.fix
+    assert "organization.delegatedAdministrator.previewRoleArn" in raised.value.fix

@@ -81,6 +81,10 @@ class World:
 
     mode: Mode
     broken: bool
+    # Member accounts source1..sourceN (source1 in `prod`, the others in `prod/team`), and
+    # the plan's Regions.
+    members: int = 2
+    regions: tuple[str, ...] = (REGION,)
     ids: dict[str, str] = field(default_factory=dict)
     org_id: str = ""
     root: str = ""
@@ -108,6 +112,11 @@ class World:
         return self._clients[key]
 
     @property
+    def member_names(self) -> list[str]:
+        """source1..sourceN."""
+        return [f"source{index}" for index in range(1, self.members + 1)]
+
+    @property
     def config(self) -> StackConfig:
         """The parsed stack configuration."""
         return parse_stack_config(PROJECT, self.raw)
@@ -128,8 +137,7 @@ def _organization(world: World) -> None:
         "delegate": "root",
         "destination": "prod" if world.broken else "root",
         "export": "root",
-        "source1": "prod",
-        "source2": "team",
+        **{name: "prod" if name == "source1" else "team" for name in world.member_names},
         "suspended": "prod",
     }
     if world.broken and world.mode == "providers":
@@ -182,7 +190,7 @@ def _raw_config(world: World) -> dict[str, Any]:
         },
         "backupPlan": {
             "name": "daily",
-            "regions": [REGION],
+            "regions": list(world.regions),
             "scheduleExpression": "cron(0 3 ? * * *)",
             "startWindowMinutes": 60,
             "completeWindowMinutes": 180,
@@ -200,7 +208,7 @@ def _raw_config(world: World) -> dict[str, Any]:
     }
     if world.mode == "providers":
         raw["sourceAccounts"] = [
-            {**_access(world, name), "regions": [REGION]} for name in ("source1", "source2")
+            {**_access(world, name), "regions": list(world.regions)} for name in world.member_names
         ]
     return raw
 
@@ -211,9 +219,9 @@ def _key(world: World, account_id: str, region: str, statements: list[dict[str, 
     return str(kms.create_key(Policy=json.dumps(policy))["KeyMetadata"]["Arn"])
 
 
-def _aws_managed_key(world: World, account_id: str, alias: str) -> str:
+def _aws_managed_key(world: World, account_id: str, region: str, alias: str) -> str:
     # moto creates `aws/*` keys on first use, as KMS does; the fakes say who manages them.
-    kms = world.client(account_id, "kms")
+    kms = world.client(account_id, "kms", region)
     arn = str(kms.describe_key(KeyId=alias)["KeyMetadata"]["Arn"])
     world.gaps.aws_managed_keys.add(arn)
     return arn
@@ -234,69 +242,69 @@ def _recorder(world: World, account_id: str, region: str) -> None:
 
 
 def _member(world: World, config: StackConfig, name: str) -> None:
-    """What a prepared member has: role, vault, Region settings, recorder, tagged workloads."""
+    """What a prepared member has: the service role, and in each plan Region the rest."""
     account_id = world.ids[name]
     plan = config.backup_plan
     bare = world.broken and name in ("source1", "stray")
-    tags = [{"Key": TAG[0], "Value": TAG[1]}]
-    good_key = _key(
-        world,
-        account_id,
-        REGION,
-        workload_key_statements(config.destination.account_id)["Statement"],
-    )
     if not bare:
-        iam = world.client(account_id, "iam")
-        iam.create_role(
+        world.client(account_id, "iam").create_role(
             RoleName=plan.service_role_short_name,
             Path=plan.service_role_path,
             AssumeRolePolicyDocument=json.dumps(document()),
         )
-        vault_key = _key(world, account_id, REGION, [])
-        backup = world.client(account_id, "backup")
-        backup.create_backup_vault(
-            BackupVaultName=plan.source_vault_name, EncryptionKeyArn=vault_key
+    for region in world.regions:
+        _member_region(world, config, name, region, bare)
+
+
+def _member_region(world: World, config: StackConfig, name: str, region: str, bare: bool) -> None:
+    """Vault, Region settings, recorder, and tagged workloads: a database, an Aurora cluster,
+    a volume, an instance with a data volume, a table."""
+    account_id = world.ids[name]
+    if not bare:
+        world.client(account_id, "backup", region).create_backup_vault(
+            BackupVaultName=config.backup_plan.source_vault_name,
+            EncryptionKeyArn=_key(world, account_id, region, []),
         )
     if name == "stray":
         return
     opt_in = {t: True for t in ("EBS", "EC2", "RDS", "DynamoDB", "EFS", "Aurora")}
-    if world.broken and name == "source1":
+    if bare:
         opt_in["EBS"] = False
-    world.gaps.region_settings[(account_id, REGION)] = {
+    world.gaps.region_settings[(account_id, region)] = {
         "ResourceTypeOptInPreference": opt_in,
         "ResourceTypeManagementPreference": {"DynamoDB": not bare, "EFS": True},
     }
     if not bare:
-        _recorder(world, account_id, REGION)
-    rds = world.client(account_id, "rds")
-    ec2 = world.client(account_id, "ec2")
-    db_key = _aws_managed_key(world, account_id, "alias/aws/rds") if bare else good_key
+        _recorder(world, account_id, region)
+    destination = config.destination.account_id
+    good_key = _key(world, account_id, region, workload_key_statements(destination)["Statement"])
+    tags = [{"Key": TAG[0], "Value": TAG[1]}]
+    rds = world.client(account_id, "rds", region)
+    ec2 = world.client(account_id, "ec2", region)
+    password = {"MasterUsername": "admin", "MasterUserPassword": "correct-horse-battery"}
     rds.create_db_instance(
         DBInstanceIdentifier=f"orders-{name}",
         DBInstanceClass="db.t3.micro",
         Engine="postgres",
-        MasterUsername="admin",
-        MasterUserPassword="correct-horse-battery",
         AllocatedStorage=20,
         StorageEncrypted=True,
-        KmsKeyId=db_key,
+        KmsKeyId=_aws_managed_key(world, account_id, region, "alias/aws/rds") if bare else good_key,
         Tags=tags,
+        **password,
     )
     rds.create_db_cluster(
         DBClusterIdentifier=f"ledger-{name}",
         Engine="aurora-postgresql",
-        MasterUsername="admin",
-        MasterUserPassword="correct-horse-battery",
         StorageEncrypted=True,
         KmsKeyId=good_key,
         Tags=tags,
+        **password,
     )
-    volume_key = _key(world, account_id, REGION, []) if bare else good_key
     ec2.create_volume(
-        AvailabilityZone=f"{REGION}a",
+        AvailabilityZone=f"{region}a",
         Size=1,
         Encrypted=True,
-        KmsKeyId=volume_key,
+        KmsKeyId=_key(world, account_id, region, []) if bare else good_key,
         TagSpecifications=[{"ResourceType": "volume", "Tags": tags}],
     )
     instance = ec2.run_instances(
@@ -305,28 +313,25 @@ def _member(world: World, config: StackConfig, name: str) -> None:
         MaxCount=1,
         TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
     )["Instances"][0]
-    data = ec2.create_volume(
-        AvailabilityZone=instance["Placement"]["AvailabilityZone"],
-        Size=1,
-        Encrypted=True,
-        KmsKeyId=good_key,
-    )
+    zone = instance["Placement"]["AvailabilityZone"]
+    data = ec2.create_volume(AvailabilityZone=zone, Size=1, Encrypted=True, KmsKeyId=good_key)
     ec2.attach_volume(
         VolumeId=data["VolumeId"], InstanceId=instance["InstanceId"], Device="/dev/sdf"
     )
-    world.extra[f"{name}.instance"] = instance["InstanceId"]
-    world.extra[f"{name}.data"] = data["VolumeId"]
-    world.client(account_id, "dynamodb").create_table(
+    if region == world.regions[0]:
+        world.extra[f"{name}.instance"] = instance["InstanceId"]
+        world.extra[f"{name}.data"] = data["VolumeId"]
+    world.client(account_id, "dynamodb", region).create_table(
         TableName="orders",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
         Tags=tags,
     )
-    if world.broken and name == "source1":
+    if bare:
         ec2.enable_ebs_encryption_by_default()
-        world.gaps.ebs_default_keys[(account_id, REGION)] = _aws_managed_key(
-            world, account_id, "alias/aws/ebs"
+        world.gaps.ebs_default_keys[(account_id, region)] = _aws_managed_key(
+            world, account_id, region, "alias/aws/ebs"
         )
 
 
@@ -387,16 +392,20 @@ def _organization_answers(world: World, config: StackConfig) -> None:
     }
 
 
-def build(broken: bool = False, mode: Mode = "providers") -> World:
+def build(
+    broken: bool = False,
+    mode: Mode = "providers",
+    members: int = 2,
+    regions: tuple[str, ...] = (REGION,),
+) -> World:
     """The organization and every account, healthy or with each of BREAKAGES. Call inside
-    `moto.mock_aws()`."""
-    world = World(mode, broken)
+    `moto.mock_aws()`, or with AWS_ENDPOINT_URL pointing at a moto server."""
+    world = World(mode, broken, members, regions)
     _organization(world)
     world.raw = _raw_config(world)
     config = world.config
     _organization_answers(world, config)
-    members = ["source1", "source2", *(["stray"] if "stray" in world.ids else [])]
-    for name in members:
+    for name in [*world.member_names, *(["stray"] if "stray" in world.ids else [])]:
         _member(world, config, name)
     _destination(world, config)
     _export_bucket(world, config)

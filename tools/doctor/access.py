@@ -159,7 +159,15 @@ class Sessions:
                     f"credentials of account {route.account_id}",
                 )
             return None
-        parent = None if route.via is None else self.credentials(route.via)
+        parent = None
+        if route.via is not None:
+            try:
+                parent = self.credentials(route.via)
+            except UnreachableError as error:
+                # Said once per account it blocks, as that account's own problem.
+                raise UnreachableError(
+                    route, f"{route.role_arn} is assumed from {route.via.describe()}: {error.fix}"
+                ) from None
         sts = self._new_client("sts", self.home_region, parent, route.account_id)
         try:
             answer = sts.assume_role(RoleArn=route.role_arn, RoleSessionName=SESSION_NAME)

@@ -9,10 +9,10 @@ from botocore.exceptions import ClientError
 from policies import arns
 from policies.backup import vault_access_policy
 from program import export_bucket_policy_document, member_scope
-from tools.doctor.access import Reader, UnreachableError
+from tools.doctor.access import Reader
 from tools.doctor.checks_member import config_recorder, key_facts
-from tools.doctor.context import Context, guarded
-from tools.doctor.model import GLOBAL, Finding, ok
+from tools.doctor.context import Context, guarded, reach
+from tools.doctor.model import Finding, ok
 from tools.doctor.rules import lock_verdict, parse_policy, same_policy, vault_policy_verdict
 
 
@@ -20,16 +20,10 @@ def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def _reach(ctx: Context, account_id: str) -> tuple[Reader | None, list[Finding]]:
+def _named(ctx: Context, account_id: str) -> Reader:
     reader = ctx.reader(account_id)
-    assert reader is not None  # a named account always has a route
-    try:
-        ctx.sessions.credentials(reader.route)
-    except UnreachableError as error:
-        return None, [
-            Finding("access", "unknown", account_id, GLOBAL, reader.route.describe(), error.fix)
-        ]
-    return reader, []
+    assert reader is not None  # an account the configuration names always has a route
+    return reader
 
 
 def _vault(ctx: Context, reader: Reader, region: str) -> list[Finding]:
@@ -105,8 +99,9 @@ def _vault_policy(ctx: Context, reader: Reader, region: str) -> list[Finding]:
 def check_destination(ctx: Context) -> list[Finding]:
     """Each destination vault Region: the vault, its policy and lock (and AWS Config with audit)."""
     destination = ctx.config.destination
-    reader, findings = _reach(ctx, destination.account_id)
-    if reader is None:
+    reader = _named(ctx, destination.account_id)
+    findings = reach(ctx, reader)
+    if findings:
         return findings
     for region in destination.regions:
         vault = destination.vault_name
@@ -114,15 +109,7 @@ def check_destination(ctx: Context) -> list[Finding]:
             "destination.vault", reader.account_id, region, vault, _vault, ctx, reader, region
         )
         if ctx.config.audit is not None:
-            findings += guarded(
-                "audit.config-recorder",
-                reader.account_id,
-                region,
-                "AWS Config recorder",
-                config_recorder,
-                reader,
-                region,
-            )
+            findings += config_recorder(reader, region)
     return findings
 
 
@@ -175,8 +162,9 @@ def check_export_bucket(ctx: Context) -> list[Finding]:
     export = ctx.config.dynamodb_export
     if export is None:
         return []
-    reader, findings = _reach(ctx, export.bucket.account_id)
-    if reader is None:
+    reader = _named(ctx, export.bucket.account_id)
+    findings = reach(ctx, reader)
+    if findings:
         return findings
     return findings + guarded(
         "export.bucket",

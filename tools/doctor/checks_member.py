@@ -18,8 +18,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from policies import arns
-from tools.doctor.access import Reader, UnreachableError
-from tools.doctor.context import Context, Member, describe_error, guarded
+from tools.doctor.access import Reader
+from tools.doctor.context import Context, Member, describe_error, guarded, reach
 from tools.doctor.model import GLOBAL, Finding, ok
 from tools.doctor.rules import (
     KeyFacts,
@@ -40,9 +40,29 @@ TAGGED_TYPES = {
     "dynamodb:table": "DynamoDB",
     "elasticfilesystem:file-system": "EFS",
 }
+RECORDER = "AWS Config recorder"
 # Filter values per describe call: a bounded request whatever the number of resources.
 CHUNK = 100
 TAG_VALUES_PER_CALL = 20
+# (operation, result key, filter, tagging API type, ARN field, kind) of the RDS-API describes.
+RDS_DESCRIBES = (
+    (
+        "describe_db_instances",
+        "DBInstances",
+        "db-instance-id",
+        "rds:db",
+        "DBInstanceArn",
+        "instance",
+    ),
+    (
+        "describe_db_clusters",
+        "DBClusters",
+        "db-cluster-id",
+        "rds:cluster",
+        "DBClusterArn",
+        "cluster",
+    ),
+)
 # RDS cannot re-key a database in place; a snapshot copy can take a new key ("you can specify a
 # value for this parameter to encrypt the copy with a new KMS key", RDS API reference,
 # CopyDBSnapshot and CopyDBClusterSnapshot); likewise EC2 CopySnapshot for volumes.
@@ -128,28 +148,11 @@ def _find_tagged(ctx: Context, reader: Reader, region: str, tagged: Tagged) -> N
     for kind, backup_type in TAGGED_TYPES.items():
         if backup_type and kind in tagged.arns:
             tagged.backup_types.add(backup_type)
-    for db in _describe(
-        reader,
-        region,
-        "describe_db_instances",
-        "DBInstances",
-        "db-instance-id",
-        names.get("rds:db", []),
-    ):
-        tagged.backup_types.add(backup_type_of_engine(db["Engine"]))
-        key = db.get("KmsKeyId") if db.get("StorageEncrypted") else None
-        tagged.encrypted.append(Encrypted(db["DBInstanceArn"], "instance", key))
-    for cluster in _describe(
-        reader,
-        region,
-        "describe_db_clusters",
-        "DBClusters",
-        "db-cluster-id",
-        names.get("rds:cluster", []),
-    ):
-        tagged.backup_types.add(backup_type_of_engine(cluster["Engine"]))
-        key = cluster.get("KmsKeyId") if cluster.get("StorageEncrypted") else None
-        tagged.encrypted.append(Encrypted(cluster["DBClusterArn"], "cluster", key))
+    for operation, key, filter_name, kind, arn_key, what in RDS_DESCRIBES:
+        for database in _describe(reader, region, operation, key, filter_name, names.get(kind, [])):
+            tagged.backup_types.add(backup_type_of_engine(database["Engine"]))
+            key_id = database.get("KmsKeyId") if database.get("StorageEncrypted") else None
+            tagged.encrypted.append(Encrypted(database[arn_key], what, key_id))
     volume_ids = set(names.get("ec2:volume", []))
     # An instance's backup is an AMI with a snapshot of every attached volume, each on the
     # volume's key: the instance is copyable only if all of them are.
@@ -179,8 +182,8 @@ def _find_tagged(ctx: Context, reader: Reader, region: str, tagged: Tagged) -> N
         arn = f"arn:{arns.PARTITION}:ec2:{region}:{account}:volume/{volume['VolumeId']}"
         if volume["VolumeId"] in attached:
             arn += f" (attached to {attached[volume['VolumeId']]})"
-        key = volume.get("KmsKeyId") if volume.get("Encrypted") else None
-        tagged.encrypted.append(Encrypted(arn, "volume", key))
+        key_id = volume.get("KmsKeyId") if volume.get("Encrypted") else None
+        tagged.encrypted.append(Encrypted(arn, "volume", key_id))
 
 
 def key_facts(reader: Reader, region: str, key_id: str) -> KeyFacts:
@@ -379,6 +382,12 @@ def _region_settings(
 
 
 def config_recorder(reader: Reader, region: str) -> list[Finding]:
+    """The audit prerequisite, guarded: an unreadable recorder is unknown."""
+    check = "audit.config-recorder"
+    return guarded(check, reader.account_id, region, RECORDER, _config_recorder, reader, region)
+
+
+def _config_recorder(reader: Reader, region: str) -> list[Finding]:
     """The audit prerequisite: an AWS Config recorder recording AWS Backup's resources."""
     config = reader.client("config", region)
     recorders = config.describe_configuration_recorders().get("ConfigurationRecorders", [])
@@ -386,11 +395,7 @@ def config_recorder(reader: Reader, region: str) -> list[Finding]:
         "ConfigurationRecordersStatus", []
     )
     status, fix = recorder_verdict(recorders, statuses)
-    return [
-        Finding(
-            "audit.config-recorder", status, reader.account_id, region, "AWS Config recorder", fix
-        )
-    ]
+    return [Finding("audit.config-recorder", status, reader.account_id, region, RECORDER, fix)]
 
 
 def _ebs_default_key(ctx: Context, reader: Reader, region: str) -> list[Finding]:
@@ -427,10 +432,9 @@ def check_member(ctx: Context, member: Member) -> list[Finding]:
             f"role in such accounts (docs/operations.md#make-doctor) to check it{unprepared}"
         )
         return [Finding("access", "unknown", account, GLOBAL, f"under {member.target}", fix)]
-    try:
-        ctx.sessions.credentials(reader.route)
-    except UnreachableError as error:
-        return [Finding("access", "unknown", account, GLOBAL, reader.route.describe(), error.fix)]
+    unreachable = reach(ctx, reader)
+    if unreachable:
+        return unreachable
     plan = ctx.config.backup_plan
     role_arn = arns.iam_role(account, plan.service_role_name)
     findings = guarded(
@@ -492,13 +496,5 @@ def _region_checks(ctx: Context, reader: Reader, member: Member, region: str) ->
             region,
         )
     if ctx.config.audit is not None:
-        findings += guarded(
-            "audit.config-recorder",
-            account,
-            region,
-            "AWS Config recorder",
-            config_recorder,
-            reader,
-            region,
-        )
+        findings += config_recorder(reader, region)
     return findings

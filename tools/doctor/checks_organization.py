@@ -15,9 +15,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from program import delegation_policy
-from stack_config import ACCOUNT_ID
-from tools.doctor.access import Reader, UnreachableError
-from tools.doctor.context import Context, Member, guarded
+from stack_config import ACCOUNT_ID, AccountAccess
+from tools.doctor.access import Reader
+from tools.doctor.context import Context, Member, guarded, reach
 from tools.doctor.model import GLOBAL, Finding, ok
 from tools.doctor.rules import parse_policy, resource_policy_verdict
 
@@ -69,13 +69,14 @@ def _features(ctx: Context, reader: Reader) -> list[Finding]:
     return [ok(check, account, GLOBAL, wanted)]
 
 
-def _roots(ctx: Context, reader: Reader) -> tuple[list[Finding], set[str]]:
+def _roots(ctx: Context, reader: Reader, roots: set[str]) -> list[Finding]:
+    """BACKUP_POLICY on each root; the root ids go to `roots`."""
     account, region = reader.account_id, ctx.config.organization.region
-    roots = [
+    found = [
         r for page in reader.pages("organizations", region, "list_roots") for r in page["Roots"]
     ]
     findings = []
-    for root in roots:
+    for root in found:
         # Organizations API reference, ListRoots: "Policy types can be enabled and disabled
         # in roots"; the root's PolicyTypes says which are, and their status.
         types = {p["Type"]: p["Status"] for p in root.get("PolicyTypes", [])}
@@ -92,7 +93,8 @@ def _roots(ctx: Context, reader: Reader) -> tuple[list[Finding], set[str]]:
         findings.append(
             Finding(check, "warning" if status else "failure", account, GLOBAL, root["Id"], fix)
         )
-    return findings, {root["Id"] for root in roots}
+    roots.update(root["Id"] for root in found)
+    return findings
 
 
 def _trusted_access(ctx: Context, reader: Reader) -> list[Finding]:
@@ -124,11 +126,8 @@ def _trusted_access(ctx: Context, reader: Reader) -> list[Finding]:
     return findings
 
 
-def _delegation(ctx: Context, reader: Reader) -> list[Finding]:
+def _delegation(ctx: Context, reader: Reader, delegate: AccountAccess) -> list[Finding]:
     organization = ctx.config.organization
-    delegate = organization.delegated_administrator
-    if delegate is None:
-        return []
     account, region = reader.account_id, organization.region
     findings = []
     for principal in _principals(ctx):
@@ -158,11 +157,8 @@ def _delegation(ctx: Context, reader: Reader) -> list[Finding]:
     return findings
 
 
-def _resource_policy(ctx: Context, reader: Reader) -> list[Finding]:
+def _resource_policy(ctx: Context, reader: Reader, delegate: AccountAccess) -> list[Finding]:
     organization = ctx.config.organization
-    delegate = organization.delegated_administrator
-    if delegate is None:
-        return []
     expected = delegation_policy(ctx.config)
     client = reader.client("organizations", organization.region)
     try:
@@ -275,22 +271,15 @@ def check_organization(ctx: Context) -> tuple[list[Finding], Organization]:
     reader = ctx.management()
     account = reader.account_id
     found = Organization()
-    try:
-        ctx.sessions.credentials(reader.route)
-    except UnreachableError as error:
-        return [
-            Finding("access", "unknown", account, GLOBAL, reader.route.describe(), error.fix)
-        ], found
+    unreachable = reach(ctx, reader)
+    if unreachable:
+        return unreachable, found
     org_id = ctx.config.organization.id
     findings = guarded("organization.all-features", account, GLOBAL, org_id, _features, ctx, reader)
     roots: set[str] = set()
-
-    def root_checks() -> list[Finding]:
-        root_findings, ids = _roots(ctx, reader)
-        roots.update(ids)
-        return root_findings
-
-    findings += guarded("organization.backup-policy-type", account, GLOBAL, "root", root_checks)
+    findings += guarded(
+        "organization.backup-policy-type", account, GLOBAL, "root", _roots, ctx, reader, roots
+    )
     findings += guarded(
         "organization.trusted-access",
         account,
@@ -300,24 +289,13 @@ def check_organization(ctx: Context) -> tuple[list[Finding], Organization]:
         ctx,
         reader,
     )
-    findings += guarded(
-        "organization.delegated-administrator",
-        account,
-        GLOBAL,
-        "delegated administrator",
-        _delegation,
-        ctx,
-        reader,
-    )
-    findings += guarded(
-        "organization.resource-policy",
-        account,
-        GLOBAL,
-        "resource policy",
-        _resource_policy,
-        ctx,
-        reader,
-    )
+    delegate = ctx.config.organization.delegated_administrator
+    if delegate is not None:
+        for check, resource, run in (
+            ("organization.delegated-administrator", delegate.account_id, _delegation),
+            ("organization.resource-policy", "resource policy", _resource_policy),
+        ):
+            findings += guarded(check, account, GLOBAL, resource, run, ctx, reader, delegate)
     live: list[str] = []
     for index, target in enumerate(ctx.config.organization.policy_targets):
         findings += guarded(

@@ -136,6 +136,21 @@ def describe_error(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def unreachable(error: UnreachableError) -> Finding:
+    """The one finding of an account the doctor cannot read: unknown, with how to let it."""
+    route = error.route
+    return Finding("access", "unknown", route.account_id, GLOBAL, route.describe(), error.fix)
+
+
+def reach(ctx: Context, reader: Reader) -> list[Finding]:
+    """[] when the account can be read (its credentials obtained), else its `access` finding."""
+    try:
+        ctx.sessions.credentials(reader.route)
+    except UnreachableError as error:
+        return [unreachable(error)]
+    return []
+
+
 def guarded(
     check: str,
     account: str,
@@ -153,7 +168,7 @@ def guarded(
     try:
         return run(*args, **kwargs)
     except UnreachableError as error:
-        return [Finding("access", "unknown", account, GLOBAL, error.route.describe(), error.fix)]
+        return [unreachable(error)]
     except (ClientError, BotoCoreError) as error:
         return [
             Finding(
