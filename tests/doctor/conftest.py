@@ -15,7 +15,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from stack_config import parse_stack_config
+from stack_config import (
+    REGION_SETTINGS_MANAGEMENT_TYPES,
+    REGION_SETTINGS_OPT_IN_TYPES,
+    parse_stack_config,
+)
 from tests.doctor.world import ORG_REGION, PROJECT, STACK, Mode, World, build
 from tools.doctor import __main__ as cli
 from tools.doctor.access import Sessions
@@ -127,6 +131,17 @@ def with_deploy_roles(world: World) -> dict[str, Any]:
     return raw
 
 
+def with_region_settings(world: World) -> dict[str, Any]:
+    """The world's configuration with the stack owning the Region settings."""
+    raw = copy.deepcopy(world.raw)
+    wanted = set(raw["backupPlan"]["resourceTypes"])
+    raw["backupPlan"]["regionSettings"] = {
+        "optIn": {name: name in wanted for name in REGION_SETTINGS_OPT_IN_TYPES},
+        "fullManagement": {name: name == "DynamoDB" for name in REGION_SETTINGS_MANAGEMENT_TYPES},
+    }
+    return raw
+
+
 def _outcome(broken: bool, mode: Mode, root: Path) -> Iterator[Outcome]:
     with mock_aws():
         world = build(broken=broken, mode=mode)
@@ -137,6 +152,7 @@ def _outcome(broken: bool, mode: Mode, root: Path) -> Iterator[Outcome]:
             outcome.variants["no doctor role"] = run(world, raw=without_doctor_role(world))
         if mode == "providers" and broken:
             outcome.variants["before deploy"] = run(world, Options(before_deploy=True))
+            outcome.variants["owned settings"] = run(world, raw=with_region_settings(world))
         if mode == "providers" and not broken:
             deploy = Recorder()
             outcome.variants["deploy role"] = run(

@@ -154,6 +154,16 @@ def test_advanced_dynamodb_backup_is_checked_where_dynamodb_is_backed_up(broken:
     assert "--resource-type-management-preference DynamoDB=true" in finding.fix
 
 
+def test_where_the_stack_owns_region_settings_the_fix_is_the_config_key(broken: Outcome) -> None:
+    report = broken.variants["owned settings"]
+    source1 = broken.world.ids["source1"]
+    opt_in = only(broken.of("backup.opt-in", source1, report))
+    advanced = only(broken.of("backup.advanced-dynamodb", source1, report))
+
+    assert "set backupPlan.regionSettings.optIn.EBS: true, then pulumi up -s doctor" in opt_in.fix
+    assert "backupPlan.regionSettings.fullManagement.DynamoDB: true" in advanced.fix
+
+
 def test_an_unreachable_account_is_unknown_and_nothing_else(broken: Outcome) -> None:
     source2 = broken.world.ids["source2"]
 

@@ -97,15 +97,23 @@ def _roots(ctx: Context, reader: Reader, roots: set[str]) -> list[Finding]:
     return findings
 
 
+def _listed(
+    reader: Reader, region: str, operation: str, key: str, field_name: str, **params: str
+) -> set[str]:
+    """One field of every item of a paginated Organizations listing."""
+    pages = reader.pages("organizations", region, operation, **params)
+    return {str(item[field_name]) for page in pages for item in page[key]}
+
+
 def _trusted_access(ctx: Context, reader: Reader) -> list[Finding]:
     account, region = reader.account_id, ctx.config.organization.region
-    enabled = {
-        service["ServicePrincipal"]
-        for page in reader.pages(
-            "organizations", region, "list_aws_service_access_for_organization"
-        )
-        for service in page["EnabledServicePrincipals"]
-    }
+    enabled = _listed(
+        reader,
+        region,
+        "list_aws_service_access_for_organization",
+        "EnabledServicePrincipals",
+        "ServicePrincipal",
+    )
     findings = []
     for principal in _principals(ctx):
         check = "organization.trusted-access"
@@ -131,13 +139,14 @@ def _delegation(ctx: Context, reader: Reader, delegate: AccountAccess) -> list[F
     account, region = reader.account_id, organization.region
     findings = []
     for principal in _principals(ctx):
-        registered = {
-            admin["Id"]
-            for page in reader.pages(
-                "organizations", region, "list_delegated_administrators", ServicePrincipal=principal
-            )
-            for admin in page["DelegatedAdministrators"]
-        }
+        registered = _listed(
+            reader,
+            region,
+            "list_delegated_administrators",
+            "DelegatedAdministrators",
+            "Id",
+            ServicePrincipal=principal,
+        )
         check = "organization.delegated-administrator"
         resource = f"{delegate.account_id} for {principal}"
         if delegate.account_id in registered:
