@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import boto3
 import pytest
@@ -22,7 +23,8 @@ from stack_config import (
 )
 from tests.doctor.world import ORG_REGION, PROJECT, STACK, Mode, World, build
 from tools.doctor import __main__ as cli
-from tools.doctor.access import Sessions
+from tools.doctor import run as doctor_run
+from tools.doctor.access import ClientHook, Sessions
 from tools.doctor.context import Context, Options
 from tools.doctor.model import Finding
 from tools.doctor.run import Report, run_doctor
@@ -65,6 +67,7 @@ class Outcome:
     recorder: Recorder
     variants: dict[str, Report] = field(default_factory=dict)
     cli: tuple[int, str, str] = (0, "", "")
+    progress: str = ""
 
     def of(
         self, check: str, account: str | None = None, report: Report | None = None
@@ -72,6 +75,11 @@ class Outcome:
         """The findings of one check (in one account)."""
         findings = (report or self.report).findings
         return [f for f in findings if f.check == check and account in (None, f.account)]
+
+
+def moto_sessions(hook: ClientHook) -> Sessions:
+    """The doctor's sessions on moto, with `hook` on every client."""
+    return Sessions(ORG_REGION, base=boto3.Session(region_name=ORG_REGION), client_hook=hook)
 
 
 def run(
@@ -82,20 +90,24 @@ def run(
 ) -> Report:
     """The doctor on a world (optionally with another stack configuration)."""
     recorder = recorder or Recorder()
-    sessions = Sessions(
-        ORG_REGION, base=boto3.Session(region_name=ORG_REGION), client_hook=recorder.hook(world)
-    )
+    sessions = moto_sessions(recorder.hook(world))
     config = parse_stack_config(PROJECT, raw) if raw is not None else world.config
     return run_doctor(Context(STACK, config, sessions, options), progress=io.StringIO())
+
+
+def progress_of(world: World) -> str:
+    """What a run writes to its progress stream."""
+    stream = io.StringIO()
+    sessions = moto_sessions(world.gaps.install)
+    run_doctor(Context(STACK, world.config, sessions), progress=stream)
+    return stream.getvalue()
 
 
 def run_cli(world: World, root: Path, *args: str) -> tuple[int, str, str]:
     """`python -m tools.doctor --stack doctor ...` on the world, from a folder holding its stack file."""
     (root / "Pulumi.yaml").write_text(f"name: {PROJECT}\nruntime: python\n")
     (root / f"Pulumi.{STACK}.yaml").write_text(world.stack_file())
-    sessions = Sessions(
-        ORG_REGION, base=boto3.Session(region_name=ORG_REGION), client_hook=world.gaps.install
-    )
+    sessions = moto_sessions(world.gaps.install)
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = cli.main(["--stack", STACK, *args], sessions=sessions, root=root)
@@ -154,6 +166,9 @@ def _outcome(broken: bool, mode: Mode, root: Path) -> Iterator[Outcome]:
             outcome.variants["before deploy"] = run(world, Options(before_deploy=True))
             outcome.variants["owned settings"] = run(world, raw=with_region_settings(world))
         if mode == "providers" and not broken:
+            # Progress lines are for large organizations; lower the bar to see them here.
+            with patch.object(doctor_run, "PROGRESS_FROM", 2):
+                outcome.progress = progress_of(world)
             deploy = Recorder()
             outcome.variants["deploy role"] = run(
                 world, Options(allow_deploy_role=True), with_deploy_roles(world), deploy

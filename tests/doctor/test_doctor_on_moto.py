@@ -264,3 +264,16 @@ def test_json_output_is_only_the_findings(broken: Outcome, healthy: Outcome) -> 
     assert len(findings) == len(broken.report.findings)
     assert "checks in" in err
     assert healthy.cli[0] == 0
+
+
+def test_large_organizations_get_a_progress_line_per_account(healthy: Outcome) -> None:
+    lines = healthy.progress.splitlines()
+    # Two members, then the destination and the export bucket, in the order they finish.
+    assert len(lines) == 4
+    assert all(line.startswith(f"[{n}/4] ") for n, line in enumerate(lines, start=1))
+    assert {line.split("] ")[1].split(":")[0] for line in lines} == {
+        healthy.world.ids["source1"],
+        healthy.world.ids["source2"],
+        "destination",
+        "export",
+    }

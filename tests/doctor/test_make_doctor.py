@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tests.tools.test_makefile import ROOT, make
+from tests.tools.test_makefile import ROOT, imported_outside_runtime, make
 
 
 def dry_run(tmp_path: Path, *args: str) -> list[str]:
@@ -37,3 +37,7 @@ def test_bench_part_doctor_runs_only_the_doctor_benchmark(tmp_path: Path) -> Non
     benches = [line for line in dry_run(tmp_path, "bench", "PART=doctor") if "bench/" in line]
 
     assert benches == ["venv/bin/python bench/doctor.py"]
+
+
+def test_the_doctor_imports_only_what_requirements_txt_installs() -> None:
+    assert imported_outside_runtime("import tools.doctor.__main__") == {}

@@ -309,5 +309,6 @@ def test_the_report() -> None:
     assert lines[0].startswith("FAILURE  backup.opt-in  111111111111 eu-west-1")
     assert lines[1] == "         fix: fix it"
     assert lines[-1] == "OK       backup.opt-in  x1"
+    assert "OK       backup.opt-in  444444444444 eu-west-1  opt-in EBS" in as_text(findings, True)
     with pytest.raises(ValueError, match="unknown check"):
         Finding("no.such-check", "ok", SOURCE, "global", "x")
