@@ -23,6 +23,7 @@ from tools.doctor.rules import (
     recorder_verdict,
     resource_policy_verdict,
     same_policy,
+    shared_key_verdict,
     unrecorded_backup_types,
     vault_policy_verdict,
     workload_key_verdict,
@@ -113,6 +114,17 @@ def test_deny_statements_and_other_accounts_do_not_count() -> None:
     }
 
     assert verdict(key(document(deny, other)))[0] == "warning"
+
+
+def test_a_vault_or_default_key_that_cannot_be_described_is_unknown_not_ok() -> None:
+    assert (
+        shared_key_verdict(KeyFacts(KEY, unreadable="AccessDenied"), "failure", "x")[0] == "unknown"
+    )
+    assert shared_key_verdict(key(None, manager="AWS"), "warning", "fix it") == (
+        "warning",
+        f"key {KEY} is AWS managed and cannot be shared: fix it",
+    )
+    assert shared_key_verdict(key(None), "failure", "x") == ("ok", "")
 
 
 def test_an_unreadable_key_is_unknown() -> None:

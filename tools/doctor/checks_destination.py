@@ -11,13 +11,15 @@ from policies.backup import vault_access_policy
 from program import export_bucket_policy_document, member_scope
 from tools.doctor.access import Reader
 from tools.doctor.checks_member import config_recorder, key_facts
-from tools.doctor.context import Context, guarded, reach
+from tools.doctor.context import Context, error_code, guarded, reach
 from tools.doctor.model import Finding, ok
-from tools.doctor.rules import lock_verdict, parse_policy, same_policy, vault_policy_verdict
-
-
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
+from tools.doctor.rules import (
+    lock_verdict,
+    parse_policy,
+    same_policy,
+    shared_key_verdict,
+    vault_policy_verdict,
+)
 
 
 def _named(ctx: Context, account_id: str) -> Reader:
@@ -35,25 +37,18 @@ def _vault(ctx: Context, reader: Reader, region: str) -> list[Finding]:
     try:
         vault = client.describe_backup_vault(BackupVaultName=destination.vault_name)
     except ClientError as error:
-        if _error_code(error) != "ResourceNotFoundException":
+        if error_code(error) != "ResourceNotFoundException":
             raise
         fix = f"missing, so every copy into it fails: {ctx.redeploy} creates it"
         return [Finding("destination.vault", "failure", reader.account_id, region, vault_arn, fix)]
-    findings = []
     key = key_facts(reader, region, str(vault["EncryptionKeyArn"]))
-    if key.manager == "AWS":
-        # "The destination vault cannot be the default vault. This is because the default
-        # vault is encrypted with a key that cannot be shared with other accounts" (AWS
-        # Backup Developer Guide, "Creating backup copies across AWS accounts").
-        fix = (
-            f"the vault is on AWS managed key {key.arn}, which cannot be shared: empty and "
-            f"delete it, then {ctx.redeploy} creates it on its own key"
-        )
-        findings.append(
-            Finding("destination.vault", "failure", reader.account_id, region, vault_arn, fix)
-        )
-    else:
-        findings.append(ok("destination.vault", reader.account_id, region, vault_arn))
+    # "The destination vault cannot be the default vault. This is because the default vault
+    # is encrypted with a key that cannot be shared with other accounts" (AWS Backup
+    # Developer Guide, "Creating backup copies across AWS accounts").
+    status, fix = shared_key_verdict(
+        key, "failure", f"empty and delete the vault, then {ctx.redeploy} creates it on its own key"
+    )
+    findings = [Finding("destination.vault", status, reader.account_id, region, vault_arn, fix)]
     findings += guarded(
         "destination.vault-policy",
         reader.account_id,
@@ -83,7 +78,7 @@ def _vault_policy(ctx: Context, reader: Reader, region: str) -> list[Finding]:
         )
         actual = parse_policy(answer.get("Policy"))
     except ClientError as error:
-        if _error_code(error) != "ResourceNotFoundException":
+        if error_code(error) != "ResourceNotFoundException":
             raise
         actual = None
     status, fix = vault_policy_verdict(
@@ -129,7 +124,7 @@ def _bucket(ctx: Context, reader: Reader) -> list[Finding]:
     try:
         location = s3.get_bucket_location(Bucket=bucket.name).get("LocationConstraint")
     except ClientError as error:
-        if _error_code(error) != "NoSuchBucket":
+        if error_code(error) != "NoSuchBucket":
             raise
         fix = f"missing, so every export fails: {ctx.redeploy} creates it"
         return [Finding("export.bucket", "failure", account, bucket.region, bucket.name, fix)]
@@ -142,7 +137,7 @@ def _bucket(ctx: Context, reader: Reader) -> list[Finding]:
     try:
         actual = parse_policy(s3.get_bucket_policy(Bucket=bucket.name)["Policy"])
     except ClientError as error:
-        if _error_code(error) != "NoSuchBucketPolicy":
+        if error_code(error) != "NoSuchBucketPolicy":
             raise
         actual = None
     check = "export.bucket-policy"

@@ -19,7 +19,14 @@ from botocore.exceptions import ClientError
 
 from policies import arns
 from tools.doctor.access import Reader
-from tools.doctor.context import Context, Member, describe_error, guarded, reach
+from tools.doctor.context import (
+    Context,
+    Member,
+    describe_error,
+    error_code,
+    guarded,
+    reach,
+)
 from tools.doctor.model import GLOBAL, Finding, ok
 from tools.doctor.rules import (
     KeyFacts,
@@ -27,6 +34,7 @@ from tools.doctor.rules import (
     missing_opt_in,
     parse_policy,
     recorder_verdict,
+    shared_key_verdict,
     workload_key_verdict,
 )
 
@@ -270,7 +278,7 @@ def _service_role(ctx: Context, reader: Reader, member: Member) -> list[Finding]
     try:
         role = iam.get_role(RoleName=plan.service_role_short_name)["Role"]
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "NoSuchEntity":
+        if error_code(error) != "NoSuchEntity":
             raise
         # "The IAM role must exist when creating a backup plan for the first time"
         # (Organizations User Guide, "Backup policy syntax and examples").
@@ -304,21 +312,20 @@ def _source_vault(ctx: Context, reader: Reader, member: Member, region: str) -> 
     try:
         vault = reader.client("backup", region).describe_backup_vault(BackupVaultName=name)
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+        if error_code(error) != "ResourceNotFoundException":
             raise
         # "Vaults must exist in each specified AWS Region ... for each AWS account that
         # receives the effective policy" (Organizations User Guide, "Backup policy syntax").
         fix = f"missing, so every backup job here fails: {_prepare_fix(ctx, member)}"
         return [Finding(check, "failure", account, region, vault_arn, fix)]
     key = key_facts(reader, region, str(vault["EncryptionKeyArn"]))
-    if key.manager == "AWS":
-        fix = (
-            f"the vault is on AWS managed key {key.arn}, which cannot be shared, so copies of "
-            "fully managed types (EFS, DynamoDB) fail: empty and delete it, then "
-            f"{_prepare_fix(ctx, member)} on its own key"
-        )
-        return [Finding(check, "failure", account, region, vault_arn, fix)]
-    return [ok(check, account, region, vault_arn)]
+    status, fix = shared_key_verdict(
+        key,
+        "failure",
+        "copies of fully managed types (EFS, DynamoDB) fail; empty and delete the vault, then "
+        f"{_prepare_fix(ctx, member)} on its own key",
+    )
+    return [Finding(check, status, account, region, vault_arn, fix)]
 
 
 def _owns_region_settings(ctx: Context, member: Member) -> bool:
@@ -407,14 +414,14 @@ def _ebs_default_key(ctx: Context, reader: Reader, region: str) -> list[Finding]
     if not ec2.get_ebs_encryption_by_default().get("EbsEncryptionByDefault"):
         return [ok(check, reader.account_id, region, "EBS encryption by default (off)")]
     key = key_facts(reader, region, str(ec2.get_ebs_default_kms_key_id()["KmsKeyId"]))
-    if key.manager != "AWS":
-        return [ok(check, reader.account_id, region, key.arn)]
-    fix = (
-        f"new volumes are encrypted with AWS managed key {key.arn}, so their backups cannot be "
-        f"copied: aws ec2 modify-ebs-default-kms-key-id --region {region} --kms-key-id "
-        f"<customer managed key with the statements in {ctx.statements_file}>"
+    status, fix = shared_key_verdict(
+        key,
+        "warning",
+        "new volumes get it, and their backups cannot be copied; aws ec2 "
+        f"modify-ebs-default-kms-key-id --region {region} --kms-key-id <customer managed key "
+        f"with the statements in {ctx.statements_file}>",
     )
-    return [Finding(check, "warning", reader.account_id, region, key.arn, fix)]
+    return [Finding(check, status, reader.account_id, region, key.arn, fix)]
 
 
 def check_member(ctx: Context, member: Member) -> list[Finding]:

@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from program import delegation_policy
 from stack_config import ACCOUNT_ID, AccountAccess
 from tools.doctor.access import Reader
-from tools.doctor.context import Context, Member, guarded, reach
+from tools.doctor.context import Context, Member, error_code, guarded, reach
 from tools.doctor.model import GLOBAL, Finding, ok
 from tools.doctor.rules import parse_policy, resource_policy_verdict
 
@@ -173,7 +173,7 @@ def _resource_policy(ctx: Context, reader: Reader, delegate: AccountAccess) -> l
     try:
         found = client.describe_resource_policy()["ResourcePolicy"]
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "ResourcePolicyNotFoundException":
+        if error_code(error) != "ResourcePolicyNotFoundException":
             raise
         found = None
     if found is None and expected is not None and ctx.options.before_deploy:
@@ -203,7 +203,7 @@ def _target_exists(ctx: Context, reader: Reader, target: str, roots: set[str]) -
         else:
             client.describe_account(AccountId=target)
     except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
+        code = error_code(error)
         if code in ("OrganizationalUnitNotFoundException", "AccountNotFoundException"):
             return False
         raise

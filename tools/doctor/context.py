@@ -128,6 +128,11 @@ class Context:
         return self.options.before_deploy and preparer != "nobody"
 
 
+def error_code(error: ClientError) -> str:
+    """The AWS error code of a failed call (`NoSuchEntity`, `AccessDenied`, ...)."""
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
 def describe_error(error: Exception) -> str:
     """An AWS error as one line: its code and message (AccessDenied names the action)."""
     if isinstance(error, ClientError):

@@ -135,6 +135,18 @@ def destination_key_grants(policy: Mapping[str, Any], destination: str) -> tuple
     return bool(named), missing
 
 
+def shared_key_verdict(key: KeyFacts, when_aws_managed: Status, consequence: str) -> Verdict:
+    """A key another account must use: `unknown` when it could not be described,
+    `when_aws_managed` with `consequence` for an AWS managed key ("The key policy of an AWS
+    managed key is immutable", AWS Backup Developer Guide, "Encryption for backups in AWS
+    Backup"), else ok."""
+    if key.manager is None:
+        return "unknown", f"cannot describe key {key.arn}: {key.unreadable}"
+    if key.manager == "AWS":
+        return when_aws_managed, f"key {key.arn} is AWS managed and cannot be shared: {consequence}"
+    return OK
+
+
 def workload_key_verdict(
     key: KeyFacts, destination: str, statements_file: str, re_encrypt: str
 ) -> Verdict:
@@ -147,10 +159,9 @@ def workload_key_verdict(
     destination account (or its roles, the AWS Backup service-linked role among them) with
     what a copy needs; `unknown` when the key or its policy could not be read.
     """
-    if key.manager is None:
-        return "unknown", f"cannot describe key {key.arn}: {key.unreadable}"
-    if key.manager == "AWS":
-        return "failure", f"key {key.arn} is AWS managed and cannot be shared: {re_encrypt}"
+    status, fix = shared_key_verdict(key, "failure", re_encrypt)
+    if status != "ok":
+        return status, fix
     if key.policy is None:
         return "unknown", (
             f"cannot read the policy of key {key.arn}: {key.unreadable}; it needs the "
