@@ -796,11 +796,9 @@ def member_template_args(
 
 
 def doctor_home(config: StackConfig) -> AccountAccess:
-    """The account `make doctor` runs from: the delegated administrator, else management.
-
-    It reads the organization there (both may call Organizations' List and Describe
-    operations) and assumes `organization.doctorRoleName` in member accounts from there.
-    """
+    """The account `make doctor` assumes `organization.doctorRoleName` from, in the member
+    accounts it finds under targeted OUs: the delegated administrator, else management (the
+    organization itself is read in the management account)."""
     organization = config.organization
     return organization.delegated_administrator or organization.management_account
 
