@@ -6,12 +6,16 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip install --quiet --disable-pip-version-check
 STACK ?= dev
 BASE ?= origin/main
-# `make bench` runs every benchmark; PART=exporter or PART=plan runs one.
+# `make bench` runs every benchmark; PART=exporter, PART=plan or PART=doctor runs one.
 PART ?= all
 # Checked before anything is installed or run.
-ifeq ($(filter all exporter plan,$(PART)),)
-$(error PART=$(PART): use all, exporter or plan)
+ifeq ($(filter all exporter plan doctor,$(PART)),)
+$(error PART=$(PART): use all, exporter, plan or doctor)
 endif
+# `make doctor`: FORMAT=json prints only the findings as JSON; ARGS passes options through
+# (--allow-deploy-role, --before-deploy, --all).
+FORMAT ?= text
+ARGS ?=
 # Two stamps, so that `make plan` alone gets a lean venv: what the program and the offline
 # plan import (requirements.txt), and the test tools on top (requirements-dev.txt). The second
 # keeps the name `venv/.installed`, which the README and policy_pack/PulumiPolicy.yaml give
@@ -21,7 +25,7 @@ DEV := $(VENV)/.installed
 
 # `make` alone lists the targets rather than installing anything.
 .DEFAULT_GOAL := help
-.PHONY: help plan validate schema plan-diff test lint typecheck unit bench clean
+.PHONY: help plan validate doctor schema plan-diff test lint typecheck unit bench clean
 
 ## List the targets, from the `## ` line above each one.
 help:
@@ -48,6 +52,10 @@ plan: $(RUNTIME)
 validate: $(RUNTIME)
 	$(PY) -m tools.validate --stack $(STACK)
 
+## Read-only checks of one stack's accounts in AWS (STACK=dev, FORMAT=json, ARGS=...); exit 1 on failures.
+doctor: $(RUNTIME)
+	$(PY) -m tools.doctor --stack $(STACK) --format $(FORMAT)$(if $(ARGS), $(ARGS))
+
 ## Regenerate schema/stack.schema.json from the config models in stack_config.py.
 schema: $(RUNTIME)
 	$(PY) -m tools.schema
@@ -73,10 +81,11 @@ typecheck: $(DEV)
 unit: $(DEV)
 	$(PY) -m pytest -q
 
-## Benchmarks: DynamoDB exporter against moto_server, offline plan at org scale (PART=exporter|plan: one).
+## Benchmarks: DynamoDB exporter, offline plan and doctor at org scale (PART=exporter|plan|doctor: one).
 bench: $(DEV)
 	$(if $(filter all exporter,$(PART)),$(PY) bench/exporter.py)
 	$(if $(filter all plan,$(PART)),$(PY) bench/plan.py)
+	$(if $(filter all doctor,$(PART)),$(PY) bench/doctor.py)
 
 ## Remove the venv, build/ and the tool caches.
 clean:

@@ -40,7 +40,7 @@ from policies.audit import (
 )
 from policies.backup import PolicyTooLargeError, backup_policy_document, render_backup_policy
 from policies.exporter_deployment import ExporterSettings, bounded_name, code_digest
-from policies.iam import COPY_JOB_ROLE_POLICIES, backup_service_role_policies
+from policies.iam import COPY_JOB_ROLE_POLICIES, backup_service_role_policies, split_role_name
 from policies.kms import (
     KeyPolicyTooLargeError,
     check_key_policy_size,
@@ -50,6 +50,7 @@ from policies.kms import (
 from policies.member_template import (
     AlertsSpec,
     AuditSpec,
+    DoctorRoleSpec,
     ExporterSpec,
     MemberTemplateArgs,
     ServiceRoleSpec,
@@ -894,6 +895,30 @@ def member_template_args(
             if config.audit is not None
             else None
         ),
+        doctor=doctor_role_spec(config),
+    )
+
+
+def doctor_home(config: StackConfig) -> AccountAccess:
+    """The account `make doctor` assumes `organization.doctorRoleName` from, in the member
+    accounts it finds under targeted OUs: the delegated administrator, else management (the
+    organization itself is read in the management account)."""
+    organization = config.organization
+    return organization.delegated_administrator or organization.management_account
+
+
+def doctor_role_spec(config: StackConfig) -> DoctorRoleSpec | None:
+    """The member template's doctor role, when `organization.doctorRoleName` is set."""
+    name = config.organization.doctor_role_name
+    if name is None:
+        return None
+    home = doctor_home(config)
+    path, short_name = split_role_name(name)
+    return DoctorRoleSpec(
+        name=short_name,
+        path=path,
+        runner_account_id=home.account_id,
+        runner_role_arns=[arn for arn in (home.preview_role_arn, home.role_arn) if arn],
     )
 
 

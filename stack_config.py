@@ -572,6 +572,12 @@ class OrganizationConfig(Section):
     stack_set: StackSetConfig = Field(
         default_factory=StackSetConfig, description="StackSet rollout (stackSets mode)"
     )
+    doctor_role_name: RoleName | None = Field(
+        default=None,
+        description="Read-only role `make doctor` assumes in accounts it finds only under the "
+        "targeted roots and OUs (optionally with a path); the member template creates it in "
+        "stackSets mode. Unset: such accounts are reported unknown",
+    )
 
 
 class VaultLockConfig(Section):

@@ -30,6 +30,12 @@ def backup_service_role_policies(resource_types: Sequence[str]) -> tuple[str, ..
     return BACKUP_SERVICE_ROLE_POLICIES
 
 
+def split_role_name(name_with_path: str) -> tuple[str, str]:
+    """`service-role/Name` -> (`/service-role/`, `Name`); a bare name lives at `/`."""
+    prefix, _, name = name_with_path.rpartition("/")
+    return (f"/{prefix}/" if prefix else "/", name)
+
+
 def service_trust_policy(service: str) -> PolicyDocument:
     """Lets one AWS service (e.g. `backup`, `lambda`) assume the role, and nothing else."""
     return document(

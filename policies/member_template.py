@@ -31,6 +31,7 @@ from policies.alerts import FailureRule, forwarder_permissions, forwarder_trust_
 from policies.audit import Control, framework_controls_template
 from policies.backup import copy_back_vault_policy
 from policies.cloudformation import find_in_map, get_att, ref, resource, sub
+from policies.doctor import doctor_permissions, doctor_trust_policy
 from policies.exporter import exporter_permissions
 from policies.exporter_chain import scheduler_invoke_policy, scheduler_trust_policy
 from policies.exporter_deployment import (
@@ -107,6 +108,17 @@ class AuditSpec:
 
 
 @dataclass(frozen=True)
+class DoctorRoleSpec:
+    """The read-only role `make doctor` assumes in every member account (policies/doctor.py)."""
+
+    name: str
+    path: str
+    # The account the doctor runs from, and its roles the trust is narrowed to.
+    runner_account_id: str
+    runner_role_arns: Sequence[str]
+
+
+@dataclass(frozen=True)
 class MemberTemplateArgs:
     """What every member account gets, in every plan Region."""
 
@@ -122,6 +134,7 @@ class MemberTemplateArgs:
     # The source vault admits copies back from the destination account.
     allow_copy_back: bool = False
     audit: AuditSpec | None = None
+    doctor: DoctorRoleSpec | None = None
 
 
 def _source_vault(args: MemberTemplateArgs) -> dict[str, Any]:
@@ -169,6 +182,26 @@ def _service_role(role: ServiceRoleSpec) -> dict[str, Any]:
             },
             condition=PRIMARY,
             retain=True,
+        )
+    }
+
+
+def _doctor_role(spec: DoctorRoleSpec) -> dict[str, Any]:
+    # IAM is global: one role per account, with the primary Region's instance, like the
+    # backup service role. Stateless, so nothing to retain.
+    return {
+        "DoctorRole": resource(
+            "AWS::IAM::Role",
+            {
+                "RoleName": spec.name,
+                "Path": spec.path,
+                "Description": "Read-only: what make doctor checks in this account",
+                "AssumeRolePolicyDocument": doctor_trust_policy(
+                    spec.runner_account_id, spec.runner_role_arns
+                ),
+                "Policies": [{"PolicyName": "doctor-read", "PolicyDocument": doctor_permissions()}],
+            },
+            condition=PRIMARY,
         )
     }
 
@@ -385,6 +418,8 @@ def member_template(args: MemberTemplateArgs) -> dict[str, Any]:
     resources = _source_vault(args)
     if args.service_role is not None:
         resources.update(_service_role(args.service_role))
+    if args.doctor is not None:
+        resources.update(_doctor_role(args.doctor))
     template: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": args.description,

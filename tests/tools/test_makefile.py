@@ -102,13 +102,11 @@ def _runtime_distributions() -> set[str]:
     return found
 
 
-def test_the_offline_plan_imports_only_what_requirements_txt_installs() -> None:
+def imported_outside_runtime(code: str) -> dict[str, list[str]]:
+    """Modules `code` imports, run in a fresh interpreter, that requirements.txt does not
+    install (module -> its distributions)."""
     # A fresh interpreter: the test tools already loaded here would hide a missing requirement.
-    script = (
-        "import json, sys\n"
-        "from tools import plan\n"
-        "from tools.offline import run_program\n"
-        "run_program('dev')\n"
+    script = f"{code}\nimport json, sys\n" + (
         "print(json.dumps(sorted({name.partition('.')[0] for name in sys.modules})))\n"
     )
     completed = subprocess.run(
@@ -117,12 +115,16 @@ def test_the_offline_plan_imports_only_what_requirements_txt_installs() -> None:
     imported = json.loads(completed.stdout.splitlines()[-1])
     owners = importlib.metadata.packages_distributions()
     runtime = _runtime_distributions()
-
-    outside = {
+    return {
         module: owners[module]
         for module in imported
         if module in owners
         and module not in OPTIONAL_IMPORTS
         and not {canonicalize_name(d) for d in owners[module]} & runtime
     }
-    assert outside == {}
+
+
+def test_the_offline_plan_imports_only_what_requirements_txt_installs() -> None:
+    code = "from tools import plan\nfrom tools.offline import run_program\nrun_program('dev')"
+
+    assert imported_outside_runtime(code) == {}

@@ -1,0 +1,43 @@
+"""`make doctor` and `make bench PART=doctor`: what they run, and that `make doctor` installs
+only the runtime requirements (it runs in the deploy workflow's venv)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tests.tools.test_makefile import ROOT, imported_outside_runtime, make
+
+
+def dry_run(tmp_path: Path, *args: str) -> list[str]:
+    # A copy without a venv: make shows every install step it would take.
+    for name in ("Makefile", "requirements.txt", "requirements-dev.txt"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    return make("-n", *args, cwd=tmp_path).splitlines()
+
+
+def test_make_doctor_installs_the_runtime_only_and_passes_its_options(tmp_path: Path) -> None:
+    commands = dry_run(tmp_path, "doctor", "STACK=prod", "FORMAT=json", "ARGS=--allow-deploy-role")
+
+    assert any("-r requirements.txt" in line for line in commands)
+    assert not any("requirements-dev.txt" in line for line in commands)
+    assert commands[-1] == (
+        "venv/bin/python -m tools.doctor --stack prod --format json --allow-deploy-role"
+    )
+
+
+def test_make_doctor_defaults_to_text(tmp_path: Path) -> None:
+    assert (
+        dry_run(tmp_path, "doctor")[-1]
+        == "venv/bin/python -m tools.doctor --stack dev --format text"
+    )
+
+
+def test_bench_part_doctor_runs_only_the_doctor_benchmark(tmp_path: Path) -> None:
+    benches = [line for line in dry_run(tmp_path, "bench", "PART=doctor") if "bench/" in line]
+
+    assert benches == ["venv/bin/python bench/doctor.py"]
+
+
+def test_the_doctor_imports_only_what_requirements_txt_installs() -> None:
+    assert imported_outside_runtime("import tools.doctor.__main__") == {}
