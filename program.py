@@ -350,12 +350,6 @@ def audit_member_controls(config: StackConfig) -> list[Control]:
     )
 
 
-def report_account(config: StackConfig) -> AccountAccess:
-    """Where cross-account reports can be built: the delegated administrator, else management."""
-    organization = config.organization
-    return organization.delegated_administrator or organization.management_account
-
-
 @dataclass
 class AuditPlacement:
     """One account's frameworks: how the stack reaches it and, per Region, the controls."""
@@ -431,7 +425,9 @@ def deploy_audit(config: StackConfig, providers: ProviderRegistry) -> list[pulum
             ),
         )
         declared.append(framework)
-    reporter = report_account(config)
+    # Cross-account reports can be built only there (Developer Guide, "Working with audit
+    # reports").
+    reporter = config.organization.administrator
     region = reports_region(config)
     bucket_name = audit.report_bucket or bounded_name(
         f"{prefix}-backup-reports-{reporter.account_id}", 63
@@ -689,7 +685,7 @@ def deploy_organization(
                 ),
             )
         )
-    policy_access = organization.delegated_administrator or organization.management_account
+    policy_access = organization.administrator
     plan = config.backup_plan
     return OrganizationBackupPolicy(
         "organization",
@@ -815,7 +811,7 @@ def deploy_member_stack_set(
     """The StackSet that prepares every member account under the targeted roots and OUs."""
     organization = config.organization
     plan = config.backup_plan
-    admin = organization.delegated_administrator or organization.management_account
+    admin = organization.administrator
     export = config.dynamodb_export
     code_key = f"dynamodb-export/{code_digest()}.zip"
     code_buckets = (
@@ -903,8 +899,7 @@ def doctor_home(config: StackConfig) -> AccountAccess:
     """The account `make doctor` assumes `organization.doctorRoleName` from, in the member
     accounts it finds under targeted OUs: the delegated administrator, else management (the
     organization itself is read in the management account)."""
-    organization = config.organization
-    return organization.delegated_administrator or organization.management_account
+    return config.organization.administrator
 
 
 def doctor_role_spec(config: StackConfig) -> DoctorRoleSpec | None:

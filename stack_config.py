@@ -37,6 +37,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.json_schema import WithJsonSchema
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from policies.alerts import JOB_STATES
 from policies.organizations import OWN_SIDS
 from policies.restore import MAX_NAME as MAX_RESTORE_TESTING_NAME
 from policies.restore import plan_name as restore_plan_name
@@ -579,6 +580,12 @@ class OrganizationConfig(Section):
         "stackSets mode. Unset: such accounts are reported unknown",
     )
 
+    @property
+    def administrator(self) -> AccountAccess:
+        """Where the organization's backup work is administered: the delegated administrator,
+        else the management account (the policy, the StackSet, the audit reports)."""
+        return self.delegated_administrator or self.management_account
+
 
 class VaultLockConfig(Section):
     """AWS Backup Vault Lock on the destination vault(s)."""
@@ -843,23 +850,6 @@ class DynamoDbExportConfig(Section):
         return None if value == "none" else value
 
 
-# botocore's backup model: BackupJobState, CopyJobState and RestoreJobStatus. Backup and copy
-# job events report `detail.state`, restore job events `detail.status` (AWS Backup Developer
-# Guide, "Monitoring AWS Backup events using Amazon EventBridge").
-BACKUP_JOB_STATES = (
-    "CREATED",
-    "PENDING",
-    "RUNNING",
-    "ABORTING",
-    "ABORTED",
-    "COMPLETED",
-    "FAILED",
-    "EXPIRED",
-    "PARTIAL",
-)
-COPY_JOB_STATES = ("CREATED", "RUNNING", "COMPLETED", "FAILED", "PARTIAL")
-RESTORE_JOB_STATUSES = ("PENDING", "RUNNING", "COMPLETED", "ABORTED", "FAILED")
-JOB_STATES = tuple(dict.fromkeys((*BACKUP_JOB_STATES, *COPY_JOB_STATES, *RESTORE_JOB_STATUSES)))
 DEFAULT_ALERT_STATES = ("FAILED", "ABORTED", "EXPIRED", "PARTIAL")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

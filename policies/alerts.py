@@ -29,36 +29,29 @@ from policies.statements import (
     service_principal,
 )
 
+# botocore's backup model: BackupJobState, CopyJobState and RestoreJobStatus. Backup and copy
+# job events report `detail.state`, restore job events `detail.status` (AWS Backup Developer
+# Guide, "Monitoring AWS Backup events using Amazon EventBridge").
+BACKUP_JOB_STATES = (
+    "CREATED",
+    "PENDING",
+    "RUNNING",
+    "ABORTING",
+    "ABORTED",
+    "COMPLETED",
+    "FAILED",
+    "EXPIRED",
+    "PARTIAL",
+)
+COPY_JOB_STATES = ("CREATED", "RUNNING", "COMPLETED", "FAILED", "PARTIAL")
+RESTORE_JOB_STATUSES = ("PENDING", "RUNNING", "COMPLETED", "ABORTED", "FAILED")
+# Every state any job type has: what `monitoring.states` may name.
+JOB_STATES = tuple(dict.fromkeys((*BACKUP_JOB_STATES, *COPY_JOB_STATES, *RESTORE_JOB_STATUSES)))
 # (name, detail-type, the field that holds its state, the states it has)
 JOB_TYPES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    (
-        "backup",
-        "Backup Job State Change",
-        "state",
-        (
-            "CREATED",
-            "PENDING",
-            "RUNNING",
-            "ABORTING",
-            "ABORTED",
-            "COMPLETED",
-            "FAILED",
-            "EXPIRED",
-            "PARTIAL",
-        ),
-    ),
-    (
-        "copy",
-        "Copy Job State Change",
-        "state",
-        ("CREATED", "RUNNING", "COMPLETED", "FAILED", "PARTIAL"),
-    ),
-    (
-        "restore",
-        "Restore Job State Change",
-        "status",
-        ("PENDING", "RUNNING", "COMPLETED", "ABORTED", "FAILED"),
-    ),
+    ("backup", "Backup Job State Change", "state", BACKUP_JOB_STATES),
+    ("copy", "Copy Job State Change", "state", COPY_JOB_STATES),
+    ("restore", "Restore Job State Change", "status", RESTORE_JOB_STATUSES),
 )
 # EventBridge: a resource policy of an event bus is at most 10,240 characters
 # (EventBridge User Guide, "Amazon EventBridge quotas").

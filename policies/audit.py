@@ -15,12 +15,12 @@ Backup resource types in an account and Region, its framework reports nothing (s
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from policies.arns import iam_role, s3_bucket
+from policies.restore import name_stem
 from policies.s3 import tls_only
 from policies.statements import PolicyDocument, document
 
@@ -50,8 +50,9 @@ class Control:
 
 
 def audit_name(prefix: str, suffix: str) -> str:
-    """`<prefix>_<suffix>` with every character AWS refuses in these names as `_`."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", f"{prefix}_{suffix}")
+    """`<prefix>_<suffix>` with every character AWS refuses in these names as `_` (the same
+    rule as restore testing names: letters, digits and underscores)."""
+    return f"{name_stem(prefix)}_{suffix}"
 
 
 def member_controls(
