@@ -32,6 +32,7 @@ from components.source_account import SourceAccount, SourceAccountArgs
 from policies import arns
 from policies.alerts import alarm_rule, bus_policy, failure_rules
 from policies.audit import (
+    REPORT_PLANS,
     Control,
     audit_name,
     destination_controls,
@@ -441,10 +442,7 @@ def deploy_audit(config: StackConfig, providers: ProviderRegistry) -> list[pulum
             organization_units=units,
             regions=regions,
         )
-        for suffix, template in (
-            ("control_compliance", "CONTROL_COMPLIANCE_REPORT"),
-            ("copy_jobs", "COPY_JOB_REPORT"),
-        )
+        for suffix, template in REPORT_PLANS
     ]
     reports = AuditReports(
         "audit-reports",

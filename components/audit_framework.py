@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from policies.audit import Control
+from policies.audit import FRAMEWORK_DESCRIPTION, Control
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class AuditFramework(pulumi.ComponentResource):
                 f"{name}-{region}",
                 region=region,
                 name=args.framework_name,
-                description="Backups are encrypted and copied to the central backup account",
+                description=FRAMEWORK_DESCRIPTION,
                 controls=[
                     aws.backup.FrameworkControlArgs(
                         name=control.name,

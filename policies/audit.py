@@ -31,7 +31,12 @@ VAULT_LOCK = "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK"
 # Frameworks and report plans: 1-256 characters, a letter first, then letters, digits and
 # underscores (API reference, CreateFramework and CreateReportPlan: `[a-zA-Z][_a-zA-Z0-9]*`).
 MAX_AUDIT_NAME = 256
-REPORT_TEMPLATES = ("CONTROL_COMPLIANCE_REPORT", "COPY_JOB_REPORT")
+FRAMEWORK_DESCRIPTION = "Backups are encrypted and copied to the central backup account"
+# The report plans: (name suffix, report template).
+REPORT_PLANS = (
+    ("control_compliance", "CONTROL_COMPLIANCE_REPORT"),
+    ("copy_jobs", "COPY_JOB_REPORT"),
+)
 # The Backup Audit Manager service-linked role writes the reports.
 REPORTS_SERVICE_LINKED_ROLE = (
     "aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports"

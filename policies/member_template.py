@@ -28,7 +28,7 @@ from typing import Any
 
 from policies import arns
 from policies.alerts import FailureRule, forwarder_permissions, forwarder_trust_policy
-from policies.audit import Control, framework_controls_template
+from policies.audit import FRAMEWORK_DESCRIPTION, Control, framework_controls_template
 from policies.backup import copy_back_vault_policy
 from policies.cloudformation import find_in_map, get_att, ref, resource, sub
 from policies.doctor import doctor_permissions, doctor_trust_policy
@@ -435,8 +435,7 @@ def member_template(args: MemberTemplateArgs) -> dict[str, Any]:
             "AWS::Backup::Framework",
             {
                 "FrameworkName": args.audit.framework_name,
-                "FrameworkDescription": "Backups are encrypted and copied to the central backup "
-                "account",
+                "FrameworkDescription": FRAMEWORK_DESCRIPTION,
                 "FrameworkControls": framework_controls_template(args.audit.controls),
             },
         )
