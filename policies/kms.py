@@ -38,7 +38,7 @@ from policies.statements import (
 # only. Copies into the destination are performed by the destination account's service-linked
 # role (Developer Guide, "Creating backup copies across AWS accounts"), so the source accounts
 # get the seed template's "use of the key" minus what reads the copies back (Decrypt,
-# ReEncryptFrom): those exist only with copy back, for the service-linked role alone.
+# ReEncryptFrom): those exist only with copy back (`copy_back_statements`).
 COPY_CRYPTO_ACTIONS = [
     "kms:DescribeKey",
     "kms:Encrypt",
@@ -68,7 +68,7 @@ BACKUP_SERVICE_LINKED_ROLE = "aws-service-role/backup.amazonaws.com/AWSServiceRo
 # service; its managed policy (AWSBackupServiceLinkedRolePolicyForBackup) allows DescribeKey,
 # and ListGrants, ReEncryptFrom, GenerateDataKeyWithoutPlaintext and CreateGrant through
 # `ec2.*`, `rds.*` and `fsx.*` (AWS Managed Policy Reference).
-COPY_BACK_SERVICES = ("backup", "ec2", "fsx", "rds")
+COPY_BACK_SERVICES = (*COPY_SERVICES, "fsx")
 COPY_BACK_SNAPSHOT_ACTIONS = [
     "kms:DescribeKey",
     "kms:GenerateDataKeyWithoutPlaintext",
