@@ -184,9 +184,14 @@ def forwarder_permissions(bus_arn: str) -> PolicyDocument:
 def topic_key_policy(account_id: str) -> PolicyDocument:
     """Administration at home; EventBridge may encrypt messages for the topic.
 
-    Amazon SNS Developer Guide, "Configuring AWS KMS permissions" → "Enable compatibility
-    between event sources from AWS services and encrypted topics": the key policy must let
-    `events.amazonaws.com` use `kms:GenerateDataKey*` and `kms:Decrypt`.
+    Amazon SNS Developer Guide, "Key management" → "Enable compatibility between event
+    sources from AWS services and encrypted topics": the key policy must let
+    `events.amazonaws.com` use `kms:GenerateDataKey*` and `kms:Decrypt`, and adding
+    `aws:SourceAccount`, `aws:SourceArn` or `aws:SourceOrgID` to that key policy statement is
+    not supported for EventBridge to encrypted topics: the request KMS evaluates does not
+    carry them, so such a condition denies every alert. The statement therefore has no
+    condition; who may publish is confined by the topic policy (`topic_policy`: only the
+    central rules, by `aws:SourceArn`), which AWS supports for this hop.
     """
     return document(
         key_administration(account_id),
@@ -196,7 +201,6 @@ def topic_key_policy(account_id: str) -> PolicyDocument:
             "Principal": service_principal("events"),
             "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
             "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
         },
     )
 

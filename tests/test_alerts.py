@@ -312,3 +312,53 @@ def test_without_a_delegate_alerts_gather_in_the_destination_account() -> None:
 
     [bus] = run.of_type("aws:cloudwatch/eventBus:EventBus")
     assert bus.account_id == "222222222222"
+
+
+def _alert_topic_key_policy(run: OfflineRun) -> dict[str, Any]:
+    [key] = [k for k in run.of_type("aws:kms/key:Key") if k.parent_name == "alerts-topic"]
+    policy: dict[str, Any] = json.loads(key.inputs["policy"])
+    return policy
+
+
+@pytest.mark.parametrize("action", ["kms:GenerateDataKey", "kms:Decrypt"])
+def test_eventbridge_can_encrypt_for_the_topic_with_the_context_it_sends(
+    prod_run: OfflineRun, action: str
+) -> None:
+    """The hop central rule -> encrypted topic: EventBridge calls KMS as `events.amazonaws.com`.
+
+    Amazon SNS Developer Guide, "Key management" → "Enable compatibility between event sources
+    from AWS services and encrypted topics": `aws:SourceAccount`, `aws:SourceArn` and
+    `aws:SourceOrgID` in the key policy are not supported for EventBridge to encrypted topics,
+    so the request KMS evaluates carries none of them. A key statement that requires one is
+    never satisfied and no alert is ever delivered.
+    """
+    policy = _alert_topic_key_policy(prod_run)
+    key_arn = "arn:aws:kms:ap-southeast-2:888888888888:key/alerts"
+
+    assert allows(policy, Request("events.amazonaws.com", action, key_arn))
+    # Nobody else gets the key through that statement: another service, another account.
+    assert not allows(policy, Request("sns.amazonaws.com", action, key_arn))
+    assert not allows(policy, Request("arn:aws:iam::444444444444:role/Anyone", action, key_arn))
+
+
+def test_the_topic_policy_confines_publishing_to_the_central_rules(prod_run: OfflineRun) -> None:
+    """Where AWS supports `aws:SourceArn` for this hop: the topic policy, not the key policy."""
+    [policy] = prod_run.of_type("aws:sns/topicPolicy:TopicPolicy")
+    [topic] = prod_run.of_type("aws:sns/topic:Topic")
+    document = json.loads(policy.inputs["policy"])
+    topic_arn = f"arn:aws:sns:ap-southeast-2:888888888888:{topic.name}"
+    [rule] = [
+        r
+        for r in prod_run.of_type("aws:cloudwatch/eventRule:EventRule")
+        if r.parent_name == "alerts" and r.account_id == "888888888888"
+    ][:1]
+    rule_arn = f"arn:aws:events:ap-southeast-2:888888888888:rule/{rule.inputs['name']}"
+    foreign_rule = rule_arn.replace("888888888888", "444444444444")
+
+    def publish(source_arn: str | None) -> Request:
+        context = {"aws:SourceArn": source_arn} if source_arn else {}
+        return Request("events.amazonaws.com", "sns:Publish", topic_arn, context)
+
+    assert allows(document, publish(rule_arn))
+    assert not allows(document, publish(foreign_rule))
+    assert not allows(document, publish(None))

@@ -30,12 +30,25 @@ class Request:
     context: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def is_service(self) -> bool:
+        """True for a service principal (`events.amazonaws.com`), which has no ARN."""
+        return not self.principal_arn.startswith("arn:")
+
+    @property
     def account(self) -> str:
-        """The principal's account (fifth field of its ARN)."""
-        return self.principal_arn.split(":")[4]
+        """The principal's account (fifth field of its ARN); '' for a service principal."""
+        return "" if self.is_service else self.principal_arn.split(":")[4]
 
     def context_with_defaults(self) -> dict[str, Any]:
-        """The request context, with the keys AWS always sets for a signed request."""
+        """The request context, with the keys AWS always sets for a signed request.
+
+        A service principal (a call "made directly by an AWS service principal") gets none of
+        them here: which keys such a call carries differs by service and hop (IAM User Guide,
+        "AWS global condition context keys", each key's Availability), so the test states
+        them in `context`.
+        """
+        if self.is_service:
+            return dict(self.context)
         return {
             "aws:PrincipalArn": self.principal_arn,
             "aws:PrincipalAccount": self.account,
@@ -56,6 +69,8 @@ def _principal_matches(principal: Any, request: Request) -> bool:
         return True
     if not isinstance(principal, Mapping):
         return False
+    if request.is_service:
+        return request.principal_arn in _as_list(principal.get("Service", []))
     for arn in _as_list(principal.get("AWS", [])):
         if arn == "*" or arn == request.principal_arn:
             return True
