@@ -61,7 +61,7 @@ from policies.member_template import (
 from policies.organizations import backup_policy_delegation, delegation_resource_policy
 from policies.restore import plan_name, role_name, role_policies, selection_name
 from policies.s3 import BucketPolicyTooLargeError, check_bucket_policy_size, export_bucket_policy
-from policies.statements import OrganizationScope, PolicyDocument
+from policies.statements import OrganizationScope, PolicyDocument, RoleScope
 from providers import ProviderRegistry
 from stack_config import (
     AccountAccess,
@@ -109,23 +109,46 @@ def organization_backup_policy(config: StackConfig) -> str:
         raise ConfigError([f"backupPlan: {error}"]) from None
 
 
-def member_scope(config: StackConfig) -> OrganizationScope | None:
-    """Who may copy into the destination (and write exports) when it is not a list of accounts.
+def targets_root(config: StackConfig) -> bool:
+    """True when the backup policy is attached to the organization's root (every account)."""
+    return any(target.startswith("r-") for target in config.organization.policy_targets)
 
-    `allowCopiesFrom: organization`: the whole organization. In stackSets mode the member
-    accounts are whoever is under the targeted OUs, known only to AWS: the organization, or
-    its targeted OUs when no root is targeted (`aws:PrincipalOrgPaths`). Otherwise None: the
-    named source accounts.
+
+def copy_in_scope(config: StackConfig) -> RoleScope:
+    """Who may copy into the central vaults: the backup service role the policy names, in the
+    accounts `destination.allowCopiesFrom` chooses (`StackConfig.copies_from`).
+
+    `accounts`: the source accounts. `policyTargets`: the union of the accounts under the
+    targeted OUs (`aws:PrincipalOrgPaths`), the targeted accounts and the source accounts; a
+    targeted root is the whole organization. `organization`: every account of the
+    organization, only when a stack file says so.
     """
     organization = config.organization
-    if config.destination.allow_copies_from == "organization":
-        return OrganizationScope(organization.id)
-    if organization.member_deployment == "stackSets":
-        targets = organization.policy_targets
-        if any(target.startswith("r-") for target in targets):
-            return OrganizationScope(organization.id)
-        return OrganizationScope(organization.id, tuple(targets))
-    return None
+    role = (config.backup_plan.service_role_name,)
+    sources = tuple(source.account_id for source in config.source_accounts)
+    choice = config.copies_from
+    if choice == "organization" or (choice == "policyTargets" and targets_root(config)):
+        return RoleScope(organization.id, role, whole_organization=True)
+    if choice == "accounts":
+        return RoleScope(organization.id, role, account_ids=sources)
+    targets = organization.policy_targets
+    accounts = {target for target in targets if target.isdigit()} | set(sources)
+    units = tuple(sorted(target for target in targets if target.startswith("ou-")))
+    return RoleScope(organization.id, role, account_ids=tuple(sorted(accounts)), ou_ids=units)
+
+
+def copy_back_scope(config: StackConfig) -> RoleScope:
+    """The accounts that hold a source vault (copies back go there) and their backup service
+    role: the prepared accounts in providers mode, the StackSet's members in stackSets mode."""
+    organization = config.organization
+    role = (config.backup_plan.service_role_name,)
+    members = stack_set_members_scope(config)
+    if members is None:
+        prepared = tuple(member.access.account_id for member in prepared_accounts(config))
+        return RoleScope(organization.id, role, account_ids=prepared)
+    return RoleScope(
+        organization.id, role, ou_ids=members.ou_ids, whole_organization=not members.ou_ids
+    )
 
 
 def global_settings(config: StackConfig) -> dict[str, str] | None:
@@ -171,7 +194,7 @@ def prepared_accounts(config: StackConfig) -> list[PreparedAccount]:
             PreparedAccount(source.account, source.regions, source.manage_region_settings)
             for source in config.source_accounts
         ]
-    if any(target.startswith("r-") for target in organization.policy_targets):
+    if targets_root(config):
         return [PreparedAccount(organization.management_account, config.backup_plan.regions, False)]
     return []
 
@@ -302,7 +325,6 @@ def deploy_monitoring(config: StackConfig, providers: ProviderRegistry) -> list[
     organization = config.organization
     prepared = prepared_accounts(config)
     named = sorted({config.destination.account_id, *(p.access.account_id for p in prepared)})
-    stack_sets = organization.member_deployment == "stackSets"
     hub = AlertHub(
         "alerts",
         AlertHubArgs(
@@ -312,7 +334,7 @@ def deploy_monitoring(config: StackConfig, providers: ProviderRegistry) -> list[
             bus_policy=bus_policy(
                 bus[2],
                 organization.id,
-                member_scope(config) if stack_sets else None,
+                stack_set_members_scope(config),
                 named,
             ),
             key_alias=f"alias/{prefix}-backup-alerts",
@@ -401,7 +423,7 @@ def report_coverage(config: StackConfig) -> tuple[list[str], list[str], list[str
     """
     targets = config.organization.policy_targets
     regions = sorted({*config.backup_plan.regions, *config.destination.regions})
-    if any(target.startswith("r-") for target in targets):
+    if targets_root(config):
         return ["ROOT"], [], regions
     accounts = sorted({t for t in targets if t.isdigit()} | {config.destination.account_id})
     return accounts, sorted(t for t in targets if t.startswith("ou-")), regions
@@ -467,17 +489,12 @@ def destination_key_policies(config: StackConfig) -> dict[str, PolicyDocument]:
     """Region -> the destination vault key's policy; one KMS would refuse for its size is a
     config error."""
     destination = config.destination
-    policies = {
-        region: destination_key_policy(
-            destination.account_id,
-            region,
-            [p.access.account_id for p in prepared_accounts(config)],
-            member_scope(config),
-            copy_back=destination.allow_copy_back,
-            copy_back_organization=stack_set_members_scope(config),
-        )
-        for region in destination.regions
-    }
+    policy = destination_key_policy(
+        destination.account_id,
+        copy_in_scope(config),
+        copy_back_scope(config) if destination.allow_copy_back else None,
+    )
+    policies = {region: policy for region in destination.regions}
     try:
         for policy in policies.values():
             check_key_policy_size(policy)
@@ -499,8 +516,7 @@ def deploy_destination(
             key_alias=f"alias/{config.name_prefix}-central-vault",
             regions=destination.regions,
             provider=providers.get(destination.account, destination.region),
-            source_account_ids=[p.access.account_id for p in prepared_accounts(config)],
-            organization=member_scope(config),
+            copiers=copy_in_scope(config),
             vault_lock=destination.vault_lock,
             key_policies=key_policies,
         ),
@@ -748,10 +764,14 @@ def export_writers(config: StackConfig) -> dict[str, list[str]]:
 
 def stack_set_members_scope(config: StackConfig) -> OrganizationScope | None:
     """stackSets mode: the organization scope of the member accounts the StackSet prepares
-    (export writers, copy-back targets); None in providers mode, where they are named."""
-    if config.organization.member_deployment != "stackSets":
+    (the alert bus, export writers, copy-back targets): the organization when a root is
+    targeted, else its targeted OUs. None in providers mode, where they are named."""
+    organization = config.organization
+    if organization.member_deployment != "stackSets":
         return None
-    return member_scope(config) or OrganizationScope(config.organization.id)
+    if targets_root(config):
+        return OrganizationScope(organization.id)
+    return OrganizationScope(organization.id, tuple(organization.policy_targets))
 
 
 def export_bucket_policy_document(

@@ -117,7 +117,7 @@ LOG_RETENTION_DAYS: tuple[int, ...] = (
     *(1827, 2192, 2557, 2922, 3288, 3653),
 )
 
-CopyAccess = Literal["accounts", "organization"]
+CopyAccess = Literal["accounts", "policyTargets", "organization"]
 MemberDeployment = Literal["providers", "stackSets"]
 LockMode = Literal["governance", "compliance"]
 ExportFormat = Literal["DYNAMODB_JSON", "ION"]
@@ -636,10 +636,13 @@ class DestinationConfig(AccountAccess):
     dr_region: Region | None = Field(
         default=None, description="A second vault, key and copy action in this Region"
     )
-    allow_copies_from: CopyAccess = Field(
-        default="accounts",
-        description="accounts: only sourceAccounts may copy in; organization: any account of "
-        "the organization",
+    allow_copies_from: CopyAccess | None = Field(
+        default=None,
+        description="Accounts whose backup service role may copy into the central vaults. "
+        "accounts: the sourceAccounts (the default in providers mode); policyTargets: every "
+        "account under the targeted OUs, and the targeted and source accounts (the default in "
+        "stackSets mode); organization: every account of the organization, an explicit "
+        "opt-in (docs/architecture.md, Who may copy in)",
     )
     vault_lock: VaultLockConfig | None = Field(default=None, description="Vault Lock")
     allow_copy_back: Bool = Field(
@@ -1109,6 +1112,15 @@ class StackConfig:
         return f"{self.name_prefix}-{self.backup_plan.name}"
 
     @property
+    def copies_from(self) -> CopyAccess:
+        """`destination.allowCopiesFrom`, or its default: the source accounts in providers mode,
+        the policy's targets in stackSets mode (which lists no source accounts)."""
+        chosen = self.destination.allow_copies_from
+        if chosen is not None:
+            return chosen
+        return "accounts" if self.organization.member_deployment == "providers" else "policyTargets"
+
+    @property
     def monitoring_access(self) -> AccountAccess | None:
         """Where alerts are gathered: `monitoring.accountId`, else the delegated administrator,
         else the destination account; reached with the roles another section gives that
@@ -1403,6 +1415,17 @@ def _cross_section_rules(
                 f"destination.vaultLock.maxRetentionDays ({lock.max_retention_days}): the locked "
                 "vault would refuse every copy"
             )
+    if (
+        organization is not None
+        and destination is not None
+        and organization.member_deployment == "stackSets"
+        and destination.allow_copies_from == "accounts"
+    ):
+        yield (
+            "destination.allowCopiesFrom: accounts admits the sourceAccounts, which "
+            "memberDeployment: stackSets has none of: use policyTargets (the default there) or "
+            "remove the key"
+        )
     source_ids = None if sources is None else {source.account_id for source in sources}
     if organization is not None:
         for index, target in enumerate(organization.policy_targets):

@@ -12,7 +12,7 @@ import pulumi_aws as aws
 from components.customer_managed_key import CustomerManagedKey, CustomerManagedKeyArgs
 from policies import arns
 from policies.backup import vault_access_policy
-from policies.statements import OrganizationScope, PolicyDocument
+from policies.statements import PolicyDocument, RoleScope
 from stack_config import VaultLockConfig
 
 
@@ -26,10 +26,8 @@ class DestinationAccountArgs:
     # The primary Region first, then the DR Region if any.
     regions: Sequence[str]
     provider: aws.Provider
-    source_account_ids: Sequence[str]
-    # Set: any account of this organization (or of its OUs) may copy in; None: only
-    # `source_account_ids`.
-    organization: OrganizationScope | None
+    # The backup service role, in the accounts that may copy in.
+    copiers: RoleScope
     vault_lock: VaultLockConfig | None
     # Region -> the policy of the vault key there; built (and checked against KMS's size
     # limit) by the caller before anything is declared.
@@ -75,9 +73,7 @@ class DestinationAccount(pulumi.ComponentResource):
                 backup_vault_name=vault.name,
                 policy=json.dumps(
                     vault_access_policy(
-                        arns.backup_vault(region, args.account_id, args.vault_name),
-                        args.source_account_ids,
-                        args.organization,
+                        arns.backup_vault(region, args.account_id, args.vault_name), args.copiers
                     )
                 ),
                 opts=child,

@@ -13,11 +13,11 @@ from typing import Any
 
 from policies.arns import PARTITION, account_root
 from policies.statements import (
-    OrganizationScope,
     PolicyDocument,
+    RoleScope,
     aws_principals,
     document,
-    organization_condition,
+    scoped_allows,
 )
 
 # AWS Organizations quota: "Maximum size of a policy document: ... Backup policies: 10,000 characters".
@@ -34,17 +34,17 @@ class PolicyTooLargeError(ValueError):
     """The rendered backup policy exceeds what AWS Organizations accepts."""
 
 
-def vault_access_policy(
-    vault_arn: str,
-    source_account_ids: Sequence[str],
-    organization: OrganizationScope | None = None,
-) -> PolicyDocument:
-    """Lets the source accounts (or every account of the organization) copy into this vault.
+def vault_access_policy(vault_arn: str, copiers: RoleScope) -> PolicyDocument:
+    """Lets the source accounts' backup service role (in the accounts of `copiers`) copy into
+    this vault. Nothing else: no read, no delete, no policy changes.
 
-    Nothing else: no read, no delete, no policy changes.
+    A copy job runs as the IAM role of the plan that made the recovery point, which the
+    backup policy names (`iam_role_arn`), so that role is the principal the vault's policy
+    sees; "The absence of this policy will deny attempts to copy into the destination
+    account" (AWS Backup Developer Guide, "Creating backup copies across AWS accounts").
     """
     return document(
-        _copy_into("AllowCopiesFromSourceAccounts", vault_arn, source_account_ids, organization)
+        *scoped_allows("AllowCopiesFromSourceBackupRoles", COPY_INTO_VAULT, vault_arn, copiers)
     )
 
 
@@ -58,28 +58,14 @@ def copy_back_vault_policy(vault_arn: str, destination_account_id: str) -> Polic
     vault is refused unless its access policy allows `backup:CopyIntoBackupVault` (same page).
     """
     return document(
-        _copy_into("AllowCopiesBackFromDestinationAccount", vault_arn, [destination_account_id])
+        {
+            "Sid": "AllowCopiesBackFromDestinationAccount",
+            "Effect": "Allow",
+            "Principal": aws_principals([account_root(destination_account_id)]),
+            "Action": COPY_INTO_VAULT,
+            "Resource": vault_arn,
+        }
     )
-
-
-def _copy_into(
-    sid: str,
-    vault_arn: str,
-    account_ids: Sequence[str],
-    organization: OrganizationScope | None = None,
-) -> dict[str, Any]:
-    statement: dict[str, Any] = {
-        "Sid": sid,
-        "Effect": "Allow",
-        "Action": COPY_INTO_VAULT,
-        "Resource": vault_arn,
-    }
-    if organization is not None:
-        statement["Principal"] = {"AWS": "*"}
-        statement["Condition"] = organization_condition(organization)
-    else:
-        statement["Principal"] = aws_principals([account_root(a) for a in account_ids])
-    return statement
 
 
 def _assign(value: Any) -> dict[str, Any]:

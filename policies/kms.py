@@ -22,23 +22,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from policies.arns import account_root, iam_role
 from policies.statements import (
-    OrganizationScope,
     PolicyDocument,
+    RoleScope,
     Statement,
     aws_principals,
     document,
-    organization_condition,
+    merge_conditions,
+    scoped_allows,
 )
 
-# What a source account may do with the destination vault key for a copy into it: write-side
-# only. Copies into the destination are performed by the destination account's service-linked
-# role (Developer Guide, "Creating backup copies across AWS accounts"), so the source accounts
-# get the seed template's "use of the key" minus what reads the copies back (Decrypt,
-# ReEncryptFrom): those exist only with copy back (`copy_back_statements`).
+# What the source accounts' backup service role may do with the destination vault key when a
+# copy lands in the central vault: write-side only (reading copies back exists only with copy
+# back, `copy_back_statements`). The role works through grants: it creates a grant for AWS
+# Backup on the key, and AWS Backup uses the key under that grant. AWS's key policy for copies
+# into a vault on a customer managed key in another account (AWS Backup Developer Guide,
+# "Logically air-gapped vault", "Key policy for copy/restore") admits the source copy role for
+# key use through `backup.*.amazonaws.com` and for `kms:CreateGrant` with
+# `kms:GrantIsForAWSResource`. What the role can actually call is also bounded by its own
+# managed policy, AWSBackupServiceRolePolicyForBackup (AWS Managed Policy Reference): DescribeKey,
+# CreateGrant for AWS resources, and data-key calls only through DynamoDB and EC2 (EBS).
 COPY_CRYPTO_ACTIONS = [
     "kms:DescribeKey",
     "kms:Encrypt",
@@ -50,9 +57,14 @@ BACKUP_KEY_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
 # Grants let AWS Backup and the storage services use the key on the account's behalf.
 GRANT_ACTIONS = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
 GRANT_FOR_AWS_RESOURCE = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
-# Services that use the destination key when they write a copy in its Region: AWS Backup for
-# fully managed types, EC2 for EBS/EC2, RDS for RDS, Aurora, DocumentDB and Neptune.
-COPY_SERVICES = ("backup", "ec2", "rds")
+# Services through which the source accounts' backup service role reaches the destination key
+# for a copy into the central vault: AWS Backup (every fully managed type) and EC2 (the
+# managed policy's EBS data-key calls). Not RDS: the role's managed policy allows it no key
+# use through RDS, and snapshot copies of RDS, Aurora, DocumentDB and Neptune are written by
+# the destination account's own AWS Backup service-linked role ("The act of copying is
+# performed by your destination account's service linked role", Developer Guide, "Creating
+# backup copies across AWS accounts"), which the key's administration statement covers.
+COPY_SERVICES = ("backup", "ec2")
 # What the destination account's AWS Backup service-linked role needs on a workload's key to
 # copy a snapshot-based recovery point out of the account (the key stays the resource's).
 WORKLOAD_KEY_ACTIONS = [
@@ -68,7 +80,7 @@ BACKUP_SERVICE_LINKED_ROLE = "aws-service-role/backup.amazonaws.com/AWSServiceRo
 # service; its managed policy (AWSBackupServiceLinkedRolePolicyForBackup) allows DescribeKey,
 # and ListGrants, ReEncryptFrom, GenerateDataKeyWithoutPlaintext and CreateGrant through
 # `ec2.*`, `rds.*` and `fsx.*` (AWS Managed Policy Reference).
-COPY_BACK_SERVICES = (*COPY_SERVICES, "fsx")
+COPY_BACK_SERVICES = ("backup", "ec2", "fsx", "rds")
 COPY_BACK_SNAPSHOT_ACTIONS = [
     "kms:DescribeKey",
     "kms:GenerateDataKeyWithoutPlaintext",
@@ -76,8 +88,9 @@ COPY_BACK_SNAPSHOT_ACTIONS = [
     "kms:ReEncryptFrom",
 ]
 # Fully managed types (EFS, DynamoDB advanced backup, S3) are re-encrypted by AWS Backup, under
-# an identity AWS does not name: the receiving accounts get what the copy out gives the
-# destination on a source vault key (`source_key_policy`), limited to AWS Backup in the Region.
+# an identity AWS does not name: the receiving accounts' backup service role and AWS Backup
+# service-linked role get what the copy out gives the destination on a source vault key
+# (`source_key_policy`), through AWS Backup with the vault encryption context.
 VAULT_ENCRYPTION_CONTEXT = {
     "ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "aws:backup:backup-vault"}
 }
@@ -99,131 +112,102 @@ def key_administration(account_id: str) -> Statement:
     }
 
 
-def via_services(region: str, services: Sequence[str] = COPY_SERVICES) -> dict[str, Any]:
-    """`kms:ViaService` for these services in one Region (any of them)."""
-    names = sorted(f"{service}.{region}.amazonaws.com" for service in services)
-    return {"StringEquals": {"kms:ViaService": names[0] if len(names) == 1 else names}}
+def via_services(services: Sequence[str]) -> dict[str, Any]:
+    """`kms:ViaService` for these services in any Region (any of them).
 
-
-def _merge_conditions(*conditions: dict[str, Any] | None) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for condition in conditions:
-        for operator, keys in (condition or {}).items():
-            merged.setdefault(operator, {}).update(keys)
-    return merged
-
-
-def _use_by_others(
-    sid: str,
-    actions: Sequence[str],
-    account_ids: Sequence[str],
-    organization: OrganizationScope | None,
-    *conditions: dict[str, Any] | None,
-) -> Statement:
-    principal: dict[str, str | list[str]]
-    if organization is not None:
-        principal = {"AWS": "*"}
-        condition = _merge_conditions(*conditions, organization_condition(organization))
-    else:
-        principal = aws_principals([account_root(account_id) for account_id in account_ids])
-        condition = _merge_conditions(*conditions)
-    statement: Statement = {
-        "Sid": sid,
-        "Effect": "Allow",
-        "Principal": principal,
-        "Action": sorted(actions),
-        "Resource": "*",
-    }
-    if condition:
-        statement["Condition"] = condition
-    return statement
+    Every AWS example for AWS Backup keys matches the service with a Region wildcard and
+    `StringLike` (`backup.*.amazonaws.com`: Developer Guide, "Encryption for backups in AWS
+    Backup"; "Logically air-gapped vault", "Key policy for copy/restore"), in its own operator
+    block beside the `StringEquals` organization keys. A Region-pinned value would be unproven
+    for a cross-Region copy into the DR vault, whose request may come through the source
+    Region's endpoint.
+    """
+    names = sorted(f"{service}.*.amazonaws.com" for service in services)
+    return {"StringLike": {"kms:ViaService": names[0] if len(names) == 1 else names}}
 
 
 def destination_key_policy(
     destination_account_id: str,
-    region: str,
-    source_account_ids: Sequence[str],
-    organization: OrganizationScope | None = None,
-    copy_back: bool = False,
-    copy_back_organization: OrganizationScope | None = None,
+    copy_in: RoleScope,
+    copy_back: RoleScope | None = None,
 ) -> PolicyDocument:
-    """Policy of the destination vault key in `region`.
+    """Policy of a destination vault key (the same in every vault Region).
 
-    Administration stays in the destination account (whose AWS Backup service-linked role
-    performs the copies). The source accounts (each listed account, or with `organization`
-    every principal of that organization or of its OUs) may use the key only through the
-    services that write copies in this Region (`COPY_SERVICES`), and create grants only for
-    AWS resources.
+    Administration stays in the destination account, whose AWS Backup service-linked role
+    writes snapshot copies. `copy_in` (the source accounts' backup service role, in the
+    accounts that may copy in) may use the key only through the services that write copies
+    (`COPY_SERVICES`), and create grants only for AWS resources.
 
-    With `copy_back`, the accounts that have a source vault (`source_account_ids`, or those
-    of `copy_back_organization`) may read what this key encrypts back into their vaults, in
-    this Region only: their AWS Backup service-linked role, and no other principal of theirs,
-    through the storage services (snapshot-based types; the copy into a vault "is performed by
-    your destination account's service linked role", Developer Guide, "Creating backup copies
-    across AWS accounts"), and the accounts through AWS Backup with the vault encryption
-    context (fully managed types).
+    With `copy_back`, the accounts that have a source vault may read what this key encrypts
+    back into their vaults: their AWS Backup service-linked role through the storage services
+    (snapshot-based types), and their backup service role or service-linked role through AWS
+    Backup with the vault encryption context (fully managed types). No other principal of
+    theirs.
     """
-    through_copy_services = via_services(region)
+    through_copy_services = via_services(COPY_SERVICES)
     statements = [
         key_administration(destination_account_id),
-        _use_by_others(
-            "SourceAccountsEncryptCopies",
+        *scoped_allows(
+            "SourceBackupRolesEncryptCopies",
             COPY_CRYPTO_ACTIONS,
-            source_account_ids,
-            organization,
+            "*",
+            copy_in,
             through_copy_services,
         ),
-        _use_by_others(
-            "SourceAccountsGrantToAwsServicesOnly",
+        *scoped_allows(
+            "SourceBackupRolesGrantToAwsServicesOnly",
             GRANT_ACTIONS,
-            source_account_ids,
-            organization,
+            "*",
+            copy_in,
             GRANT_FOR_AWS_RESOURCE,
             through_copy_services,
         ),
     ]
-    if copy_back:
-        statements += copy_back_statements(region, source_account_ids, copy_back_organization)
+    if copy_back is not None:
+        statements += copy_back_statements(copy_back)
     return document(*statements)
 
 
-def copy_back_statements(
-    region: str, account_ids: Sequence[str], organization: OrganizationScope | None
-) -> list[Statement]:
-    """What copies back from the destination vault key into the source vaults need."""
-    backup_role = {"ArnLike": {"aws:PrincipalArn": iam_role("*", BACKUP_SERVICE_LINKED_ROLE)}}
-    through_storage = via_services(region, COPY_BACK_SERVICES)
-    through_backup = via_services(region, ("backup",))
+def copy_back_statements(receivers: RoleScope) -> list[Statement]:
+    """What copies back from the destination vault key into the source vaults need.
+
+    `receivers` names the accounts with a source vault and their backup service role; the
+    snapshot statements admit only those accounts' AWS Backup service-linked role.
+    """
+    service_linked = replace(receivers, role_names=(BACKUP_SERVICE_LINKED_ROLE,))
+    backup_roles = replace(
+        receivers, role_names=(*receivers.role_names, BACKUP_SERVICE_LINKED_ROLE)
+    )
+    through_storage = via_services(COPY_BACK_SERVICES)
+    through_backup = via_services(("backup",))
     return [
-        _use_by_others(
+        *scoped_allows(
             "SourceBackupRolesReadCopiesBack",
             COPY_BACK_SNAPSHOT_ACTIONS,
-            account_ids,
-            organization,
-            backup_role,
+            "*",
+            service_linked,
             through_storage,
         ),
-        _use_by_others(
+        *scoped_allows(
             "SourceBackupRolesGrantForCopiesBack",
             ["kms:CreateGrant"],
-            account_ids,
-            organization,
-            backup_role,
+            "*",
+            service_linked,
             GRANT_FOR_AWS_RESOURCE,
             through_storage,
         ),
-        _use_by_others(
-            "SourceAccountsCopyBackThroughAwsBackup",
+        *scoped_allows(
+            "SourceBackupRolesCopyBackThroughAwsBackup",
             BACKUP_KEY_ACTIONS,
-            account_ids,
-            organization,
+            "*",
+            backup_roles,
             through_backup,
         ),
-        _use_by_others(
-            "SourceAccountsGrantToAwsBackupForCopiesBack",
+        *scoped_allows(
+            "SourceBackupRolesGrantToAwsBackupForCopiesBack",
             ["kms:CreateGrant"],
-            account_ids,
-            organization,
+            "*",
+            backup_roles,
             GRANT_FOR_AWS_RESOURCE,
             through_backup,
             VAULT_ENCRYPTION_CONTEXT,
@@ -255,27 +239,26 @@ def source_key_policy(source_account_id: str, destination_account_id: str) -> Po
     GenerateDataKey, and CreateGrant only for AWS resources, through AWS Backup, with the
     vault encryption context.
     """
+    destination = aws_principals([account_root(destination_account_id)])
     return document(
         key_administration(source_account_id),
-        _use_by_others(
-            "DestinationAccountCopiesBackups",
-            BACKUP_KEY_ACTIONS,
-            [destination_account_id],
-            None,
-        ),
-        _use_by_others(
-            "DestinationAccountGrantsToAwsBackupOnly",
-            ["kms:CreateGrant"],
-            [destination_account_id],
-            None,
-            GRANT_FOR_AWS_RESOURCE,
-            {
-                "StringLike": {"kms:ViaService": "backup.*.amazonaws.com"},
-                "ForAnyValue:StringEquals": {
-                    "kms:EncryptionContextKeys": "aws:backup:backup-vault"
-                },
-            },
-        ),
+        {
+            "Sid": "DestinationAccountCopiesBackups",
+            "Effect": "Allow",
+            "Principal": destination,
+            "Action": sorted(BACKUP_KEY_ACTIONS),
+            "Resource": "*",
+        },
+        {
+            "Sid": "DestinationAccountGrantsToAwsBackupOnly",
+            "Effect": "Allow",
+            "Principal": destination,
+            "Action": ["kms:CreateGrant"],
+            "Resource": "*",
+            "Condition": merge_conditions(
+                GRANT_FOR_AWS_RESOURCE, via_services(("backup",)), VAULT_ENCRYPTION_CONTEXT
+            ),
+        },
     )
 
 
@@ -311,6 +294,6 @@ def workload_key_statements(destination_account_id: str) -> PolicyDocument:
             "Principal": principal,
             "Action": "kms:CreateGrant",
             "Resource": "*",
-            "Condition": _merge_conditions(only_backup_role, GRANT_FOR_AWS_RESOURCE),
+            "Condition": merge_conditions(only_backup_role, GRANT_FOR_AWS_RESOURCE),
         },
     )

@@ -94,10 +94,14 @@ def test_the_destination_keys_let_the_source_accounts_read_copies_back_and_nobod
             assert not allows(
                 policy, through("ec2", _key_use(admin, "kms:ReEncryptFrom", region, in_org))
             )
-            # Fully managed types: through AWS Backup.
-            assert allows(policy, _key_use(admin, "kms:Decrypt", region, in_org))
-        # allowCopiesFrom: organization admits copies in from anywhere in the organization, but
-        # copies back only reach the accounts this stack gave a source vault.
+            # Fully managed types: through AWS Backup, for the backup service role and the
+            # service-linked role only.
+            service_role = f"arn:aws:iam::{source}:role/aws-backup-copy-prod-backup-service"
+            assert allows(policy, _key_use(service_role, "kms:Decrypt", region, in_org))
+            assert allows(policy, _key_use(backup_role, "kms:Decrypt", region, in_org))
+            assert not allows(policy, _key_use(admin, "kms:Decrypt", region, in_org))
+        # allowCopiesFrom: policyTargets admits copies in from the targeted OU too, but copies
+        # back only reach the accounts this stack gave a source vault.
         stranger = f"arn:aws:iam::123123123123:{BACKUP_ROLE}"
         assert not allows(policy, _key_use(stranger, "kms:Decrypt", region, in_org))
         assert not allows(

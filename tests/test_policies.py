@@ -26,7 +26,7 @@ from policies.kms import (
     workload_key_statements,
 )
 from policies.organizations import backup_policy_delegation
-from policies.statements import OrganizationScope
+from policies.statements import RoleScope
 from tests.support.iam_eval import Request, allows
 from tests.support.org_policies import effective_policy, without_operators
 
@@ -51,155 +51,204 @@ def grants(policy: dict[str, Any]) -> dict[str, tuple[Any, frozenset[str], Any]]
 
 
 REGION = "ap-southeast-2"
-COPY_SERVICES = {
-    "StringEquals": {
-        "kms:ViaService": [
-            "backup.ap-southeast-2.amazonaws.com",
-            "ec2.ap-southeast-2.amazonaws.com",
-            "rds.ap-southeast-2.amazonaws.com",
-        ]
-    }
-}
+SERVICE_ROLE = "service-role/aws-backup-copy-prod-backup-service"
+SERVICE_LINKED_ROLE = "aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup"
+OU = "ou-ab12-11111111"
+KEY_ARN = f"arn:aws:kms:{REGION}:{DEST}:key/1234abcd"
+NAMED = RoleScope(ORG, (SERVICE_ROLE,), account_ids=tuple(SOURCES))
+UNDER_OU = RoleScope(ORG, (SERVICE_ROLE,), account_ids=(SOURCES[0],), ou_ids=(OU,))
+WHOLE = RoleScope(ORG, (SERVICE_ROLE,), whole_organization=True)
 
 
-def test_destination_key_admin_stays_home_and_sources_use_it_only_through_copy_services() -> None:
-    policy = grants(destination_key_policy(DEST, REGION, SOURCES))
-
-    assert policy["KeyAdministrationByOwningAccount"] == (
-        {"AWS": f"arn:aws:iam::{DEST}:root"},
-        frozenset({"kms:*"}),
-        None,
-    )
-    source_roots = [f"arn:aws:iam::{a}:root" for a in SOURCES]
-    assert policy["SourceAccountsEncryptCopies"] == (
-        {"AWS": source_roots},
-        # Write-side only: reading copies back is not theirs without allowCopyBack.
-        frozenset({"kms:Encrypt", "kms:ReEncryptTo", "kms:GenerateDataKey*", "kms:DescribeKey"}),
-        COPY_SERVICES,
-    )
-    assert policy["SourceAccountsGrantToAwsServicesOnly"] == (
-        {"AWS": source_roots},
-        frozenset({"kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"}),
-        {"Bool": {"kms:GrantIsForAWSResource": "true"}, **COPY_SERVICES},
-    )
-    assert len(policy) == 3
+def role(account: str, name: str = SERVICE_ROLE) -> str:
+    """The ARN AWS puts in `aws:PrincipalArn` for a session of this role (path included)."""
+    return f"arn:aws:iam::{account}:role/{name}"
 
 
-def test_destination_key_narrows_the_organization_to_copy_services_in_its_region() -> None:
-    policy = grants(destination_key_policy(DEST, "eu-west-1", SOURCES, OrganizationScope(ORG)))
-
-    for sid in ("SourceAccountsEncryptCopies", "SourceAccountsGrantToAwsServicesOnly"):
-        principal, _, condition = policy[sid]
-        assert principal == {"AWS": "*"}
-        assert condition["StringEquals"] == {
-            "aws:PrincipalOrgID": ORG,
-            "kms:ViaService": [
-                "backup.eu-west-1.amazonaws.com",
-                "ec2.eu-west-1.amazonaws.com",
-                "rds.eu-west-1.amazonaws.com",
-            ],
-        }
-    assert policy["SourceAccountsGrantToAwsServicesOnly"][2]["Bool"] == {
-        "kms:GrantIsForAWSResource": "true"
+def in_organization(*ous: str, organization: str = ORG) -> dict[str, Any]:
+    """The organization keys AWS sets for a principal of an account under these OUs."""
+    return {
+        "aws:PrincipalOrgID": organization,
+        "aws:PrincipalOrgPaths": [
+            f"{organization}/r-ab12/{ou}/" for ou in ous or ("ou-ab12-root0000",)
+        ],
     }
 
 
-BACKUP_ROLE = "role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup"
+def key_request(principal: str, action: str, service: str | None, **context: Any) -> Request:
+    """A request on the destination key, made through `service` (None: a direct call)."""
+    via = {"kms:ViaService": f"{service}.{REGION}.amazonaws.com"} if service else {}
+    return Request(principal, action, KEY_ARN, {**via, **context})
 
 
-def _key_request(principal: str, action: str, service: str, region: str = REGION) -> Request:
-    """A KMS request on the destination key that `service` makes for `principal`."""
-    return Request(
-        principal,
-        action,
-        f"arn:aws:kms:{region}:{DEST}:key/1234abcd",
-        {"kms:ViaService": f"{service}.{region}.amazonaws.com"},
+def grant_request(principal: str, service: str, **context: Any) -> Request:
+    """CreateGrant for an AWS resource, as AWS Backup or a storage service sends it."""
+    return key_request(
+        principal, "kms:CreateGrant", service, **{"kms:GrantIsForAWSResource": "true"}, **context
     )
+
+
+def test_the_destination_key_admits_copies_in_from_the_source_backup_role_only() -> None:
+    """Copy into the central vault: the source accounts' backup service role creates a grant for
+    AWS Backup and uses the key through AWS Backup (or EC2 for EBS); nobody else does."""
+    policy = destination_key_policy(DEST, NAMED)
+    source_role = role(SOURCES[0])
+
+    assert allows(policy, grant_request(source_role, "backup"))
+    assert allows(policy, key_request(source_role, "kms:DescribeKey", "backup"))
+    assert allows(policy, key_request(source_role, "kms:GenerateDataKey", "backup"))
+    assert allows(policy, key_request(source_role, "kms:GenerateDataKeyWithoutPlaintext", "ec2"))
+    # Another role of a source account; the backup role of an account that is not a source.
+    assert not allows(policy, grant_request(role(SOURCES[0], "Admin"), "backup"))
+    assert not allows(policy, grant_request(role("333333333333"), "backup"))
+    # Not through RDS (the role's policy allows it no key use there), not directly, not a grant
+    # for something other than an AWS resource, and no reading.
+    assert not allows(policy, grant_request(source_role, "rds"))
+    assert not allows(policy, key_request(source_role, "kms:GenerateDataKey", None))
+    assert not allows(policy, key_request(source_role, "kms:CreateGrant", "backup"))
+    for action in ("kms:Decrypt", "kms:ReEncryptFrom"):
+        for service in ("backup", "ec2", "rds"):
+            assert not allows(policy, key_request(source_role, action, service))
+
+
+def test_copies_in_from_targeted_ous_need_the_ou_path_and_the_backup_role() -> None:
+    policy = destination_key_policy(DEST, UNDER_OU)
+    member = role("777777777777")
+
+    assert allows(policy, grant_request(member, "backup", **in_organization(OU)))
+    # Deeper OUs under the targeted one count (aws:PrincipalOrgPaths holds the whole path).
+    deeper = {
+        **in_organization(OU),
+        "aws:PrincipalOrgPaths": [f"{ORG}/r-ab12/{OU}/ou-ab12-22222222/"],
+    }
+    assert allows(policy, grant_request(member, "backup", **deeper))
+    # The named account needs no OU.
+    assert allows(policy, grant_request(role(SOURCES[0]), "backup", **in_organization()))
+    # Outside the targeted OUs, in another organization, or another role: refused.
+    assert not allows(
+        policy, grant_request(member, "backup", **in_organization("ou-ab12-99999999"))
+    )
+    assert not allows(
+        policy, grant_request(member, "backup", **in_organization(OU, organization="o-zzzzzzzzzz"))
+    )
+    assert not allows(
+        policy, grant_request(role("777777777777", "Admin"), "backup", **in_organization(OU))
+    )
+
+
+def test_the_whole_organization_is_admitted_only_through_its_backup_role() -> None:
+    policy = destination_key_policy(DEST, WHOLE)
+
+    assert allows(policy, grant_request(role("777777777777"), "backup", **in_organization()))
+    assert not allows(
+        policy, grant_request(role("777777777777", "Admin"), "backup", **in_organization())
+    )
+    assert not allows(
+        policy,
+        grant_request(
+            role("777777777777"), "backup", **in_organization(organization="o-zzzzzzzzzz")
+        ),
+    )
+
+
+def test_via_service_is_matched_with_string_like_apart_from_the_organization_keys() -> None:
+    """AWS's examples match `kms:ViaService` with `StringLike` and a Region wildcard, in its own
+    operator block: a Region-pinned `StringEquals` value is unproven for a copy into the DR
+    Region, and `StringEquals` would compare the wildcard literally."""
+    for statement in destination_key_policy(DEST, UNDER_OU, UNDER_OU)["Statement"][1:]:
+        condition = statement["Condition"]
+        assert "kms:ViaService" not in condition.get("StringEquals", {}), statement["Sid"]
+        services = condition["StringLike"]["kms:ViaService"]
+        for service in [services] if isinstance(services, str) else services:
+            assert service.endswith(".*.amazonaws.com"), statement["Sid"]
+    # A copy whose request comes from the DR Region is admitted too.
+    dr_request = Request(
+        role(SOURCES[0]),
+        "kms:CreateGrant",
+        KEY_ARN,
+        {
+            "kms:ViaService": "backup.ap-southeast-1.amazonaws.com",
+            "kms:GrantIsForAWSResource": "true",
+        },
+    )
+    assert allows(destination_key_policy(DEST, NAMED), dr_request)
 
 
 def test_without_copy_back_no_source_principal_reads_the_central_copies() -> None:
-    policy = destination_key_policy(DEST, REGION, SOURCES)
+    policy = destination_key_policy(DEST, NAMED)
 
     for principal in (
-        f"arn:aws:iam::{SOURCES[0]}:{BACKUP_ROLE}",
-        f"arn:aws:iam::{SOURCES[0]}:role/Admin",
+        role(SOURCES[0], SERVICE_LINKED_ROLE),
+        role(SOURCES[0]),
+        role(SOURCES[0], "Admin"),
     ):
         for action in ("kms:Decrypt", "kms:ReEncryptFrom"):
-            for service in ("backup", "ec2", "rds"):
-                assert not allows(policy, _key_request(principal, action, service))
+            for service in ("backup", "ec2", "rds", "fsx"):
+                assert not allows(policy, key_request(principal, action, service))
 
 
-def _with(request: Request, **context: str) -> Request:
-    return Request(
-        request.principal_arn, request.action, request.resource, {**request.context, **context}
-    )
-
-
-def test_copy_back_of_snapshots_is_read_by_the_source_backup_role_only() -> None:
-    policy = destination_key_policy(DEST, REGION, SOURCES, copy_back=True)
-    backup_role = f"arn:aws:iam::{SOURCES[1]}:{BACKUP_ROLE}"
-    admin = f"arn:aws:iam::{SOURCES[1]}:role/Admin"
-    stranger = f"arn:aws:iam::333333333333:{BACKUP_ROLE}"
+def test_copy_back_of_snapshots_is_read_by_the_source_service_linked_role_only() -> None:
+    policy = destination_key_policy(DEST, NAMED, NAMED)
+    linked = role(SOURCES[1], SERVICE_LINKED_ROLE)
 
     # What the service-linked role's own policy lets it do through EC2, RDS and FSx.
     for service in ("ec2", "rds", "fsx"):
         for action in COPY_BACK_SNAPSHOT_ACTIONS:
-            assert allows(policy, _key_request(backup_role, action, service))
-        grant = _key_request(backup_role, "kms:CreateGrant", service)
-        assert allows(policy, _with(grant, **{"kms:GrantIsForAWSResource": "true"}))
-        assert not allows(policy, grant)
-        # Another role of the same account, another account, a call outside the services or
-        # from another Region: refused.
-        read = _key_request(backup_role, "kms:ReEncryptFrom", service)
-        assert not allows(policy, _key_request(admin, "kms:ReEncryptFrom", service))
-        assert not allows(policy, _key_request(stranger, "kms:ReEncryptFrom", service))
-        assert not allows(policy, Request(backup_role, read.action, read.resource))
-        assert not allows(policy, _key_request(backup_role, read.action, service, "eu-west-1"))
+            assert allows(policy, key_request(linked, action, service))
+        assert allows(policy, grant_request(linked, service))
+        assert not allows(policy, key_request(linked, "kms:CreateGrant", service))
+        # Another role of the same account, another account's linked role, a direct call.
+        assert not allows(
+            policy, key_request(role(SOURCES[1], "Admin"), "kms:ReEncryptFrom", service)
+        )
+        assert not allows(
+            policy,
+            key_request(role("333333333333", SERVICE_LINKED_ROLE), "kms:ReEncryptFrom", service),
+        )
+        assert not allows(policy, key_request(role(SOURCES[1]), "kms:ReEncryptFrom", service))
+    assert not allows(policy, key_request(linked, "kms:ReEncryptFrom", None))
 
 
-def test_copy_back_of_fully_managed_types_goes_through_aws_backup_with_the_vault_context() -> None:
-    policy = destination_key_policy(DEST, REGION, SOURCES, copy_back=True)
-    source_principal = f"arn:aws:iam::{SOURCES[0]}:role/Admin"
+def test_copy_back_of_fully_managed_types_goes_through_aws_backup_for_the_backup_roles_only() -> (
+    None
+):
+    policy = destination_key_policy(DEST, NAMED, NAMED)
 
-    # Like the copy out on a source vault key (source_key_policy): the accounts, through AWS
-    # Backup in this Region only; reading never through EC2/RDS, never directly.
-    for action in ("kms:Decrypt", "kms:GenerateDataKey"):
-        assert allows(policy, _key_request(source_principal, action, "backup"))
-    assert not allows(policy, _key_request(source_principal, "kms:Decrypt", "ec2"))
-    assert not allows(policy, Request(source_principal, "kms:Decrypt", "*"))
-    assert not allows(policy, _key_request(source_principal, "kms:Decrypt", "backup", "eu-west-1"))
-    assert not allows(
-        policy, _key_request("arn:aws:iam::333333333333:root", "kms:Decrypt", "backup")
-    )
+    # The backup service role and the service-linked role, through AWS Backup only.
+    for principal in (role(SOURCES[0]), role(SOURCES[0], SERVICE_LINKED_ROLE)):
+        for action in ("kms:Decrypt", "kms:GenerateDataKey"):
+            assert allows(policy, key_request(principal, action, "backup"))
+        vault_grant = grant_request(
+            principal, "backup", **{"kms:EncryptionContextKeys": ["aws:backup:backup-vault"]}
+        )
+        assert allows(policy, vault_grant)
+        assert not allows(policy, key_request(principal, "kms:Decrypt", None))
+    # Any other principal of a source account, or anyone elsewhere: refused.
+    assert not allows(policy, key_request(role(SOURCES[0], "Admin"), "kms:Decrypt", "backup"))
+    assert not allows(policy, key_request(role("333333333333"), "kms:Decrypt", "backup"))
+    assert not allows(policy, key_request(role(SOURCES[0]), "kms:Decrypt", "ec2"))
 
 
-def test_copy_back_in_an_organization_scope_matches_the_backup_role_in_any_member() -> None:
-    scope = OrganizationScope(ORG, ("ou-ab12-11111111",))
-    policy = destination_key_policy(
-        DEST, REGION, [], scope, copy_back=True, copy_back_organization=scope
-    )
+def test_copy_back_in_an_organization_scope_matches_the_backup_roles_under_the_ous() -> None:
+    scope = RoleScope(ORG, (SERVICE_ROLE,), ou_ids=(OU,))
+    policy = destination_key_policy(DEST, scope, scope)
     member = "777777777777"
-    inside = {
-        "aws:PrincipalOrgID": ORG,
-        "aws:PrincipalOrgPaths": [f"{ORG}/r-ab12/ou-ab12-11111111/"],
-    }
-    outside = {**inside, "aws:PrincipalOrgPaths": [f"{ORG}/r-ab12/ou-ab12-99999999/"]}
 
-    def request(principal: str, context: dict[str, Any]) -> Request:
-        return _with(_key_request(principal, "kms:ReEncryptFrom", "ec2"), **context)
+    def read_back(principal: str, *ous: str) -> Request:
+        return key_request(principal, "kms:ReEncryptFrom", "ec2", **in_organization(*ous))
 
-    assert allows(policy, request(f"arn:aws:iam::{member}:{BACKUP_ROLE}", inside))
-    assert not allows(policy, request(f"arn:aws:iam::{member}:role/Admin", inside))
-    assert not allows(policy, request(f"arn:aws:iam::{member}:{BACKUP_ROLE}", outside))
+    assert allows(policy, read_back(role(member, SERVICE_LINKED_ROLE), OU))
+    assert not allows(policy, read_back(role(member, "Admin"), OU))
+    assert not allows(policy, read_back(role(member, SERVICE_LINKED_ROLE), "ou-ab12-99999999"))
 
 
 def test_copy_back_keeps_the_key_policy_within_kms_limits_for_a_hundred_accounts() -> None:
-    hundred = [str(100000000000 + n) for n in range(100)]
-    too_many = [str(100000000000 + n) for n in range(400)]
+    hundred = RoleScope(ORG, (SERVICE_ROLE,), tuple(str(100000000000 + n) for n in range(100)))
+    too_many = RoleScope(ORG, (SERVICE_ROLE,), tuple(str(100000000000 + n) for n in range(400)))
 
-    check_key_policy_size(destination_key_policy(DEST, REGION, hundred, copy_back=True))
+    check_key_policy_size(destination_key_policy(DEST, hundred, hundred))
     with pytest.raises(KeyPolicyTooLargeError, match="stackSets"):
-        check_key_policy_size(destination_key_policy(DEST, REGION, too_many, copy_back=True))
+        check_key_policy_size(destination_key_policy(DEST, too_many, too_many))
 
 
 def test_a_source_vault_admits_copies_back_from_the_destination_only() -> None:
@@ -269,24 +318,32 @@ def test_workload_key_statements_admit_only_the_destination_backup_service_linke
     }
 
 
-def test_vault_accepts_copies_from_listed_accounts_only() -> None:
-    [statement] = vault_access_policy(VAULT_ARN, SOURCES)["Statement"]
+def test_the_vault_admits_copies_from_the_source_backup_role_only() -> None:
+    """backup:CopyIntoBackupVault on the central vault, as the copy job's role calls it."""
+    policy = vault_access_policy(VAULT_ARN, UNDER_OU)
 
-    assert statement == {
-        "Sid": "AllowCopiesFromSourceAccounts",
-        "Effect": "Allow",
-        "Principal": {"AWS": [f"arn:aws:iam::{a}:root" for a in SOURCES]},
-        "Action": "backup:CopyIntoBackupVault",
-        "Resource": VAULT_ARN,
-    }
+    def copy(principal: str, **context: Any) -> Request:
+        return Request(principal, "backup:CopyIntoBackupVault", VAULT_ARN, context)
+
+    assert allows(policy, copy(role(SOURCES[0]), **in_organization()))
+    assert allows(policy, copy(role("777777777777"), **in_organization(OU)))
+    assert not allows(policy, copy(role(SOURCES[0], "Admin"), **in_organization()))
+    assert not allows(policy, copy(role("777777777777"), **in_organization("ou-ab12-99999999")))
+    assert not allows(policy, copy(role(SOURCES[1]), **in_organization()))
+    assert not allows(
+        policy,
+        Request(role(SOURCES[0]), "backup:DeleteRecoveryPoint", VAULT_ARN, in_organization()),
+    )
 
 
-def test_vault_open_to_the_organization_needs_the_org_condition() -> None:
-    [statement] = vault_access_policy(VAULT_ARN, SOURCES, OrganizationScope(ORG))["Statement"]
+def test_a_vault_open_to_the_organization_keeps_the_org_condition_and_the_role() -> None:
+    [statement] = vault_access_policy(VAULT_ARN, WHOLE)["Statement"]
 
     assert statement["Principal"] == {"AWS": "*"}
-    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": ORG}}
-    assert statement["Action"] == "backup:CopyIntoBackupVault"
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:PrincipalOrgID": ORG},
+        "ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::*:role/{SERVICE_ROLE}"},
+    }
 
 
 def test_service_trust_is_for_that_service_alone() -> None:

@@ -376,6 +376,12 @@ RULES += [
         "organization.policyTargets[1]: 111111111111 is an account; with memberDeployment: stackSets",
     ),
     (
+        "stackSets mode has no source accounts to admit copies from",
+        _then(_stack_sets, _set("destination.allowCopiesFrom", "accounts")),
+        "destination.allowCopiesFrom: accounts admits the sourceAccounts, which memberDeployment: "
+        "stackSets has none of",
+    ),
+    (
         "deployment modes are named",
         _set("organization.memberDeployment", "terraform"),
         "organization.memberDeployment: must be 'providers' or 'stackSets'",

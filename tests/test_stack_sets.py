@@ -189,12 +189,13 @@ def test_copies_and_exports_are_admitted_from_the_targeted_ous_only(
         return {"aws:PrincipalOrgID": ORG, "aws:PrincipalOrgPaths": [f"{ORG}/r-ab12/{ou}/"]}
 
     inside, outside = member("ou-ab12-sbx22222"), member("ou-ab12-prod7890")
-    copier = (
-        f"arn:aws:iam::{MEMBER}:role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup"
-    )
+    # The copy job runs as the backup service role the policy names; no other role copies in.
+    copier = f"arn:aws:iam::{MEMBER}:role/aws-backup-copy-sandbox-backup-service"
     copy = Request(copier, "backup:CopyIntoBackupVault", vault_arn, inside)
     assert allows(vault_policy, copy)
     assert not allows(vault_policy, Request(copier, copy.action, copy.resource, outside))
+    admin = f"arn:aws:iam::{MEMBER}:role/Admin"
+    assert not allows(vault_policy, Request(admin, copy.action, copy.resource, inside))
 
     exporter = f"arn:aws:iam::{MEMBER}:role/aws-backup-copy-sandbox-ddb-export-eu-west-1"
     own = f"arn:aws:s3:::dynamodb-backup-sandbox-{DESTINATION}/sandbox/{MEMBER}/eu-west-1/t/x"
@@ -276,7 +277,10 @@ def test_a_targeted_root_prepares_the_management_account_through_its_provider() 
         if r.account_id == DESTINATION
     ]
     assert vault_policy["Statement"][0]["Condition"] == {
-        "StringEquals": {"aws:PrincipalOrgID": ORG}
+        "StringEquals": {"aws:PrincipalOrgID": ORG},
+        "ArnLike": {
+            "aws:PrincipalArn": "arn:aws:iam::*:role/aws-backup-copy-sandbox-backup-service"
+        },
     }
 
 

@@ -11,7 +11,7 @@ import pytest
 from policies.backup import vault_access_policy
 from policies.kms import key_administration, workload_key_statements
 from policies.organizations import OWN_SIDS, backup_policy_delegation, delegation_resource_policy
-from policies.statements import OrganizationScope, document
+from policies.statements import RoleScope, document
 from stack_config import AccountAccess, VaultLockConfig
 from tools.doctor.context import access_route
 from tools.doctor.model import Finding, as_text, exit_status, summary
@@ -142,28 +142,36 @@ def vault_verdict(
     return vault_policy_verdict(actual, expected, copiers, organization, REDEPLOY)
 
 
+BACKUP_ROLE = "aws-backup-copy-dev-backup-service"
+
+
+def copiers(*accounts: str, **scope: Any) -> RoleScope:
+    """The backup service role in these accounts (or OUs, or the whole organization)."""
+    return RoleScope("o-abcdefghij", (BACKUP_ROLE,), account_ids=accounts, **scope)
+
+
 def test_the_vault_policy_is_compared_up_to_order() -> None:
     vault = f"arn:aws:backup:eu-west-1:{DESTINATION}:backup-vault:central"
-    expected = vault_access_policy(vault, [SOURCE, "444444444444"])
+    expected = vault_access_policy(vault, copiers(SOURCE, "444444444444"))
     reordered = normalize(expected)
     reordered["Statement"]["Principal"]["AWS"].reverse()
 
     assert vault_verdict(reordered, expected) == ("ok", "")
     assert vault_verdict(None, expected)[0] == "failure"
-    fewer = vault_access_policy(vault, [SOURCE])
+    fewer = vault_access_policy(vault, copiers(SOURCE))
     status, fix = vault_verdict(fewer, expected)
     assert status == "failure" and "444444444444" in fix
-    wider = vault_access_policy(vault, [SOURCE, "444444444444", "555555555555"])
+    wider = vault_access_policy(vault, copiers(SOURCE, "444444444444", "555555555555"))
     assert vault_verdict(wider, expected)[0] == "warning"
 
 
 def test_an_organization_vault_policy_must_name_the_organization() -> None:
     vault = f"arn:aws:backup:eu-west-1:{DESTINATION}:backup-vault:central"
-    expected = vault_access_policy(
-        vault, [], OrganizationScope("o-abcdefghij", ("ou-ab12-cdef3456",))
+    expected = vault_access_policy(vault, copiers(ou_ids=("ou-ab12-cdef3456",)))
+    whole = vault_access_policy(vault, copiers(whole_organization=True))
+    other = vault_access_policy(
+        vault, RoleScope("o-zzzzzzzzzz", (BACKUP_ROLE,), whole_organization=True)
     )
-    whole = vault_access_policy(vault, [], OrganizationScope("o-abcdefghij"))
-    other = vault_access_policy(vault, [], OrganizationScope("o-zzzzzzzzzz"))
 
     assert vault_verdict(whole, expected, "o-abcdefghij")[0] == "warning"
     assert vault_verdict(other, expected, "o-abcdefghij")[0] == "failure"

@@ -19,10 +19,9 @@ from policies.backup import vault_access_policy
 from policies.kms import key_administration, workload_key_statements
 from policies.statements import document
 from program import (
+    copy_in_scope,
     delegation_policy,
     export_bucket_policy_document,
-    member_scope,
-    prepared_accounts,
 )
 from stack_config import StackConfig, parse_stack_config
 from tests.support.doctor_fakes import Gaps
@@ -338,7 +337,6 @@ def _member_region(world: World, config: StackConfig, name: str, region: str, ba
 def _destination(world: World, config: StackConfig) -> None:
     destination = config.destination
     account_id = destination.account_id
-    copiers = sorted(p.access.account_id for p in prepared_accounts(config))
     for region in destination.regions:
         _recorder(world, account_id, region)
         if world.broken and region == DR_REGION:
@@ -354,7 +352,7 @@ def _destination(world: World, config: StackConfig) -> None:
             BackupVaultName=destination.vault_name, MinRetentionDays=7, MaxRetentionDays=400
         )
         vault_arn = f"arn:aws:backup:{region}:{account_id}:backup-vault:{destination.vault_name}"
-        policy = vault_access_policy(vault_arn, copiers, member_scope(config))
+        policy = vault_access_policy(vault_arn, copy_in_scope(config))
         world.gaps.vault_policies[(account_id, region, destination.vault_name)] = json.dumps(policy)
 
 

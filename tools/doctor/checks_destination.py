@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 
 from policies import arns
 from policies.backup import vault_access_policy
-from program import export_bucket_policy_document, member_scope
+from program import copy_in_scope, export_bucket_policy_document
 from tools.doctor.access import Reader
 from tools.doctor.checks_member import config_recorder, key_facts
 from tools.doctor.context import Context, error_code, guarded, reach
@@ -69,9 +69,8 @@ def _vault(ctx: Context, reader: Reader, region: str) -> list[Finding]:
 def _vault_policy(ctx: Context, reader: Reader, region: str) -> list[Finding]:
     destination = ctx.config.destination
     vault_arn = arns.backup_vault(region, destination.account_id, destination.vault_name)
-    scope = member_scope(ctx.config)
-    copiers = sorted(ctx.prepared)
-    expected = vault_access_policy(vault_arn, copiers, scope)
+    scope = copy_in_scope(ctx.config)
+    expected = vault_access_policy(vault_arn, scope)
     try:
         answer = reader.client("backup", region).get_backup_vault_access_policy(
             BackupVaultName=destination.vault_name
@@ -84,8 +83,8 @@ def _vault_policy(ctx: Context, reader: Reader, region: str) -> list[Finding]:
     status, fix = vault_policy_verdict(
         actual,
         expected,
-        [] if scope is not None else copiers,
-        scope.organization_id if scope is not None else None,
+        scope.account_ids,
+        scope.organization_id if scope.ou_ids or scope.whole_organization else None,
         ctx.redeploy,
     )
     return [Finding("destination.vault-policy", status, reader.account_id, region, vault_arn, fix)]
