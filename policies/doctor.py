@@ -59,6 +59,7 @@ ORGANIZATION_READ_ACTIONS = (
 DESTINATION_READ_ACTIONS = (
     "backup:DescribeBackupVault",
     "backup:GetBackupVaultAccessPolicy",
+    "backup:ListRecoveryPointsByBackupVault",
     "kms:DescribeKey",
     "s3:GetBucketLocation",
     "s3:GetBucketPolicy",

@@ -103,6 +103,9 @@ def test_the_broken_organization_names_every_breakage(broken: Outcome) -> None:
         "ebs default key": only(broken.of("copy.ebs-default-key", source1)),
         "destination targeted": only(broken.of("organization.destination-targeted")),
         "stray account": only(broken.of("backup.source-vault", stray)),
+        "copies from outside the scope": only(
+            [f for f in broken.of("destination.copies-from-outside-scope") if f.region == REGION]
+        ),
     }
     expected = {
         "policy type": ("failure", "enable-policy-type --root-id"),
@@ -124,6 +127,7 @@ def test_the_broken_organization_names_every_breakage(broken: Outcome) -> None:
         "ebs default key": ("warning", "modify-ebs-default-kms-key-id --region eu-west-1"),
         "destination targeted": ("warning", f"under {ous['prod']}"),
         "stray account": ("failure", "not in sourceAccounts"),
+        "copies from outside the scope": ("warning", f"came from {ids['delegate']}, which"),
     }
 
     assert set(checks) == set(BREAKAGES) == set(expected)

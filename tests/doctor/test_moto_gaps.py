@@ -34,7 +34,9 @@ def not_answered(call: Any) -> bool:
     return False
 
 
-def test_backup_settings_and_vault_policies_are_not_implemented(aws: boto3.Session) -> None:
+def test_backup_settings_vault_policies_and_recovery_points_are_not_implemented(
+    aws: boto3.Session,
+) -> None:
     backup = aws.client("backup")
     backup.create_backup_vault(BackupVaultName="vault")
 
@@ -43,6 +45,9 @@ def test_backup_settings_and_vault_policies_are_not_implemented(aws: boto3.Sessi
     assert not_answered(lambda: backup.get_backup_vault_access_policy(BackupVaultName="vault"))
     assert not_answered(
         lambda: backup.put_backup_vault_access_policy(BackupVaultName="vault", Policy="{}")
+    )
+    assert not_answered(
+        lambda: backup.list_recovery_points_by_backup_vault(BackupVaultName="vault")
     )
 
 

@@ -18,6 +18,7 @@ from tools.doctor.model import Finding, as_text, exit_status, summary
 from tools.doctor.rules import (
     KeyFacts,
     backup_type_of_engine,
+    copies_outside_scope_verdict,
     lock_verdict,
     normalize,
     recorder_verdict,
@@ -333,3 +334,22 @@ def test_the_report() -> None:
     assert "OK       backup.opt-in  444444444444 eu-west-1  opt-in EBS" in as_text(findings, True)
     with pytest.raises(ValueError, match="unknown check"):
         Finding("no.such-check", "ok", SOURCE, "global", "x")
+
+
+def test_copies_from_outside_the_scope_are_named_with_the_key_to_change() -> None:
+    named = copiers(SOURCE)
+    under_ou = copiers(SOURCE, ou_ids=("ou-ab12-cdef3456",))
+
+    assert copies_outside_scope_verdict([SOURCE], named, set(), "accounts") == ("ok", "")
+    status, fix = copies_outside_scope_verdict([SOURCE, "444444444444"], named, set(), "accounts")
+    assert status == "warning"
+    assert "444444444444, which destination.allowCopiesFrom (accounts)" in fix
+    assert "sourceAccounts or organization.policyTargets" in fix
+    # Under a targeted OU: admitted when the walk found it there, unknown when it could not walk.
+    assert copies_outside_scope_verdict(["444444444444"], under_ou, {"444444444444"}, "x")[0] == (
+        "ok"
+    )
+    assert copies_outside_scope_verdict(["444444444444"], under_ou, None, "x")[0] == "unknown"
+    assert copies_outside_scope_verdict(["444444444444"], under_ou, set(), "x")[0] == "warning"
+    whole = copiers(whole_organization=True)
+    assert copies_outside_scope_verdict(["444444444444"], whole, None, "organization")[0] == "ok"

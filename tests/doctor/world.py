@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import boto3
@@ -66,6 +67,7 @@ BREAKAGES = (
     "ebs default key",
     "destination targeted",
     "stray account",
+    "copies from outside the scope",
 )
 
 
@@ -354,6 +356,26 @@ def _destination(world: World, config: StackConfig) -> None:
         vault_arn = f"arn:aws:backup:{region}:{account_id}:backup-vault:{destination.vault_name}"
         policy = vault_access_policy(vault_arn, copy_in_scope(config))
         world.gaps.vault_policies[(account_id, region, destination.vault_name)] = json.dumps(policy)
+    _recent_copies(world, config)
+
+
+def _recent_copies(world: World, config: StackConfig) -> None:
+    """Copies in the primary vault from every member (the broken world: from the delegated
+    administrator too, which is not under the targeted OU), and an old one from a stranger."""
+    destination = config.destination
+    now = datetime.now(UTC)
+    copiers = [(world.ids[name], now - timedelta(days=2)) for name in world.member_names]
+    copiers.append(("123412341234", now - timedelta(days=90)))
+    if world.broken:
+        copiers.append((world.ids["delegate"], now - timedelta(days=1)))
+    world.gaps.recovery_points[(destination.account_id, REGION, destination.vault_name)] = [
+        {
+            "RecoveryPointArn": f"arn:aws:backup:{REGION}:{destination.account_id}:recovery-point:{index}",
+            "SourceBackupVaultArn": f"arn:aws:backup:{REGION}:{account}:backup-vault:source",
+            "CreationDate": created,
+        }
+        for index, (account, created) in enumerate(copiers)
+    ]
 
 
 def _export_bucket(world: World, config: StackConfig) -> None:

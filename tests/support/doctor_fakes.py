@@ -5,6 +5,7 @@ these fakes can go):
 
 - AWS Backup DescribeGlobalSettings, DescribeRegionSettings and GetBackupVaultAccessPolicy
   answer 404 "Not yet implemented" (PutBackupVaultAccessPolicy too, so no policy can be set);
+  ListRecoveryPointsByBackupVault is not implemented (and copy jobs, which make them, neither);
 - Organizations DescribeResourcePolicy is not implemented; CreatePolicy refuses the
   BACKUP_POLICY type, so ListPoliciesForTarget never lists one; RegisterDelegatedAdministrator
   refuses `backup.amazonaws.com` and the StackSets principal;
@@ -55,6 +56,8 @@ class Gaps:
     region_settings: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     # (account, Region, vault name) -> access policy JSON
     vault_policies: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # (account, Region, vault name) -> its recovery points (RecoveryPointByBackupVault shapes)
+    recovery_points: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
     # The organization's resource policy: (id, JSON content), or None
     resource_policy: tuple[str, str] | None = None
     # target id -> names of the BACKUP_POLICY policies attached to it
@@ -82,6 +85,7 @@ class Gaps:
                 (a, r), {"ResourceTypeOptInPreference": {}, "ResourceTypeManagementPreference": {}}
             ),
             "backup.GetBackupVaultAccessPolicy": self._vault_policy,
+            "backup.ListRecoveryPointsByBackupVault": self._recovery_points,
             "organizations.DescribeResourcePolicy": self._resource_policy,
             "organizations.ListPoliciesForTarget": self._attached,
             "organizations.ListDelegatedAdministrators": lambda a, r, p: {
@@ -104,6 +108,15 @@ class Gaps:
         if policy is None:
             return "ResourceNotFoundException"
         return {"BackupVaultName": params["BackupVaultName"], "Policy": policy}
+
+    def _recovery_points(self, account: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
+        points = self.recovery_points.get((account, region, params["BackupVaultName"]), [])
+        after = params.get("ByCreatedAfter")
+        return {
+            "RecoveryPoints": [
+                point for point in points if after is None or point["CreationDate"] >= after
+            ]
+        }
 
     def _resource_policy(
         self, account: str, region: str, params: dict[str, Any]

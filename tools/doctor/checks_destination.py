@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
@@ -11,9 +11,12 @@ from policies.backup import vault_access_policy
 from program import copy_in_scope, export_bucket_policy_document
 from tools.doctor.access import Reader
 from tools.doctor.checks_member import config_recorder, key_facts
+from tools.doctor.checks_organization import Organization
 from tools.doctor.context import Context, error_code, guarded, reach
 from tools.doctor.model import Finding, ok
 from tools.doctor.rules import (
+    RECENT_COPY_DAYS,
+    copies_outside_scope_verdict,
     lock_verdict,
     parse_policy,
     same_policy,
@@ -90,8 +93,48 @@ def _vault_policy(ctx: Context, reader: Reader, region: str) -> list[Finding]:
     return [Finding("destination.vault-policy", status, reader.account_id, region, vault_arn, fix)]
 
 
-def check_destination(ctx: Context) -> list[Finding]:
-    """Each destination vault Region: the vault, its policy and lock (and AWS Config with audit)."""
+def _copies_from_outside_scope(
+    ctx: Context, reader: Reader, region: str, organization: Organization
+) -> list[Finding]:
+    """Accounts that copied into the vault lately but that the copy-in scope does not admit.
+
+    One aggregate read per vault, ListRecoveryPointsByBackupVault with `ByCreatedAfter`: a
+    copied recovery point carries the ARN of the vault it came from (`SourceBackupVaultArn`,
+    AWS Backup API reference, RecoveryPointByBackupVault), whose account is the copier's.
+    """
+    check = "destination.copies-from-outside-scope"
+    destination = ctx.config.destination
+    vault_arn = arns.backup_vault(region, destination.account_id, destination.vault_name)
+    since = datetime.now(UTC) - timedelta(days=RECENT_COPY_DAYS)
+    copiers: set[str] = set()
+    try:
+        for page in reader.pages(
+            "backup",
+            region,
+            "list_recovery_points_by_backup_vault",
+            BackupVaultName=destination.vault_name,
+            ByCreatedAfter=since,
+        ):
+            for point in page["RecoveryPoints"]:
+                source = point.get("SourceBackupVaultArn")
+                if source and arns.account_of(source) != destination.account_id:
+                    copiers.add(arns.account_of(source))
+    except ClientError as error:
+        if error_code(error) != "ResourceNotFoundException":
+            raise
+        return []  # no vault yet: `destination.vault` says so
+    status, fix = copies_outside_scope_verdict(
+        copiers,
+        copy_in_scope(ctx.config),
+        organization.under_organizational_units(),
+        ctx.config.copies_from,
+    )
+    return [Finding(check, status, reader.account_id, region, vault_arn, fix)]
+
+
+def check_destination(ctx: Context, organization: Organization) -> list[Finding]:
+    """Each destination vault Region: the vault, its policy and lock, who copied into it lately
+    (and AWS Config with audit)."""
     destination = ctx.config.destination
     reader = _named(ctx, destination.account_id)
     findings = reach(ctx, reader)
@@ -101,6 +144,17 @@ def check_destination(ctx: Context) -> list[Finding]:
         vault = destination.vault_name
         findings += guarded(
             "destination.vault", reader.account_id, region, vault, _vault, ctx, reader, region
+        )
+        findings += guarded(
+            "destination.copies-from-outside-scope",
+            reader.account_id,
+            region,
+            vault,
+            _copies_from_outside_scope,
+            ctx,
+            reader,
+            region,
+            organization,
         )
         if ctx.config.audit is not None:
             findings += config_recorder(reader, region)

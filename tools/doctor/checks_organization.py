@@ -38,6 +38,14 @@ class Organization:
     skipped: int = 0
     # The target the destination account was found under, if any.
     destination_under: str | None = None
+    # True once every target was walked (the accounts under OUs are known).
+    walked: bool = False
+
+    def under_organizational_units(self) -> set[str] | None:
+        """The active accounts found under targeted OUs; None when the walk did not finish."""
+        if not self.walked:
+            return None
+        return {m.account_id for m in self.members.values() if m.target.startswith("ou-")}
 
 
 def _principals(ctx: Context) -> list[str]:
@@ -273,6 +281,7 @@ def _discover(ctx: Context, reader: Reader, live_targets: list[str], found: Orga
                 found.destination_under = target
             elif account_id not in found.members:
                 found.members[account_id] = Member(account_id, ctx.preparer(account_id), target)
+    found.walked = True
 
 
 def check_organization(ctx: Context) -> tuple[list[Finding], Organization]:

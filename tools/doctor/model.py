@@ -39,6 +39,8 @@ CHECKS: dict[str, str] = {
     "destination.vault": "each destination vault exists on a customer managed key",
     "destination.vault-policy": "each destination vault admits copies from the sources",
     "destination.vault-lock": "each destination vault's Vault Lock is as configured",
+    "destination.copies-from-outside-scope": "no account the copy-in scope excludes copied "
+    "into a destination vault in the last 30 days",
     "export.bucket": "the export bucket exists in its account and Region",
     "export.bucket-policy": "the export bucket's policy is the stack's",
 }

@@ -19,6 +19,7 @@ from policies.arns import PARTITION
 from policies.backup import COPY_INTO_VAULT
 from policies.kms import WORKLOAD_KEY_ACTIONS
 from policies.organizations import OWN_SIDS
+from policies.statements import RoleScope
 from stack_config import VaultLockConfig
 from tools.doctor.model import Status
 
@@ -35,6 +36,8 @@ BACKUP_CONFIG_TYPES = (
 )
 Verdict = tuple[Status, str]
 OK: Verdict = ("ok", "")
+# How far back `destination.copies-from-outside-scope` looks at a central vault's copies.
+RECENT_COPY_DAYS = 30
 
 
 def as_list(value: Any) -> list[Any]:
@@ -228,6 +231,44 @@ def vault_policy_verdict(
             "the stack's"
         )
     return "warning", f"the access policy differs from the stack's: {redeploy} restores it"
+
+
+def copies_outside_scope_verdict(
+    copiers: Iterable[str],
+    scope: RoleScope,
+    under_targeted_ous: set[str] | None,
+    choice: str,
+) -> Verdict:
+    """Did accounts the copy-in scope no longer admits copy into the vault recently?
+
+    `copiers` are the accounts of the source vaults of the vault's recent recovery points;
+    `under_targeted_ous` the active accounts the organization walk found under the targeted
+    OUs, None when the walk could not be read. Those accounts' next copies are refused (the
+    vault and key admit the backup service role of the scope's accounts only); their copies
+    already in the vault stay until they expire.
+    """
+    outside: list[str] = []
+    undecided: list[str] = []
+    for account in sorted(set(copiers)):
+        if scope.whole_organization or account in scope.account_ids:
+            continue
+        if scope.ou_ids and under_targeted_ous is None:
+            undecided.append(account)
+        elif not (scope.ou_ids and under_targeted_ous and account in under_targeted_ous):
+            outside.append(account)
+    if outside:
+        return "warning", (
+            f"copies in the last {RECENT_COPY_DAYS} days came from {', '.join(outside)}, which "
+            f"destination.allowCopiesFrom ({choice}) does not admit: their next copies fail. "
+            "Add them to sourceAccounts or organization.policyTargets, or accept it (their copies "
+            "stay until they expire)"
+        )
+    if undecided:
+        return "unknown", (
+            f"copies came from {', '.join(undecided)}; whether they are under the targeted OUs "
+            "could not be read (see the organization checks)"
+        )
+    return OK
 
 
 def lock_verdict(

@@ -50,7 +50,7 @@ def run_doctor(ctx: Context, progress: TextIO | None = None) -> Report:
         for member in sorted(accounts, key=lambda m: m.account_id)
     ]
     tasks += [
-        ("destination", lambda: check_destination(ctx)),
+        ("destination", lambda: check_destination(ctx, organization)),
         ("export", lambda: check_export_bucket(ctx)),
     ]
     results: dict[int, list[Finding]] = {}
