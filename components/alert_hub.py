@@ -65,7 +65,6 @@ class AlertHub(pulumi.ComponentResource):
             kms_master_key_id=key.arn,
             opts=child,
         )
-        rule_arns: list[pulumi.Output[str]] = []
         for route in ROUTES:
             rule = aws.cloudwatch.EventRule(
                 f"{name}-{route.name}",
@@ -87,14 +86,11 @@ class AlertHub(pulumi.ComponentResource):
                 ),
                 opts=child,
             )
-            rule_arns.append(rule.arn)
         aws.sns.TopicPolicy(
             f"{name}-topic-policy",
             region=args.region,
             arn=topic.arn,
-            policy=pulumi.Output.all(topic.arn, *rule_arns).apply(
-                lambda arns: json.dumps(topic_policy(arns[0], arns[1:], args.account_id))
-            ),
+            policy=topic.arn.apply(lambda arn: json.dumps(topic_policy(arn, args.account_id))),
             opts=child,
         )
         for index, email in enumerate(args.emails):

@@ -190,8 +190,7 @@ def topic_key_policy(account_id: str) -> PolicyDocument:
     `aws:SourceAccount`, `aws:SourceArn` or `aws:SourceOrgID` to that key policy statement is
     not supported for EventBridge to encrypted topics: the request KMS evaluates does not
     carry them, so such a condition denies every alert. The statement therefore has no
-    condition; who may publish is confined by the topic policy (`topic_policy`: only the
-    central rules, by `aws:SourceArn`), which AWS supports for this hop.
+    condition, like the topic policy's (`topic_policy`).
     """
     return document(
         key_administration(account_id),
@@ -205,17 +204,24 @@ def topic_key_policy(account_id: str) -> PolicyDocument:
     )
 
 
-def topic_policy(topic_arn: str, rule_arns: Sequence[str], account_id: str) -> PolicyDocument:
-    """Only the central rules may publish (EventBridge User Guide, "Using resource-based
-    policies for Amazon EventBridge" → Amazon SNS permissions), and the account manages it."""
+def topic_policy(topic_arn: str, account_id: str) -> PolicyDocument:
+    """EventBridge may publish to this topic, and the account manages it.
+
+    EventBridge User Guide, "Using resource-based policies for Amazon EventBridge" → "Amazon SNS
+    permissions": "You can't use Condition blocks in Amazon SNS topic policies for
+    EventBridge". A statement conditioned on `aws:SourceArn` would never match and every alert
+    would be dropped, the only trace a FailedInvocations count on the central rules. So the
+    EventBridge statement names this topic and nothing else, with no condition; which rules
+    publish is decided by the targets the stack creates (the central rules, in this account),
+    and `make doctor` and the acceptance runbook watch FailedInvocations.
+    """
     return document(
         {
-            "Sid": "CentralRulesPublish",
+            "Sid": "EventBridgePublishes",
             "Effect": "Allow",
             "Principal": service_principal("events"),
             "Action": "sns:Publish",
             "Resource": topic_arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": sorted(rule_arns)}},
         },
         {
             "Sid": "AccountManagesTopic",

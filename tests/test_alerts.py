@@ -197,21 +197,6 @@ def test_the_hub_gathers_alerts_in_the_delegated_administrators_account(
     assert events_use[0]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
 
 
-def test_only_the_central_rules_may_publish_to_the_topic(prod_run: OfflineRun) -> None:
-    [policy] = prod_run.of_type("aws:sns/topicPolicy:TopicPolicy")
-    document = json.loads(policy.inputs["policy"])
-    rules = [
-        r
-        for r in prod_run.of_type("aws:cloudwatch/eventRule:EventRule")
-        if r.parent_name == "alerts"
-    ]
-    rule_arns = sorted(
-        f"arn:aws:events:ap-southeast-2:888888888888:rule/{r.inputs['name']}" for r in rules
-    )
-    assert document["Statement"][0]["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arns}}
-    assert document["Statement"][0]["Principal"] == {"Service": "events.amazonaws.com"}
-
-
 def test_every_member_account_and_vault_region_forwards_to_the_bus(prod_run: OfflineRun) -> None:
     [bus] = prod_run.of_type("aws:cloudwatch/eventBus:EventBus")
     bus_arn = f"arn:aws:events:ap-southeast-2:888888888888:event-bus/{bus.inputs['name']}"
@@ -341,24 +326,25 @@ def test_eventbridge_can_encrypt_for_the_topic_with_the_context_it_sends(
     assert not allows(policy, Request("arn:aws:iam::444444444444:role/Anyone", action, key_arn))
 
 
-def test_the_topic_policy_confines_publishing_to_the_central_rules(prod_run: OfflineRun) -> None:
-    """Where AWS supports `aws:SourceArn` for this hop: the topic policy, not the key policy."""
+def test_eventbridge_can_publish_to_the_topic_with_the_context_it_sends(
+    prod_run: OfflineRun,
+) -> None:
+    """The hop central rule -> topic: EventBridge calls `sns:Publish` as `events.amazonaws.com`.
+
+    EventBridge User Guide, "Using resource-based policies for Amazon EventBridge" → "Amazon SNS
+    permissions": "You can't use Condition blocks in Amazon SNS topic policies for
+    EventBridge". The request is evaluated with no usable condition context, so the statement
+    must allow it without one; any principal of another account is refused.
+    """
     [policy] = prod_run.of_type("aws:sns/topicPolicy:TopicPolicy")
     [topic] = prod_run.of_type("aws:sns/topic:Topic")
     document = json.loads(policy.inputs["policy"])
     topic_arn = f"arn:aws:sns:ap-southeast-2:888888888888:{topic.name}"
-    [rule] = [
-        r
-        for r in prod_run.of_type("aws:cloudwatch/eventRule:EventRule")
-        if r.parent_name == "alerts" and r.account_id == "888888888888"
-    ][:1]
-    rule_arn = f"arn:aws:events:ap-southeast-2:888888888888:rule/{rule.inputs['name']}"
-    foreign_rule = rule_arn.replace("888888888888", "444444444444")
 
-    def publish(source_arn: str | None) -> Request:
-        context = {"aws:SourceArn": source_arn} if source_arn else {}
-        return Request("events.amazonaws.com", "sns:Publish", topic_arn, context)
-
-    assert allows(document, publish(rule_arn))
-    assert not allows(document, publish(foreign_rule))
-    assert not allows(document, publish(None))
+    assert allows(document, Request("events.amazonaws.com", "sns:Publish", topic_arn))
+    assert not allows(document, Request("sns.amazonaws.com", "sns:Publish", topic_arn))
+    outsider = "arn:aws:iam::444444444444:role/Anyone"
+    assert not allows(document, Request(outsider, "sns:Publish", topic_arn))
+    # The statement names this topic and nothing else.
+    other_topic = topic_arn.replace(topic.name, "someone-elses-topic")
+    assert not allows(document, Request("events.amazonaws.com", "sns:Publish", other_topic))
