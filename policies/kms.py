@@ -2,20 +2,39 @@
 
 AWS Backup cannot copy a recovery point across accounts when it is encrypted with an AWS
 managed key, so both ends use customer managed keys whose policies let the other side in,
-for exactly the operations a copy needs. Sources, by statement:
+for exactly the operations a copy needs. Who calls KMS in a copy, and how:
 
-- AWS Backup Developer Guide, "Encryption for backups in AWS Backup", section "AWS Backup
-  permissions, grants, and deny statements": "At a minimum, the key policy requires
-  kms:CreateGrant, kms:GenerateDataKey, kms:Decrypt"; its example key policy allows
-  DescribeKey/GenerateDataKey/Decrypt, and CreateGrant only with `kms:GrantIsForAWSResource`,
-  `kms:ViaService` = `backup.*.amazonaws.com` and the `aws:backup:backup-vault` encryption
-  context key.
-- Same guide, "Creating backup copies across AWS accounts": "The act of copying is performed
-  by your destination account's service linked role", and resources that are not fully
-  managed by AWS Backup (RDS, Aurora, EBS/EC2, DocumentDB, Neptune) keep their own key, which
-  must be a customer managed key shared with the destination account.
-- AWS KMS Developer Guide, "kms:ViaService": limits a statement to requests that a named AWS
-  service makes on the principal's behalf in a named Region.
+- **The source accounts' backup service role works through grants.** A copy job runs as the
+  role of the plan that made the recovery point; on the destination vault key it creates a
+  grant for AWS Backup (`kms:CreateGrant` with `kms:GrantIsForAWSResource`, through
+  `backup.*.amazonaws.com`), and AWS Backup uses the key under that grant. AWS's key policy for
+  copies into a vault on a customer managed key in another account (AWS Backup Developer Guide,
+  "Logically air-gapped vault", "Key policy for copy/restore": "For all copy scenarios, the
+  CMKs must be shared with the source copy role") admits that role for key use through
+  `backup.*` and for CreateGrant with `kms:GrantIsForAWSResource`. Cross-account KMS use needs
+  the caller's own IAM policy as well (AWS KMS Developer Guide, "Allowing users in other
+  accounts to use a KMS key"), and the role's managed policy (AWS Managed Policy Reference,
+  AWSBackupServiceRolePolicyForBackup) allows DescribeKey, CreateGrant for AWS resources, and
+  data-key calls only through DynamoDB and EC2: so the statements name that role alone
+  (`aws:PrincipalArn`), never every principal of an account or organization.
+- **The destination account's AWS Backup service-linked role writes snapshot copies** (EBS/EC2,
+  RDS, Aurora, DocumentDB, Neptune, FSx: "The act of copying is performed by your destination
+  account's service linked role", Developer Guide, "Creating backup copies across AWS
+  accounts"). It reads the source workload key (`workload_key_statements`) and writes with the
+  destination key through its own account's administration statement. Its managed policy
+  (AWSBackupServiceLinkedRolePolicyForBackup) has no `kms:Decrypt`: DescribeKey, and
+  ListGrants, ReEncryptFrom, GenerateDataKeyWithoutPlaintext and CreateGrant through `ec2.*`,
+  `rds.*` and `fsx.*`.
+- **Fully managed types** (EFS, DynamoDB advanced backup, S3) are encrypted with the key of the
+  vault they land in; the source vault key admits the destination account (Developer Guide,
+  "Encryption for backups in AWS Backup", "AWS Backup permissions, grants, and deny
+  statements": "At a minimum, the key policy requires kms:CreateGrant, kms:GenerateDataKey,
+  kms:Decrypt", its example conditioning CreateGrant on `kms:GrantIsForAWSResource`,
+  `kms:ViaService` `backup.*.amazonaws.com` and the `aws:backup:backup-vault` encryption context
+  key). Which destination principal decrypts is not documented: the acceptance runbook records
+  it in CloudTrail.
+- `kms:ViaService` (AWS KMS Developer Guide, "kms:ViaService") is matched with `StringLike` and
+  a Region wildcard, as every AWS Backup example does.
 """
 
 from __future__ import annotations

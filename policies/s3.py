@@ -11,7 +11,10 @@ Region admits that Region's exporter roles (their names end in the Region) to ob
 AWS fills in with the caller's own account at evaluation (IAM User Guide, "IAM policy elements:
 Variables and tags": variables may be used in the Resource element, and global condition keys
 serve as variables; Amazon S3 User Guide, "Policy resources for Amazon S3": "You can use policy
-variables in Amazon S3 ARNs"). One statement per writer would say the same but stop fitting
+variables in Amazon S3 ARNs"). AWS uses exactly this form in a bucket policy: the IAM User Guide's
+"IAM Access Analyzer policy generation" page admits cross-account CloudTrail readers to
+`arn:aws:s3:::DOC-EXAMPLE-BUCKET/AWSLogs/organization-id/${aws:PrincipalAccount}/*`, with
+`aws:PrincipalArn` narrowing to one role name. One statement per writer would say the same but stop fitting
 S3's 20 KB bucket policy limit at about 60 writers; listing each writer's root and role ARN
 stopped at 86 accounts in 2 Regions (`make bench PART=plan`). Each account is now named once.
 """
