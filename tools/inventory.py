@@ -21,12 +21,25 @@ from tools.offline import POLICY_PROPERTIES, PROVIDER_TYPE, ROOT, OfflineRun, Re
 
 INVENTORY_FILE = "resources.json"
 # Bumped when the shape of an entry changes, so that a diff can tell old files from new ones.
-FORMAT = 1
+# 2: the lifecycle options (retainOnDelete, importId, ignoreChanges, dependsOn).
+FORMAT = 2
+# The formats `make plan-diff` can still read (a base from before a bump).
+READABLE_FORMATS = (1, 2)
 
 
 def resource_key(type_token: str, name: str) -> str:
     """The inventory key of a resource: unique because Pulumi URNs are (type, name) pairs."""
     return f"{type_token}::{name}"
+
+
+def key_of_urn(urn: str) -> str:
+    """The inventory key of the resource a URN names.
+
+    `urn:pulumi:<stack>::<project>::<parent type>$<type>::<name>`: the type is the last of the
+    `$`-separated qualified type, the name what follows the last `::`.
+    """
+    qualified_type, name = urn.split("::")[-2:]
+    return resource_key(qualified_type.split("$")[-1], name)
 
 
 def _sha256_file(path: Path) -> str:
@@ -123,9 +136,15 @@ def inventory_entry(resource: RecordedResource, root: Path = ROOT) -> dict[str, 
         "account": resource.account_id,
         "region": resource.region,
         "custom": resource.custom,
-        # Options a reviewer must see change: protection, and the order of a replacement.
+        # Options a reviewer must see change: protection, the order of a replacement, what a
+        # delete leaves in the cloud, an import of an existing resource, inputs the engine
+        # ignores, and what the resource waits for.
         "protect": resource.protect,
         "deleteBeforeReplace": resource.delete_before_replace,
+        "retainOnDelete": resource.retain_on_delete,
+        "importId": resource.import_id,
+        "ignoreChanges": sorted(resource.ignore_changes),
+        "dependsOn": sorted({key_of_urn(urn) for urn in resource.dependencies}),
         "documents": documents,
         "inputs": normalized,
     }

@@ -69,6 +69,8 @@ class RecordedResource:
     # replaced without an explicit unprotect; delete-before-replace orders a replacement.
     protect: bool = False
     delete_before_replace: bool = False
+    # Kept in the cloud when removed from the program or the stack is destroyed.
+    retain_on_delete: bool = False
     # `pulumi import` of an existing resource instead of creating it (the `import_` option).
     import_id: str | None = None
     ignore_changes: tuple[str, ...] = ()
@@ -263,6 +265,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                         provider_ref=request.provider or None,
                         protect=bool(request.protect),
                         delete_before_replace=bool(request.deleteBeforeReplace),
+                        retain_on_delete=bool(request.retainOnDelete),
                         import_id=request.importId or None,
                         ignore_changes=tuple(request.ignoreChanges),
                         dependencies=tuple(request.dependencies),

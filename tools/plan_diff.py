@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from tools.inventory import FORMAT, INVENTORY_FILE
+from tools.inventory import INVENTORY_FILE, READABLE_FORMATS
 
 Status = Literal["added", "removed", "changed"]
 STATUSES: tuple[Status, ...] = ("added", "removed", "changed")
@@ -212,6 +212,9 @@ NOUNS: dict[str, str] = {LOCK_TYPE: "lock"}
 # Entry fields other than inputs that a reviewer needs to see change, shown as `(field)`:
 # where the resource lives, and whether it is protected or replaced delete-first.
 PLACEMENT_FIELDS = ("account", "region", "parent", "protect", "deleteBeforeReplace")
+# What a delete leaves, an import, ignored inputs and dependencies (inventory format 2): compared
+# only where both sides recorded them, so a base from before format 2 shows no false change.
+LIFECYCLE_FIELDS = ("retainOnDelete", "importId", "ignoreChanges", "dependsOn")
 
 
 class _Missing:
@@ -314,6 +317,11 @@ def diff_entries(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[Input
         InputChange(f"({field})", base.get(field), head.get(field))
         for field in PLACEMENT_FIELDS
         if base.get(field) != head.get(field)
+    ]
+    changes += [
+        InputChange(f"({field})", base[field], head[field])
+        for field in LIFECYCLE_FIELDS
+        if field in base and field in head and base[field] != head[field]
     ]
     documents = {*base.get("documents", ()), *head.get("documents", ())}
     old_inputs: Mapping[str, Any] = base.get("inputs", {})
@@ -434,14 +442,22 @@ def render_inventory_report(
 
 
 def load_inventory(directory: Path) -> tuple[dict[str, Any] | None, str]:
-    """The resources of the inventory in `directory`, or None and what is wrong (``has no ...``)."""
+    """The resources of the inventory in `directory`, or None and what is wrong (``has no ...``);
+    a readable but older format is said in the second value."""
     path = directory / INVENTORY_FILE
     if not path.is_file():
         return None, f"has no {INVENTORY_FILE}"
     inventory = json.loads(path.read_text(encoding="utf-8"))
-    if inventory.get("format") != FORMAT:
-        return None, f"has {INVENTORY_FILE} format {inventory.get('format')}, not {FORMAT}"
+    found = inventory.get("format")
+    if found not in READABLE_FORMATS:
+        readable = " or ".join(str(f) for f in READABLE_FORMATS)
+        return None, f"has {INVENTORY_FILE} format {found}, not {readable}"
     resources: dict[str, Any] = inventory["resources"]
+    if found < READABLE_FORMATS[-1]:
+        return resources, (
+            f"predates inventory format {READABLE_FORMATS[-1]}: "
+            f"{', '.join(LIFECYCLE_FIELDS)} are not compared"
+        )
     return resources, ""
 
 
@@ -456,7 +472,8 @@ def compare_stack(
     base, base_why = load_inventory(base_dir) if base_dir is not None else ({}, "")
     head, head_why = load_inventory(head_dir) if head_dir is not None else ({}, "")
     if base is not None and head is not None:
-        return render_inventory_report(stack, diff_inventories(base, head), notes)
+        older = [f"base {base_why}"] if base_why else []
+        return render_inventory_report(stack, diff_inventories(base, head), [*notes, *older])
     missing = [
         f"{label} {why}"
         for label, found, why in (("base", base, base_why), ("head", head, head_why))

@@ -17,7 +17,7 @@ from tools.inventory import (
     render_inventory,
     resource_key,
 )
-from tools.offline import PROVIDER_TYPE, OfflineRun, RecordedResource
+from tools.offline import PROVIDER_TYPE, OfflineRun, RecordedResource, run_program
 
 STACK_URN = "urn:pulumi:dev::aws-backup-copy::pulumi:pulumi:Stack::aws-backup-copy-dev"
 
@@ -115,6 +115,10 @@ def test_policy_inputs_are_decoded_and_listed_as_documents() -> None:
         "custom": True,
         "protect": False,
         "deleteBeforeReplace": False,
+        "retainOnDelete": False,
+        "importId": None,
+        "ignoreChanges": [],
+        "dependsOn": [],
         "documents": ["assumeRolePolicy"],
         "inputs": {"assumeRolePolicy": document, "name": "r", "path": "/"},
     }
@@ -222,3 +226,67 @@ def test_plan_command_writes_the_inventory_next_to_the_documents(
     written = (tmp_path / INVENTORY_FILE).read_text(encoding="utf-8")
     assert written == render_inventory(build_inventory(dev_run))
     assert (tmp_path / "organization-policy.json").is_file()
+
+
+LIFECYCLE_PROGRAM = """
+import pulumi
+import pulumi_aws as aws
+
+provider = aws.Provider("aws-111111111111", region="eu-west-1", allowed_account_ids=["111111111111"])
+first = aws.sns.Topic("first", region="eu-west-1", opts=pulumi.ResourceOptions(provider=provider))
+aws.sns.Topic(
+    "second",
+    region="eu-west-1",
+    opts=pulumi.ResourceOptions(
+        provider=provider,
+        retain_on_delete=True,
+        import_="arn:aws:sns:eu-west-1:111111111111:second",
+        ignore_changes=["tags", "displayName"],
+        depends_on=[first],
+    ),
+)
+"""
+
+
+def test_lifecycle_options_reach_the_inventory_from_the_engines_request(tmp_path: Path) -> None:
+    """What a reviewer must see in `make plan-diff`: retain on delete, an import, ignored
+    inputs and dependencies, recorded from the registration the engine receives."""
+    (tmp_path / "Pulumi.yaml").write_text("name: lifecycle\nruntime: python\n", encoding="utf-8")
+    (tmp_path / "__main__.py").write_text(LIFECYCLE_PROGRAM, encoding="utf-8")
+
+    run = run_program("test", config={}, root=tmp_path)
+    resources = build_inventory(run, root=tmp_path)["resources"]
+
+    second = resources[resource_key("aws:sns/topic:Topic", "second")]
+    assert second["retainOnDelete"] is True
+    assert second["importId"] == "arn:aws:sns:eu-west-1:111111111111:second"
+    assert second["ignoreChanges"] == ["displayName", "tags"]
+    assert second["dependsOn"] == [resource_key("aws:sns/topic:Topic", "first")]
+    first = resources[resource_key("aws:sns/topic:Topic", "first")]
+    assert (first["retainOnDelete"], first["importId"], first["ignoreChanges"]) == (False, None, [])
+
+
+def test_dependencies_are_inventory_keys_of_nested_resources() -> None:
+    child = "urn:pulumi:dev::p::backup:index:DestinationAccount$aws:kms/key:Key::dest-key"
+    resource = recorded("aws:backup/vault:Vault", "vault", {})
+    resource.dependencies = (child, "urn:pulumi:dev::p::backup:index:SourceAccount::source-1")
+
+    assert inventory_entry(resource)["dependsOn"] == [
+        "aws:kms/key:Key::dest-key",
+        "backup:index:SourceAccount::source-1",
+    ]
+
+
+def test_the_real_stacks_record_their_dependencies_and_ignored_inputs(
+    sandbox_run: OfflineRun,
+) -> None:
+    resources = build_inventory(sandbox_run)["resources"]
+
+    stack_set = next(e for e in resources.values() if e["type"].endswith("stackSet:StackSet"))
+    assert stack_set["ignoreChanges"] == ["administrationRoleArn"]
+    [policy] = [
+        e for e in resources.values() if e["type"] == "backup:index:OrganizationBackupPolicy"
+    ]
+    # The backup policy waits for the destination vaults it copies into (its resources register
+    # under it, so they wait too).
+    assert "aws:backup/vault:Vault::destination-eu-west-1-vault" in policy["dependsOn"]

@@ -12,6 +12,7 @@ from tools.plan_diff import (
     MISSING,
     InputChange,
     ResourceChange,
+    compare_stack,
     diff_entries,
     diff_inventories,
     forces_replacement,
@@ -96,6 +97,54 @@ def test_a_move_to_another_account_region_or_component_is_reported() -> None:
     assert [(c.path, c.old, c.new) for c in diff_entries(base, head)] == [
         ("(account)", "111111111111", "222222222222"),
         ("(parent)", "a", "b"),
+    ]
+
+
+def test_lifecycle_options_are_compared_where_both_sides_recorded_them() -> None:
+    lifecycle: dict[str, Any] = {
+        "retainOnDelete": False,
+        "importId": None,
+        "ignoreChanges": [],
+        "dependsOn": [],
+    }
+    base = {**entry("t:m:T", "r", {}), **lifecycle}
+    head = {
+        **entry("t:m:T", "r", {}),
+        **lifecycle,
+        "retainOnDelete": True,
+        "importId": "o-abc/backup.amazonaws.com",
+        "dependsOn": ["t:m:U::u"],
+    }
+
+    assert [(c.path, c.old, c.new) for c in diff_entries(base, head)] == [
+        ("(retainOnDelete)", False, True),
+        ("(importId)", None, "o-abc/backup.amazonaws.com"),
+        ("(dependsOn)", [], ["t:m:U::u"]),
+    ]
+    # A base written before inventory format 2 has none of them: nothing to compare.
+    assert diff_entries(entry("t:m:T", "r", {}), head) == []
+
+
+def test_a_base_before_format_2_is_noted(tmp_path: Any) -> None:
+    old = {"format": 1, "resources": {"t:m:T::r": entry("t:m:T", "r", {})}}
+    new_entry = {
+        **entry("t:m:T", "r", {}),
+        "retainOnDelete": True,
+        "importId": None,
+        "ignoreChanges": [],
+        "dependsOn": [],
+    }
+    new = {"format": 2, "resources": {"t:m:T::r": new_entry}}
+    for side, inventory in (("base", old), ("head", new)):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "resources.json").write_text(json.dumps(inventory), encoding="utf-8")
+
+    report = compare_stack("dev", tmp_path / "base", tmp_path / "head")
+
+    assert report.splitlines() == [
+        "dev: no resource changed, added or removed",
+        "  note: base predates inventory format 2: retainOnDelete, importId, ignoreChanges, "
+        "dependsOn are not compared",
     ]
 
 
