@@ -56,7 +56,7 @@ validate: $(RUNTIME)
 doctor: $(RUNTIME)
 	$(PY) -m tools.doctor --stack $(STACK) --format $(FORMAT)$(if $(ARGS), $(ARGS))
 
-## Regenerate schema/stack.schema.json from the config models in stack_config.py.
+## Regenerate schema/stack.schema.json from the config models in config/.
 schema: $(RUNTIME)
 	$(PY) -m tools.schema
 

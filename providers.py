@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_aws as aws
 
-from stack_config import AccountAccess
+from config import AccountAccess
 
 
 def provider_name(account_id: str) -> str:

@@ -20,6 +20,11 @@ AWS providers. Providers are what a real run pays for most: each is a plugin pro
 300-430 MB (pulumi/pulumi-aws#5860), which the mocks do not start.
 
 Usage: venv/bin/python bench/plan.py [--runs 3] [--accounts 10 50 200] [--ous 4 40]
+
+`--compare BASE` plans the same generated stacks (by default 50 accounts and 50 OUs) at the
+commit BASE, in a temporary worktree, and in the working tree, and prints `make plan-diff`'s
+report for each: a restructuring that changes nothing reports no resource changed, added or
+removed, at a scale the example stacks do not reach.
 """
 
 from __future__ import annotations
@@ -39,7 +44,8 @@ from typing import Any, Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tools.offline import PROVIDER_TYPE, ROOT, OfflineRun, load_stack_file, run_program
+from config.loader import ROOT, load_stack_file
+from tools.offline import PROVIDER_TYPE, OfflineRun, run_program
 
 Mode = Literal["providers", "stackSets"]
 # In stackSets mode the exporters are in the StackSet's template: no component of this type.
@@ -147,15 +153,16 @@ def exporter_refusal(accounts: int) -> str | None:
     the program checks it before declaring anything (`export_bucket_policy_document`).
     """
     # Imported here: pulumi_aws comes with it, which the child must import inside run_program.
-    from program import export_bucket_policy_document
-    from stack_config import ConfigError, parse_stack_config
-    from tools.offline import project_name, project_values
+    from config import ConfigError, parse_stack_config
+    from config.loader import project_name, project_values
+    from documents import export_bucket_policy_document
+    from topology import Topology
 
     project = project_name(ROOT)
     config = parse_stack_config(project, project_values(project, providers_config(accounts)))
     assert config.dynamodb_export is not None
     try:
-        export_bucket_policy_document(config, config.dynamodb_export)
+        export_bucket_policy_document(Topology(config))
     except ConfigError as error:
         return "; ".join(error.problems)
     return None
@@ -372,15 +379,70 @@ def table(rows: Sequence[Row], runs: int, refusals: dict[int, str], most: int | 
     return lines
 
 
+# Plans one generated config with the program of another checkout (argv: its root, the stack;
+# stdin: the config) and prints the inventory: run with that checkout first on sys.path.
+INVENTORY_CHILD = """
+import json, sys
+from pathlib import Path
+root = Path(sys.argv[1])
+sys.path.insert(0, str(root))
+from tools.inventory import build_inventory
+from tools.offline import run_program
+run = run_program(sys.argv[2], json.loads(sys.stdin.read()), root)
+print(json.dumps(build_inventory(run, root)))
+"""
+
+
+def inventory_at(root: Path, case: Case) -> dict[str, Any]:
+    """The resources of one case's plan, with the program of the checkout at `root`."""
+    completed = subprocess.run(
+        [sys.executable, "-c", INVENTORY_CHILD, str(root), case.stack],
+        input=json.dumps(case_config(case)),
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{case.mode} {case.size} at {root}: {completed.stderr}")
+    resources: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])["resources"]
+    return resources
+
+
+def compare(base: str, cases: Sequence[Case]) -> list[str]:
+    """`make plan-diff`'s report of each case, between BASE and the working tree."""
+    import tempfile
+
+    from tools.plan_diff import base_worktree, diff_inventories, render_inventory_report
+
+    reports = []
+    with tempfile.TemporaryDirectory() as tmp, base_worktree(ROOT, base, Path(tmp)) as tree:
+        for case in cases:
+            label = f"{case.mode}-{case.size}"
+            changes = diff_inventories(inventory_at(tree, case), inventory_at(ROOT, case))
+            reports.append(render_inventory_report(label, changes))
+    return reports
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure every case and print the table; `--child MODE N` is one sample's process."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="fresh processes per row")
-    parser.add_argument("--accounts", type=int, nargs="*", default=[10, 50, 200])
-    parser.add_argument("--ous", type=int, nargs="*", default=[4, 40])
+    parser.add_argument("--accounts", type=int, nargs="*", help="default 10 50 200 (compare: 50)")
+    parser.add_argument("--ous", type=int, nargs="*", help="default 4 40 (compare: 50)")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "N"), help=argparse.SUPPRESS)
     parser.add_argument("--no-exporter", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--compare", metavar="BASE", help="plan-diff the generated stacks against BASE"
+    )
     args = parser.parse_args(argv)
+    if args.compare is not None:
+        cases = [Case("providers", n) for n in args.accounts or [50]]
+        cases += [Case("stackSets", n) for n in args.ous or [50]]
+        print("\n".join(compare(args.compare, cases)))
+        return 0
+    args.accounts = args.accounts or [10, 50, 200]
+    args.ous = args.ous or [4, 40]
     if args.child is not None:
         mode, size = args.child
         case = Case(mode, int(size), exporter=not args.no_exporter)

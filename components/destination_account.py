@@ -10,10 +10,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components.customer_managed_key import CustomerManagedKey, CustomerManagedKeyArgs
+from config import VaultLockConfig
 from policies import arns
 from policies.backup import vault_access_policy
 from policies.statements import PolicyDocument, RoleScope
-from stack_config import VaultLockConfig
 
 
 @dataclass(frozen=True)

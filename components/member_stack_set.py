@@ -19,8 +19,8 @@ import pulumi_aws as aws
 
 from components.dynamodb_exporter import lambda_code
 from components.private_bucket import Encryption, private_bucket
+from config import StackSetConfig
 from policies.s3 import code_bucket_policy
-from stack_config import StackSetConfig
 
 CallAs = Literal["SELF", "DELEGATED_ADMIN"]
 

@@ -9,10 +9,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components.customer_managed_key import CustomerManagedKey, CustomerManagedKeyArgs
+from config import RegionSettingsConfig
 from policies import arns
 from policies.backup import copy_back_vault_policy
 from policies.kms import source_key_policy
-from stack_config import RegionSettingsConfig
 
 
 @dataclass(frozen=True)

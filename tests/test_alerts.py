@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
+from config import ConfigError, parse_stack_config
+from config.loader import load_stack_file, project_values
+from config.operations import DEFAULT_ALERT_STATES
 from policies.alerts import ROUTES, alarm_rule, failure_rules, render_message
-from stack_config import DEFAULT_ALERT_STATES, ConfigError, parse_stack_config
 from tests.support.cloudformation import Instance
 from tests.support.iam_eval import Request, allows
-from tools.offline import OfflineRun, load_stack_file, project_values, run_program
+from tools.offline import OfflineRun, run_program
 
 ACCOUNT = "111122223333"
 ORG = "o-a1b2c3d4e5"

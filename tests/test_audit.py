@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from config.loader import load_stack_file
 from policies.audit import (
     CROSS_ACCOUNT,
     CROSS_REGION,
@@ -19,7 +20,7 @@ from policies.audit import (
 )
 from tests.support.cloudformation import Instance
 from tests.support.iam_eval import Request, allows
-from tools.offline import OfflineRun, RecordedResource, load_stack_file, run_program
+from tools.offline import OfflineRun, RecordedResource, run_program
 
 NAME_RULE = re.compile(r"[a-zA-Z][_a-zA-Z0-9]{0,255}")
 REPORTS_ROLE = "role/aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports"

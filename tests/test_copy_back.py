@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from stack_config import ConfigError
+from config import ConfigError
 from tests.support.cloudformation import Instance
 from tests.support.iam_eval import Request, allows
 from tools.offline import OfflineRun, RecordedResource, run_program

@@ -10,14 +10,12 @@ from typing import Any
 import pytest
 import yaml
 
+from config import ConfigError
+from config.backup_plan import REGION_SETTINGS_MANAGEMENT_TYPES, REGION_SETTINGS_OPT_IN_TYPES
+from config.loader import load_stack_file
 from policies.backup import MAX_BACKUP_POLICY_CHARACTERS
-from stack_config import (
-    REGION_SETTINGS_MANAGEMENT_TYPES,
-    REGION_SETTINGS_OPT_IN_TYPES,
-    ConfigError,
-)
 from tests.support.org_policies import without_operators
-from tools.offline import OfflineRun, RecordedResource, load_stack_file, run_program
+from tools.offline import OfflineRun, RecordedResource, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
 

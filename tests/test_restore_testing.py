@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from config import ConfigError
+from config.loader import load_stack_file
 from policies.iam import service_trust_policy
 from policies.restore import (
     plan_name,
@@ -16,9 +18,8 @@ from policies.restore import (
     role_policies,
     selection_name,
 )
-from stack_config import ConfigError
 from tests.test_program import run_with
-from tools.offline import OfflineRun, RecordedResource, load_stack_file, run_program
+from tools.offline import OfflineRun, RecordedResource, run_program
 
 DESTINATION = "555555555555"
 REGIONS = ("ap-southeast-2", "ap-southeast-1")

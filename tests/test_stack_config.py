@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from stack_config import ConfigError, parse_stack_config
-from tools.offline import load_stack_file, project_values
+from config import ConfigError, parse_stack_config
+from config.loader import load_stack_file, project_values
 
 PROJECT = "aws-backup-copy"
 

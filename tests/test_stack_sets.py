@@ -9,11 +9,12 @@ from typing import Any
 
 from cfnlint.api import ManualArgs, lint
 
+from config.loader import load_stack_file
 from policies.kms import source_key_policy
 from policies.member_template import MAX_TEMPLATE_BODY_BYTES
 from tests.support.cloudformation import Instance
 from tests.support.iam_eval import Request, allows
-from tools.offline import OfflineRun, RecordedResource, load_stack_file, run_program
+from tools.offline import OfflineRun, RecordedResource, run_program
 
 ORG = "o-a1b2c3d4e5"
 DELEGATE = "888888888888"

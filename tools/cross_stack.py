@@ -24,15 +24,9 @@ from typing import Any, Literal
 
 import yaml
 
-from stack_config import ConfigError, StackConfig
-from tools.offline import (
-    ROOT,
-    OfflineRun,
-    load_stack_file,
-    parse_stack_file,
-    project_name,
-    run_program,
-)
+from config import ConfigError, StackConfig
+from config.loader import ROOT, load_stack_file, parse_stack_file, project_name
+from tools.offline import OfflineRun, run_program
 
 Level = Literal["global", "organization", "account", "region"]
 

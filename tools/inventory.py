@@ -17,7 +17,8 @@ from typing import Any
 
 import pulumi
 
-from tools.offline import POLICY_PROPERTIES, PROVIDER_TYPE, ROOT, OfflineRun, RecordedResource
+from config.loader import ROOT
+from tools.offline import POLICY_PROPERTIES, PROVIDER_TYPE, OfflineRun, RecordedResource
 
 INVENTORY_FILE = "resources.json"
 # Bumped when the shape of an entry changes, so that a diff can tell old files from new ones.

@@ -17,15 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from stack_config import STACK_KEYS, ConfigError, StackConfig, parse_stack_config
+from config.loader import ROOT, load_stack_file, project_name
 
-ROOT = Path(__file__).resolve().parent.parent
 PROVIDER_TYPE = "pulumi:providers:aws"
 
 # Resource type -> the input that holds a JSON policy document, and the file suffix it gets.
@@ -272,72 +270,6 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                     )
                 )
         return response
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    """A YAML mapping; a syntax error becomes a config error naming the file and line."""
-    try:
-        content = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{path.name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else path.name
-        problem = getattr(error, "problem", None) or str(error).replace("\n", " ")
-        raise ConfigError([f"{where}: not valid YAML: {problem}"]) from None
-    if content is None:
-        return {}
-    if not isinstance(content, dict):
-        raise ConfigError([f"{path.name}: must be a YAML mapping, got {type(content).__name__}"])
-    return content
-
-
-def project_name(root: Path = ROOT) -> str:
-    """The project's name, from `Pulumi.yaml`."""
-    return str(_read_yaml(root / "Pulumi.yaml")["name"])
-
-
-def load_stack_file(stack: str, root: Path = ROOT) -> tuple[str, dict[str, str]]:
-    """The project name and the stack's config as the engine hands it to a program.
-
-    Pulumi.yaml `config:` values come first, then `Pulumi.<stack>.yaml` overrides them;
-    structured values are JSON-encoded, as the engine does.
-    """
-    project_file = _read_yaml(root / "Pulumi.yaml")
-    project = str(project_file["name"])
-    stack_path = root / f"Pulumi.{stack}.yaml"
-    if not stack_path.is_file():
-        raise FileNotFoundError(f"no stack file {stack_path.name} in {root}")
-    stack_file = _read_yaml(stack_path)
-    values: dict[str, Any] = {}
-    for key, declaration in (project_file.get("config") or {}).items():
-        if isinstance(declaration, Mapping) and "value" in declaration:
-            values[key if ":" in key else f"{project}:{key}"] = declaration["value"]
-    values.update(stack_file.get("config") or {})
-    encoded = {
-        key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()
-    }
-    return project, encoded
-
-
-def project_values(project: str, encoded: Mapping[str, str]) -> dict[str, Any]:
-    """The project namespace's values, decoded as `load_stack_config` decodes them.
-
-    Known object sections are JSON; `environment` and any unknown key stay strings (they
-    are only ever reported by name).
-    """
-    values: dict[str, Any] = {}
-    for key, value in encoded.items():
-        namespace, _, name = key.partition(":")
-        if namespace != project:
-            continue
-        structured = name in STACK_KEYS and name != "environment"
-        values[name] = json.loads(value) if structured else value
-    return values
-
-
-def parse_stack_file(stack: str, root: Path = ROOT) -> StackConfig:
-    """The validated configuration of `Pulumi.<stack>.yaml`; ConfigError when it is invalid."""
-    project, encoded = load_stack_file(stack, root)
-    return parse_stack_config(project, project_values(project, encoded))
 
 
 def _resolve(value: Any) -> Any:

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from config.loader import ROOT
 from tools.cross_stack import SINGLETONS
 from tools.inventory import INVENTORY_FILE, normalize, write_inventory
-from tools.offline import PROVIDER_TYPE, ROOT, OfflineRun, RecordedResource
+from tools.offline import PROVIDER_TYPE, OfflineRun, RecordedResource
 from tools.validate import add_stack_argument, checked_run
 
 # Stack outputs that are documents for people outside the stack: written as files.

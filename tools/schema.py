@@ -1,10 +1,10 @@
-"""The JSON Schema of a stack file (`Pulumi.<stack>.yaml`), generated from `stack_config`.
+"""The JSON Schema of a stack file (`Pulumi.<stack>.yaml`), generated from the `config` models.
 
 `make schema` writes it to `schema/stack.schema.json`; a test fails when the committed file is
 stale. Editors that speak the YAML language server (VS Code's YAML extension, JetBrains IDEs)
 pick it up from each stack file's first line,
 `# yaml-language-server: $schema=./schema/stack.schema.json`, and complete and check keys as
-you type. The program itself validates with the same models (`stack_config.parse_stack_config`),
+you type. The program itself validates with the same models (`config.parse_stack_config`),
 so the schema and the validator cannot disagree about a key's type, pattern or range; rules
 that relate keys to each other (a DR Region differs from the primary, ...) are the validator's.
 
@@ -25,8 +25,8 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from stack_config import DESCRIPTIONS, OPTIONAL_KEYS, SECTIONS, STACK_KEYS
-from tools.offline import ROOT, project_name
+from config.loader import ROOT, project_name
+from config.stack import DESCRIPTIONS, OPTIONAL_KEYS, SECTIONS, STACK_KEYS
 
 SCHEMA_PATH = ROOT / "schema" / "stack.schema.json"
 SCHEMA_HEADER = "# yaml-language-server: $schema=./schema/stack.schema.json"

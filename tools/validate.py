@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from stack_config import ConfigError
+from config import ConfigError
 from tools.cross_stack import check_stack, format_result
 from tools.offline import OfflineRun, run_program
 

@@ -16,11 +16,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from stack_config import (
-    REGION_SETTINGS_MANAGEMENT_TYPES,
-    REGION_SETTINGS_OPT_IN_TYPES,
-    parse_stack_config,
-)
+from config import parse_stack_config
+from config.backup_plan import REGION_SETTINGS_MANAGEMENT_TYPES, REGION_SETTINGS_OPT_IN_TYPES
 from tests.doctor.world import ORG_REGION, PROJECT, STACK, Mode, World, build
 from tools.doctor import __main__ as cli
 from tools.doctor import run as doctor_run

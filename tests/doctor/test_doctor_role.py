@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from config.loader import load_stack_file
 from policies.doctor import MEMBER_READ_ACTIONS, doctor_permissions
 from tests.support.cloudformation import Instance
 from tests.support.iam_eval import Request, allows
-from tools.offline import OfflineRun, load_stack_file, run_program
+from tools.offline import OfflineRun, run_program
 
 DELEGATE = "888888888888"
 MANAGEMENT = "000000000000"

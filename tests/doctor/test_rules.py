@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from config import AccountAccess, VaultLockConfig
 from policies.backup import vault_access_policy
 from policies.kms import key_administration, workload_key_statements
 from policies.organizations import OWN_SIDS, backup_policy_delegation, delegation_resource_policy
 from policies.statements import RoleScope, document
-from stack_config import AccountAccess, VaultLockConfig
 from tools.doctor.context import access_route
 from tools.doctor.model import Finding, as_text, exit_status, summary
 from tools.doctor.rules import (

@@ -16,16 +16,13 @@ from typing import Any, Literal
 
 import boto3
 
+from config import StackConfig, parse_stack_config
+from documents import delegation_policy, export_bucket_policy_document
 from policies.backup import vault_access_policy
 from policies.kms import key_administration, workload_key_statements
 from policies.statements import document
-from program import (
-    copy_in_scope,
-    delegation_policy,
-    export_bucket_policy_document,
-)
-from stack_config import StackConfig, parse_stack_config
 from tests.support.doctor_fakes import Gaps
+from topology import Topology
 
 PROJECT = "aws-backup-copy"
 STACK = "doctor"
@@ -354,7 +351,7 @@ def _destination(world: World, config: StackConfig) -> None:
             BackupVaultName=destination.vault_name, MinRetentionDays=7, MaxRetentionDays=400
         )
         vault_arn = f"arn:aws:backup:{region}:{account_id}:backup-vault:{destination.vault_name}"
-        policy = vault_access_policy(vault_arn, copy_in_scope(config))
+        policy = vault_access_policy(vault_arn, Topology(config).copy_in_scope)
         world.gaps.vault_policies[(account_id, region, destination.vault_name)] = json.dumps(policy)
     _recent_copies(world, config)
 
@@ -382,7 +379,8 @@ def _export_bucket(world: World, config: StackConfig) -> None:
     assert config.dynamodb_export is not None
     s3 = world.client(world.ids["export"], "s3")
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-    policy = export_bucket_policy_document(config, config.dynamodb_export)
+    policy = export_bucket_policy_document(Topology(config))
+    assert policy is not None
     if world.broken:
         policy = {**policy, "Statement": policy["Statement"][:-1]}
     s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps(policy))
@@ -406,7 +404,7 @@ def _organization_answers(world: World, config: StackConfig) -> None:
         gaps.refused_roles.add(f"arn:aws:iam::{world.ids['source2']}:role/{DOCTOR_ROLE}")
         return
     gaps.delegated = {BACKUP_PRINCIPAL: [delegate], STACK_SETS_PRINCIPAL: [delegate]}
-    gaps.resource_policy = ("rp-thestacks1", json.dumps(delegation_policy(config)))
+    gaps.resource_policy = ("rp-thestacks1", json.dumps(delegation_policy(Topology(config))))
     gaps.backup_policies = {
         target: [config.plan_key] for target in config.organization.policy_targets
     }

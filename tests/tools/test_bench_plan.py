@@ -17,8 +17,9 @@ from bench.plan import (
     source_account_ids,
     stack_sets_config,
 )
-from stack_config import StackConfig, parse_stack_config
-from tools.offline import PROVIDER_TYPE, OfflineRun, project_name, project_values, run_program
+from config import StackConfig, parse_stack_config
+from config.loader import project_name, project_values
+from tools.offline import PROVIDER_TYPE, OfflineRun, run_program
 
 ATTACHMENT = "aws:organizations/policyAttachment:PolicyAttachment"
 

@@ -239,7 +239,8 @@ def test_plan_and_validate_refuse_a_collision_with_exit_2_and_no_trace(
 
 
 def _run_from(root: Path, stack: str) -> Any:
-    from tools.offline import load_stack_file, run_program
+    from config.loader import load_stack_file
+    from tools.offline import run_program
 
     _, encoded = load_stack_file(stack, root)
     return run_program(stack, encoded)

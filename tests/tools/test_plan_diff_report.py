@@ -5,8 +5,9 @@ from typing import Any
 
 import pytest
 
+from config.loader import load_stack_file
 from tools.inventory import build_inventory
-from tools.offline import OfflineRun, load_stack_file, run_program
+from tools.offline import OfflineRun, run_program
 from tools.plan_diff import (
     LOCK_TYPE,
     MISSING,

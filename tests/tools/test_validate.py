@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from config.loader import ROOT, load_stack_file
 from tools import plan, validate
-from tools.offline import ROOT, load_stack_file, run_program
+from tools.offline import run_program
 
 
 def _build_files() -> dict[Path, int]:

@@ -18,19 +18,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from config import ConfigError, StackConfig
+from config.loader import ROOT, parse_stack_file
 from policies.doctor import doctor_permissions, doctor_trust_policy
-from program import doctor_home
-from stack_config import ConfigError, StackConfig
 from tools.doctor.access import Sessions
 from tools.doctor.context import Context, Options
 from tools.doctor.model import as_json, as_text, exit_status, summary
 from tools.doctor.run import run_doctor
-from tools.offline import ROOT, parse_stack_file
+from topology import Topology
 
 
 def role_documents(config: StackConfig) -> dict[str, object]:
     """The doctor role's trust and permissions for this stack, to create it by hand."""
-    home = doctor_home(config)
+    home = Topology(config).administering_account
     runners = [arn for arn in (home.preview_role_arn, home.role_arn) if arn]
     return {
         "roleName": config.organization.doctor_role_name,

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
+from documents import export_bucket_policy_document
 from policies import arns
 from policies.backup import vault_access_policy
-from program import copy_in_scope, export_bucket_policy_document
 from tools.doctor.access import Reader
 from tools.doctor.checks_member import config_recorder, key_facts
 from tools.doctor.checks_organization import Organization
@@ -72,7 +72,7 @@ def _vault(ctx: Context, reader: Reader, region: str) -> list[Finding]:
 def _vault_policy(ctx: Context, reader: Reader, region: str) -> list[Finding]:
     destination = ctx.config.destination
     vault_arn = arns.backup_vault(region, destination.account_id, destination.vault_name)
-    scope = copy_in_scope(ctx.config)
+    scope = ctx.topology.copy_in_scope
     expected = vault_access_policy(vault_arn, scope)
     try:
         answer = reader.client("backup", region).get_backup_vault_access_policy(
@@ -125,7 +125,7 @@ def _copies_from_outside_scope(
         return []  # no vault yet: `destination.vault` says so
     status, fix = copies_outside_scope_verdict(
         copiers,
-        copy_in_scope(ctx.config),
+        ctx.topology.copy_in_scope,
         organization.under_organizational_units(),
         ctx.config.copies_from,
     )
@@ -186,7 +186,8 @@ def _bucket(ctx: Context, reader: Reader) -> list[Finding]:
         fix = f"the bucket is in {region}: set dynamodbExport.bucket.region: {region}"
         return [Finding("export.bucket", "failure", account, bucket.region, bucket.name, fix)]
     findings = [ok("export.bucket", account, bucket.region, bucket.name)]
-    expected = export_bucket_policy_document(ctx.config, export)
+    expected = export_bucket_policy_document(ctx.topology)
+    assert expected is not None  # the export bucket is checked only with dynamodbExport
     try:
         actual = parse_policy(s3.get_bucket_policy(Bucket=bucket.name)["Policy"])
     except ClientError as error:

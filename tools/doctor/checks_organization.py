@@ -14,8 +14,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from program import delegation_policy
-from stack_config import ACCOUNT_ID, AccountAccess
+from config import AccountAccess
+from config.scalars import ACCOUNT_ID
+from documents import delegation_policy
 from tools.doctor.access import Reader
 from tools.doctor.context import Context, Member, error_code, guarded, reach
 from tools.doctor.model import GLOBAL, Finding, ok
@@ -176,7 +177,7 @@ def _delegation(ctx: Context, reader: Reader, delegate: AccountAccess) -> list[F
 
 def _resource_policy(ctx: Context, reader: Reader, delegate: AccountAccess) -> list[Finding]:
     organization = ctx.config.organization
-    expected = delegation_policy(ctx.config)
+    expected = delegation_policy(ctx.topology)
     client = reader.client("organizations", organization.region)
     try:
         found = client.describe_resource_policy()["ResourcePolicy"]

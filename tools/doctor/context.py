@@ -15,11 +15,11 @@ from typing import Literal, ParamSpec
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from config import AccountAccess, StackConfig
 from policies import arns
-from program import doctor_home, prepared_accounts
-from stack_config import AccountAccess, StackConfig
 from tools.doctor.access import Reader, Route, Sessions, UnreachableError
 from tools.doctor.model import GLOBAL, Finding
+from topology import Topology
 
 P = ParamSpec("P")
 # Who creates a member account's source vault and service role.
@@ -85,7 +85,8 @@ class Context:
             route = access_route(path, access, self.options.allow_deploy_role)
             # One provider per account (stack_config): the first section naming it is enough.
             self.named.setdefault(access.account_id, route)
-        self.prepared = {p.access.account_id for p in prepared_accounts(self.config)}
+        self.topology = Topology(self.config)
+        self.prepared = set(self.topology.prepared_account_ids)
 
     @property
     def redeploy(self) -> str:
@@ -110,7 +111,7 @@ class Context:
         role_name = self.config.organization.doctor_role_name
         if role_name is None:
             return None
-        home = self.named[doctor_home(self.config).account_id]
+        home = self.named[self.topology.administering_account.account_id]
         role_arn = arns.iam_role(account_id, role_name)
         route = Route(account_id, role_arn, "organization.doctorRoleName", via=home)
         return Reader(self.sessions, route)

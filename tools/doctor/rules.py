@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from config import VaultLockConfig
 from policies.arns import PARTITION
 from policies.backup import COPY_INTO_VAULT
 from policies.kms import WORKLOAD_KEY_ACTIONS
 from policies.organizations import OWN_SIDS
 from policies.statements import RoleScope
-from stack_config import VaultLockConfig
 from tools.doctor.model import Status
 
 # What the destination account's AWS Backup service-linked role needs on a workload key to copy

@@ -1,0 +1,169 @@
+"""The words a user reads: the error type, key paths, and pydantic's errors in this project's terms.
+
+Every problem found in a stack's configuration is one line, `<key path>: <what is wrong and
+how to fix it>`; all of them are reported together in one `ConfigError`. This module imports
+no Pulumi module: the program's loader re-raises a `ConfigError` as a `pulumi.RunError` (see
+`deploy/loader.py`), which the Pulumi CLI prints without a stack trace.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from typing import Annotated, Any, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+
+class ConfigError(Exception):
+    """Every problem found in the stack configuration, each naming its key path."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        listing = "\n".join(f"  - {problem}" for problem in self.problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"invalid stack configuration ({count} {noun}):\n{listing}")
+
+
+def problem(message: str) -> PydanticCustomError:
+    """A validation error whose text is reported as it is, after the key path."""
+    return PydanticCustomError("config", "{message}", {"message": message})
+
+
+def unknown_key_message(key: str, known: Sequence[str], noun: str = "key") -> str:
+    """`is not a known key`, with the nearest known key when one is close (nearly always a typo)."""
+    # Case-insensitive first: `dynamoDbExport` for `dynamodbExport` is the commonest slip.
+    by_lower = {name.lower(): name for name in known}
+    nearest = by_lower.get(key.lower())
+    if nearest is None:
+        matches = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        nearest = matches[0] if matches else None
+    suggestion = f"; did you mean {nearest!r}?" if nearest is not None else ""
+    return f"is not a known {noun}{suggestion} (known: {', '.join(sorted(known))})"
+
+
+def key_path(loc: Iterable[int | str]) -> str:
+    """`('sourceAccounts', 0, 'regions', 1)` -> `sourceAccounts[0].regions[1]`."""
+    path = ""
+    for part in loc:
+        if part == "[key]":
+            # pydantic marks a map key that failed its check; the key itself is already named.
+            continue
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def _model_at(root: Any, loc: Sequence[int | str]) -> type[BaseModel] | None:
+    """The model class that holds the last element of `loc`, following fields by alias."""
+    current = root
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        by_alias = {field.alias or name: field for name, field in current.model_fields.items()}
+        field = by_alias.get(part) or current.model_fields.get(part)
+        if field is None:
+            return None
+        current = field.annotation
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model inside Annotated[...], X | None and tuple[X, ...]."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated or origin is tuple:
+            annotation = get_args(annotation)[0]
+        elif origin is not None and type(None) in get_args(annotation):
+            annotation = next(a for a in get_args(annotation) if a is not type(None))
+        else:
+            return annotation
+
+
+def _aliases(section: Any, loc: Sequence[int | str]) -> list[int | str]:
+    """`loc` with field names replaced by the keys users write (a default's error uses names)."""
+    named: list[int | str] = []
+    for index, part in enumerate(loc):
+        model = _model_at(section, loc[:index])
+        field = model.model_fields.get(part) if isinstance(part, str) and model else None
+        named.append(field.alias if field is not None and field.alias else part)
+    return named
+
+
+def _kind(value: Any) -> str:
+    kinds = {
+        dict: "an object",
+        list: "a list",
+        bool: "true/false",
+        int: "a number",
+        str: "a string",
+    }
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _message(error: ErrorDetails, section: Any, section_loc: Sequence[int | str]) -> str:
+    """One pydantic error in this project's words (`loc` includes the section's key)."""
+    kind, value, loc = error["type"], error["input"], error["loc"]
+    if kind == "config":
+        return str(error["ctx"]["message"])
+    if kind == "missing" and getattr(_model_at(section, section_loc[:-1]), "every_key", False):
+        return (
+            "is required: list every resource type the provider reads back (true or false); "
+            "a map without it shows a difference on every preview"
+        )
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        model = _model_at(section, section_loc[:-1])
+        known = [f.alias or n for n, f in model.model_fields.items()] if model else []
+        return unknown_key_message(str(loc[-1]), known)
+    if kind == "string_type" and isinstance(value, int) and not isinstance(value, bool):
+        # YAML reads an unquoted 012345678901 as the number 12345678901.
+        return f'must be a string: quote it ({loc[-1]}: "{value}"), got the number {value}'
+    if kind == "string_type":
+        return f"must be a string, got {value!r}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"must be a whole number, got {value!r}"
+    if kind == "bool_type":
+        return f"must be true or false, got {value!r}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be an object, got {_kind(value)}"
+    if kind in ("tuple_type", "list_type"):
+        hint = ""
+        if isinstance(value, int) and not isinstance(value, bool):
+            hint = " (quote numbers such as account ids: YAML reads them unquoted as numbers)"
+        return f"must be a list{hint}, got {value!r}"
+    if kind == "too_short":
+        return "must not be empty"
+    if kind == "literal_error":
+        return f"must be {error['ctx']['expected']}, got {value!r}"
+    return f"{error['msg']}, got {value!r}"
+
+
+def section_problems(key: str, section: Any, error: ValidationError) -> list[str]:
+    """pydantic's errors for one section (`key`, validated as `section`), one line each."""
+    problems = []
+    errors = error.errors()
+    # A list whose items failed is also reported "too short" by pydantic: the items say it all.
+    with_item_errors = {e["loc"][:-1] for e in errors if e["loc"] and isinstance(e["loc"][-1], int)}
+    for details in errors:
+        loc = details["loc"]
+        if details["type"] == "too_short" and loc in with_item_errors:
+            continue
+        value = details["input"]
+        number = isinstance(value, int) and not isinstance(value, bool)
+        if details["type"] == "string_type" and number and loc and isinstance(loc[-1], int):
+            # A number in a list of strings: say so on the list, as YAML users expect.
+            problems.append(
+                f"{key_path((key, *loc[:-1]))}: must be a list of strings (quote numbers such "
+                f"as account ids: YAML reads them unquoted as numbers), got {value!r}"
+            )
+            continue
+        message = _message({**details, "loc": (key, *loc)}, section, loc)
+        problems.append(f"{key_path((key, *_aliases(section, loc)))}: {message}")
+    return list(dict.fromkeys(problems))
