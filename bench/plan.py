@@ -413,7 +413,8 @@ def compare(base: str, cases: Sequence[Case]) -> list[str]:
     """`make plan-diff`'s report of each case, between BASE and the working tree."""
     import tempfile
 
-    from tools.plan_diff import base_worktree, diff_inventories, render_inventory_report
+    from tools.inventory_diff import diff_inventories, render_inventory_report
+    from tools.plan_diff import base_worktree
 
     reports = []
     with tempfile.TemporaryDirectory() as tmp, base_worktree(ROOT, base, Path(tmp)) as tree:

@@ -7,19 +7,19 @@ import pytest
 
 from config.loader import load_stack_file
 from tools.inventory import build_inventory
-from tools.offline import OfflineRun, run_program
-from tools.plan_diff import (
+from tools.inventory_diff import (
     LOCK_TYPE,
     MISSING,
     InputChange,
     ResourceChange,
-    compare_stack,
     diff_entries,
     diff_inventories,
     forces_replacement,
     inventory_verdict,
     render_inventory_report,
 )
+from tools.offline import OfflineRun, run_program
+from tools.plan_diff import compare_stack
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 
