@@ -10,7 +10,8 @@ from documents import export_bucket_policy_document
 from policies import arns
 from policies.backup import vault_access_policy
 from tools.doctor.access import Reader
-from tools.doctor.checks_member import config_recorder, key_facts
+from tools.doctor.checks_copy import key_facts
+from tools.doctor.checks_member import config_recorder
 from tools.doctor.checks_organization import Organization
 from tools.doctor.context import Context, error_code, guarded, reach
 from tools.doctor.model import Finding, ok
