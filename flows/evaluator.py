@@ -546,7 +546,9 @@ def _clauses(condition: Any, where: str) -> tuple[_Clause, ...]:
         if not isinstance(keys, Mapping) or not keys:
             raise ValueError(f"{where}: Condition {name!r} must map keys to values")
         for key, values in keys.items():
-            clauses.append(_Clause(name, key, tuple(_condition_values(values, where, key))))
+            clause = _Clause(name, key, tuple(_condition_values(values, where, key)))
+            clause.parts()  # an operator it does not know raises here, before any request
+            clauses.append(clause)
     return tuple(clauses)
 
 
@@ -568,6 +570,38 @@ def _condition_values(values: Any, where: str, key: str) -> list[str]:
 _Match = Literal["direct", "account"]
 
 
+def _principal_values(element: Any, where: str) -> list[tuple[str, str]]:
+    """(type, value) pairs of a Principal element, checked: "*" gives [("*", "*")]."""
+    if element == "*":
+        return [("*", "*")]
+    if not isinstance(element, Mapping) or not element:
+        raise ValueError(f"{where}: Principal must be \"*\" or an object such as {{'AWS': ...}}")
+    pairs = []
+    for kind, values in element.items():
+        if kind in ("Federated", "CanonicalUser"):
+            raise NotImplementedError(f"{where}: Principal {kind!r} is not modelled")
+        if kind not in ("AWS", "Service"):
+            raise ValueError(f"{where}: unknown principal type {kind!r}")
+        for value in _strings(values, f"{where}: Principal {kind}"):
+            if kind == "AWS" and value != "*":
+                _principal_arn(value, where)
+            pairs.append((kind, value))
+    return pairs
+
+
+def _principal_arn(value: str, where: str) -> tuple[str, str, str, str]:
+    """(partition, service, account, resource) of an AWS principal; an account id is its root."""
+    if "*" in value or "?" in value:
+        raise ValueError(f"{where}: a principal cannot hold a wildcard ({value!r})")
+    if _ACCOUNT_ID.fullmatch(value):
+        return "", "iam", value, "root"
+    parts = value.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn" or not _ACCOUNT_ID.fullmatch(parts[4]):
+        raise ValueError(f"{where}: principal {value!r} is not an account id or IAM ARN")
+    _, partition, service, _, account, resource = parts
+    return partition, service, account, resource
+
+
 def _aws_principal(value: str, caller: _Caller, where: str) -> _Match | None:
     if value == "*":
         if caller.kind == "service":
@@ -578,18 +612,12 @@ def _aws_principal(value: str, caller: _Caller, where: str) -> _Match | None:
                 f"{caller.name!r} is not documented; use \"*\" or {{'Service': ...}}"
             )
         return "direct"
-    if "*" in value or "?" in value:
-        raise ValueError(f"{where}: a principal cannot hold a wildcard ({value!r})")
     if caller.kind == "service":
         return None
-    if _ACCOUNT_ID.fullmatch(value):
-        return "account" if value == caller.account else None
-    parts = value.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or not _ACCOUNT_ID.fullmatch(parts[4]):
-        raise ValueError(f"{where}: principal {value!r} is not an account id or IAM ARN")
-    _, partition, service, _, account, resource = parts
+    partition, service, account, resource = _principal_arn(value, where)
     if service == "iam" and resource == "root":
-        return "account" if (partition, account) == (caller.partition, caller.account) else None
+        same = account == caller.account and partition in ("", caller.partition)
+        return "account" if same else None
     if value == caller.name:
         return "direct"
     # A role ARN names the role; a request from one of its sessions matches it (role names are
@@ -605,24 +633,15 @@ def _aws_principal(value: str, caller: _Caller, where: str) -> _Match | None:
 
 
 def _principal_match(element: Any, caller: _Caller, where: str) -> _Match | None:
-    if element == "*":
-        return "direct"
-    if not isinstance(element, Mapping) or not element:
-        raise ValueError(f"{where}: Principal must be \"*\" or an object such as {{'AWS': ...}}")
     found: list[_Match] = []
-    for kind, values in element.items():
-        if kind == "AWS":
-            for value in _strings(values, f"{where}: Principal AWS"):
-                match = _aws_principal(value, caller, where)
-                if match:
-                    found.append(match)
-        elif kind == "Service":
-            if caller.kind == "service" and caller.name in _strings(values, where):
-                found.append("direct")
-        elif kind in ("Federated", "CanonicalUser"):
-            raise NotImplementedError(f"{where}: Principal {kind!r} is not modelled")
-        else:
-            raise ValueError(f"{where}: unknown principal type {kind!r}")
+    for kind, value in _principal_values(element, where):
+        names_service = kind == "Service" and caller.kind == "service" and caller.name == value
+        if kind == "*" or names_service:
+            found.append("direct")
+        elif kind == "AWS":
+            match = _aws_principal(value, caller, where)
+            if match:
+                found.append(match)
     return "direct" if "direct" in found else "account" if found else None
 
 
@@ -778,6 +797,8 @@ def _statement(raw: Any, index: int, policy_type: PolicyType) -> _Statement:
         raise ValueError(f"{where}: a resource policy statement needs a Principal element")
     if policy_type == "identity" and "Resource" not in raw:
         raise ValueError(f"{where}: an identity policy statement needs a Resource element")
+    if "Principal" in raw:
+        _principal_values(raw["Principal"], where)
     resources = raw.get("Resource")
     return _Statement(
         index=index,
@@ -788,6 +809,29 @@ def _statement(raw: Any, index: int, policy_type: PolicyType) -> _Statement:
         principal=raw.get("Principal"),
         clauses=_clauses(raw.get("Condition"), where),
     )
+
+
+def _statements(policy: Mapping[str, Any], policy_type: PolicyType) -> list[_Statement]:
+    version = policy.get("Version")
+    if version is not None and version not in _VERSIONS:
+        raise ValueError(f"policy Version {version!r} is not one of {list(_VERSIONS)}")
+    if "Statement" not in policy:
+        raise ValueError("policy has no Statement")
+    raw = policy["Statement"]
+    return [
+        _statement(s, i, policy_type) for i, s in enumerate(raw if isinstance(raw, list) else [raw])
+    ]
+
+
+def check_policy(policy: Mapping[str, Any], policy_type: PolicyType = "resource") -> None:
+    """Read a document the way `evaluate_policy` does, without a request.
+
+    Raises NotImplementedError for anything the evaluator does not model (NotAction,
+    NotResource, NotPrincipal, Federated or CanonicalUser principals, BinaryEquals) and
+    ValueError for a malformed document or an unknown operator, so that a test can show every
+    document it relies on is one the evaluator reads completely.
+    """
+    _statements(policy, policy_type)
 
 
 def evaluate_policy(
@@ -803,17 +847,9 @@ def evaluate_policy(
     takes into account. Raises NotImplementedError for elements not modelled and ValueError
     for a malformed document.
     """
-    version = policy.get("Version")
-    if version is not None and version not in _VERSIONS:
-        raise ValueError(f"policy Version {version!r} is not one of {list(_VERSIONS)}")
-    if "Statement" not in policy:
-        raise ValueError("policy has no Statement")
-    raw = policy["Statement"]
-    statements = [
-        _statement(s, i, policy_type) for i, s in enumerate(raw if isinstance(raw, list) else [raw])
-    ]
+    statements = _statements(policy, policy_type)
     context = request.full_context()
-    variables = version == VARIABLES_VERSION
+    variables = policy.get("Version") == VARIABLES_VERSION
     results = tuple(s.evaluate(request, context, variables) for s in statements)
     if any(r.matched and r.effect == "Deny" for r in results):
         decision: Decision = "explicitly_denied"
