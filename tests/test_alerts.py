@@ -12,9 +12,9 @@ from moto.events.models import EventPattern
 from config import ConfigError, parse_stack_config
 from config.loader import load_stack_file, project_values
 from config.operations import DEFAULT_ALERT_STATES
+from flows.evaluator import Request, evaluate_policy
 from policies.alerts import ROUTES, alarm_rule, failure_rules, render_message
 from tests.support.cloudformation import Instance
-from tests.support.iam_eval import Request, allows
 from tools.offline import OfflineRun, run_program
 
 ACCOUNT = "111122223333"
@@ -238,7 +238,7 @@ def test_the_bus_admits_the_stacks_accounts_of_the_organization_only(
 
     def may_put(account: str, context: dict[str, Any]) -> bool:
         role = f"arn:aws:iam::{account}:role/aws-backup-copy-prod-alert-forwarder"
-        return allows(document, Request(role, "events:PutEvents", bus, context))
+        return evaluate_policy(document, Request(role, "events:PutEvents", bus, context)).allowed
 
     for account in ("444444444444", "666666666666", "555555555555"):
         assert may_put(account, in_org)
@@ -285,10 +285,12 @@ def test_stack_set_members_forward_through_their_template(sandbox_run: OfflineRu
     def context(ou: str) -> dict[str, Any]:
         return {"aws:PrincipalOrgID": ORG, "aws:PrincipalOrgPaths": [f"{ORG}/r-ab12/{ou}/"]}
 
-    assert allows(document, Request(role, "events:PutEvents", bus_arn, context("ou-ab12-sbx11111")))
-    assert not allows(
+    assert evaluate_policy(
+        document, Request(role, "events:PutEvents", bus_arn, context("ou-ab12-sbx11111"))
+    ).allowed
+    assert not evaluate_policy(
         document, Request(role, "events:PutEvents", bus_arn, context("ou-ab12-prod7890"))
-    )
+    ).allowed
 
 
 def test_without_a_delegate_alerts_gather_in_the_destination_account() -> None:
@@ -322,10 +324,12 @@ def test_eventbridge_can_encrypt_for_the_topic_with_the_context_it_sends(
     policy = _alert_topic_key_policy(prod_run)
     key_arn = "arn:aws:kms:ap-southeast-2:888888888888:key/alerts"
 
-    assert allows(policy, Request("events.amazonaws.com", action, key_arn))
+    assert evaluate_policy(policy, Request("events.amazonaws.com", action, key_arn)).allowed
     # Nobody else gets the key through that statement: another service, another account.
-    assert not allows(policy, Request("sns.amazonaws.com", action, key_arn))
-    assert not allows(policy, Request("arn:aws:iam::444444444444:role/Anyone", action, key_arn))
+    assert not evaluate_policy(policy, Request("sns.amazonaws.com", action, key_arn)).allowed
+    assert not evaluate_policy(
+        policy, Request("arn:aws:iam::444444444444:role/Anyone", action, key_arn)
+    ).allowed
 
 
 def test_eventbridge_can_publish_to_the_topic_with_the_context_it_sends(
@@ -343,10 +347,16 @@ def test_eventbridge_can_publish_to_the_topic_with_the_context_it_sends(
     document = json.loads(policy.inputs["policy"])
     topic_arn = f"arn:aws:sns:ap-southeast-2:888888888888:{topic.name}"
 
-    assert allows(document, Request("events.amazonaws.com", "sns:Publish", topic_arn))
-    assert not allows(document, Request("sns.amazonaws.com", "sns:Publish", topic_arn))
+    assert evaluate_policy(
+        document, Request("events.amazonaws.com", "sns:Publish", topic_arn)
+    ).allowed
+    assert not evaluate_policy(
+        document, Request("sns.amazonaws.com", "sns:Publish", topic_arn)
+    ).allowed
     outsider = "arn:aws:iam::444444444444:role/Anyone"
-    assert not allows(document, Request(outsider, "sns:Publish", topic_arn))
+    assert not evaluate_policy(document, Request(outsider, "sns:Publish", topic_arn)).allowed
     # The statement names this topic and nothing else.
     other_topic = topic_arn.replace(topic.name, "someone-elses-topic")
-    assert not allows(document, Request("events.amazonaws.com", "sns:Publish", other_topic))
+    assert not evaluate_policy(
+        document, Request("events.amazonaws.com", "sns:Publish", other_topic)
+    ).allowed

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from config.loader import load_stack_file
+from flows.evaluator import Request, evaluate_policy
 from policies.audit import (
     CROSS_ACCOUNT,
     CROSS_REGION,
@@ -19,7 +20,6 @@ from policies.audit import (
     member_controls,
 )
 from tests.support.cloudformation import Instance
-from tests.support.iam_eval import Request, allows
 from tools.offline import OfflineRun, RecordedResource, run_program
 
 NAME_RULE = re.compile(r"[a-zA-Z][_a-zA-Z0-9]{0,255}")
@@ -163,17 +163,17 @@ def test_the_report_bucket_admits_the_reports_role_only(prod_run: OfflineRun) ->
 
     assert bucket.account_id == "888888888888"
     assert len(name) <= 63
-    assert allows(policy, Request(writer, "s3:PutObject", report, with_acl))
-    assert not allows(
+    assert evaluate_policy(policy, Request(writer, "s3:PutObject", report, with_acl)).allowed
+    assert not evaluate_policy(
         policy, Request(writer, "s3:PutObject", report, {"aws:SecureTransport": "true"})
-    )
-    assert not allows(
+    ).allowed
+    assert not evaluate_policy(
         policy,
         Request(writer, "s3:PutObject", report, {**with_acl, "aws:SecureTransport": "false"}),
-    )
-    assert not allows(policy, Request(writer, "s3:GetObject", report, with_acl))
+    ).allowed
+    assert not evaluate_policy(policy, Request(writer, "s3:GetObject", report, with_acl)).allowed
     other = f"arn:aws:iam::444444444444:{REPORTS_ROLE}"
-    assert not allows(policy, Request(other, "s3:PutObject", report, with_acl))
+    assert not evaluate_policy(policy, Request(other, "s3:PutObject", report, with_acl)).allowed
     assert (
         report_plans(prod_run)["COPY_JOB_REPORT"].inputs["reportDeliveryChannel"]["s3BucketName"]
         == name

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from config import ConfigError
+from flows.evaluator import Request, evaluate_policy
 from tests.support.cloudformation import Instance
-from tests.support.iam_eval import Request, allows
 from tools.offline import OfflineRun, RecordedResource, run_program
 
 PROD_DESTINATION = "555555555555"
@@ -62,12 +62,14 @@ def test_each_source_vault_admits_copies_back_from_the_destination_only(
     for (account, region), name in source_vaults.items():
         vault_arn = f"arn:aws:backup:{region}:{account}:backup-vault:{name}"
         policy = policies[(account, region)]
-        assert allows(policy, Request(copy_role, COPY_INTO, vault_arn))
+        assert evaluate_policy(policy, Request(copy_role, COPY_INTO, vault_arn)).allowed
         other_source = next(a for a in PROD_SOURCES if a != account)
-        assert not allows(
+        assert not evaluate_policy(
             policy, Request(f"arn:aws:iam::{other_source}:root", COPY_INTO, vault_arn)
-        )
-        assert not allows(policy, Request(copy_role, "backup:DeleteRecoveryPoint", vault_arn))
+        ).allowed
+        assert not evaluate_policy(
+            policy, Request(copy_role, "backup:DeleteRecoveryPoint", vault_arn)
+        ).allowed
 
 
 def test_the_destination_keys_let_the_source_accounts_read_copies_back_and_nobody_else(
@@ -76,13 +78,8 @@ def test_the_destination_keys_let_the_source_accounts_read_copies_back_and_nobod
     in_org = {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}
 
     def through(service: str, request: Request) -> Request:
-        via = request.context["kms:ViaService"].replace("backup.", f"{service}.", 1)
-        return Request(
-            request.principal_arn,
-            request.action,
-            request.resource,
-            {**request.context, "kms:ViaService": via},
-        )
+        via = str(request.context["kms:ViaService"]).replace("backup.", f"{service}.", 1)
+        return request.with_context(**{"kms:ViaService": via})
 
     for region, policy in _destination_key_policies(prod_run).items():
         for source in PROD_SOURCES:
@@ -90,23 +87,31 @@ def test_the_destination_keys_let_the_source_accounts_read_copies_back_and_nobod
             admin = f"arn:aws:iam::{source}:role/Admin"
             # Snapshots: the service-linked role through EC2/RDS/FSx, no other role.
             snapshot_read = _key_use(backup_role, "kms:ReEncryptFrom", region, in_org)
-            assert allows(policy, through("ec2", snapshot_read))
-            assert not allows(
+            assert evaluate_policy(policy, through("ec2", snapshot_read)).allowed
+            assert not evaluate_policy(
                 policy, through("ec2", _key_use(admin, "kms:ReEncryptFrom", region, in_org))
-            )
+            ).allowed
             # Fully managed types: through AWS Backup, for the backup service role and the
             # service-linked role only.
             service_role = f"arn:aws:iam::{source}:role/aws-backup-copy-prod-backup-service"
-            assert allows(policy, _key_use(service_role, "kms:Decrypt", region, in_org))
-            assert allows(policy, _key_use(backup_role, "kms:Decrypt", region, in_org))
-            assert not allows(policy, _key_use(admin, "kms:Decrypt", region, in_org))
+            assert evaluate_policy(
+                policy, _key_use(service_role, "kms:Decrypt", region, in_org)
+            ).allowed
+            assert evaluate_policy(
+                policy, _key_use(backup_role, "kms:Decrypt", region, in_org)
+            ).allowed
+            assert not evaluate_policy(
+                policy, _key_use(admin, "kms:Decrypt", region, in_org)
+            ).allowed
         # allowCopiesFrom: policyTargets admits copies in from the targeted OU too, but copies
         # back only reach the accounts this stack gave a source vault.
         stranger = f"arn:aws:iam::123123123123:{BACKUP_ROLE}"
-        assert not allows(policy, _key_use(stranger, "kms:Decrypt", region, in_org))
-        assert not allows(
+        assert not evaluate_policy(
+            policy, _key_use(stranger, "kms:Decrypt", region, in_org)
+        ).allowed
+        assert not evaluate_policy(
             policy, through("ec2", _key_use(stranger, "kms:ReEncryptFrom", region, in_org))
-        )
+        ).allowed
 
 
 def test_the_copy_job_runs_as_a_destination_role_with_the_backup_policy_only(
@@ -147,7 +152,7 @@ def test_without_copy_back_nothing_reads_the_central_copies(dev_run: OfflineRun)
         for source in source_accounts:
             role = f"arn:aws:iam::{source}:{BACKUP_ROLE}"
             for action in ("kms:Decrypt", "kms:ReEncryptFrom"):
-                assert not allows(policy, _key_use(role, action, region, {}))
+                assert not evaluate_policy(policy, _key_use(role, action, region, {})).allowed
 
 
 def test_member_template_source_vault_admits_copies_back_like_providers_mode(
@@ -162,8 +167,10 @@ def test_member_template_source_vault_admits_copies_back_like_providers_mode(
         vault_arn = f"arn:aws:backup:{region}:{member}:backup-vault:{vault['BackupVaultName']}"
         policy = vault["AccessPolicy"]
         copier = f"arn:aws:iam::{destination}:role/aws-backup-copy-sandbox-copy-back"
-        assert allows(policy, Request(copier, COPY_INTO, vault_arn))
-        assert not allows(policy, Request("arn:aws:iam::210987654321:root", COPY_INTO, vault_arn))
+        assert evaluate_policy(policy, Request(copier, COPY_INTO, vault_arn)).allowed
+        assert not evaluate_policy(
+            policy, Request("arn:aws:iam::210987654321:root", COPY_INTO, vault_arn)
+        ).allowed
     inside = {
         "aws:PrincipalOrgID": "o-a1b2c3d4e5",
         "aws:PrincipalOrgPaths": ["o-a1b2c3d4e5/r-ab12/ou-ab12-sbx11111/"],
@@ -176,11 +183,11 @@ def test_member_template_source_vault_admits_copies_back_like_providers_mode(
             f"arn:aws:kms:{region}:{destination}:key/k",
             {"kms:ViaService": f"backup.{region}.amazonaws.com", **inside},
         )
-        assert allows(key_policy, read)
-        assert not allows(
+        assert evaluate_policy(key_policy, read).allowed
+        assert not evaluate_policy(
             key_policy,
-            Request(read.principal_arn, read.action, read.resource, {**read.context, **outside}),
-        )
+            read.with_context(**outside),
+        ).allowed
 
 
 def test_a_key_policy_kms_would_refuse_is_a_config_error_before_anything_is_declared() -> None:

@@ -11,7 +11,7 @@ from components.dynamodb_exporter import (
     MISSED_METRIC,
     MISSED_VALUE,
 )
-from tests.support.iam_eval import Request, allows
+from flows.evaluator import Request, evaluate_policy
 from tools.offline import OfflineRun, RecordedResource
 
 FUNCTION = "aws-backup-copy-{stack}-dynamodb-export"
@@ -130,7 +130,7 @@ def test_bucket_policy_lets_each_exporter_write_only_under_its_own_prefix(
 
     def may_put(principal: str, key: str, **context: Any) -> bool:
         request = Request(principal, "s3:PutObject", f"arn:aws:s3:::{bucket}/{key}", context)
-        return allows(policy, request)
+        return evaluate_policy(policy, request).allowed
 
     for role_arn, account, region in roles:
         for other_account, other_region in places:
@@ -142,9 +142,9 @@ def test_bucket_policy_lets_each_exporter_write_only_under_its_own_prefix(
         assert not may_put(role_arn, f"other-env/{account}/{region}/t/x")
         # Another role of the same account gets nothing.
         assert not may_put(f"arn:aws:iam::{account}:role/someone-else", own_key)
-    assert not allows(
+    assert not evaluate_policy(
         policy, Request(roles[0][0], "s3:GetObject", f"arn:aws:s3:::{bucket}/{env}/x")
-    )
+    ).allowed
 
 
 def test_one_exporter_per_source_account_and_region(prod_run: OfflineRun) -> None:

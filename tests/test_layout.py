@@ -31,7 +31,8 @@ def imported_by(statement: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "module", ["config", "topology", "documents", "policies.kms", "tools.doctor.__main__"]
+    "module",
+    ["config", "topology", "documents", "flows.evaluator", "policies.kms", "tools.doctor.__main__"],
 )
 def test_pure_layers_import_neither_pulumi_nor_the_program(module: str) -> None:
     assert imported_by(f"import {module}") & set(PROGRAM_SIDE) == set()

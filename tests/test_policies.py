@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from flows.evaluator import Request, evaluate_policy
 from policies.backup import (
     CHILD_CONTROL,
     MAX_BACKUP_POLICY_CHARACTERS,
@@ -27,7 +28,6 @@ from policies.kms import (
 )
 from policies.organizations import backup_policy_delegation
 from policies.statements import RoleScope
-from tests.support.iam_eval import Request, allows
 from tests.support.org_policies import effective_policy, without_operators
 
 DEST = "222222222222"
@@ -94,61 +94,73 @@ def test_the_destination_key_admits_copies_in_from_the_source_backup_role_only()
     policy = destination_key_policy(DEST, NAMED)
     source_role = role(SOURCES[0])
 
-    assert allows(policy, grant_request(source_role, "backup"))
-    assert allows(policy, key_request(source_role, "kms:DescribeKey", "backup"))
-    assert allows(policy, key_request(source_role, "kms:GenerateDataKey", "backup"))
-    assert allows(policy, key_request(source_role, "kms:GenerateDataKeyWithoutPlaintext", "ec2"))
+    assert evaluate_policy(policy, grant_request(source_role, "backup")).allowed
+    assert evaluate_policy(policy, key_request(source_role, "kms:DescribeKey", "backup")).allowed
+    assert evaluate_policy(
+        policy, key_request(source_role, "kms:GenerateDataKey", "backup")
+    ).allowed
+    assert evaluate_policy(
+        policy, key_request(source_role, "kms:GenerateDataKeyWithoutPlaintext", "ec2")
+    ).allowed
     # Another role of a source account; the backup role of an account that is not a source.
-    assert not allows(policy, grant_request(role(SOURCES[0], "Admin"), "backup"))
-    assert not allows(policy, grant_request(role("333333333333"), "backup"))
+    assert not evaluate_policy(policy, grant_request(role(SOURCES[0], "Admin"), "backup")).allowed
+    assert not evaluate_policy(policy, grant_request(role("333333333333"), "backup")).allowed
     # Not through RDS (the role's policy allows it no key use there), not directly, not a grant
     # for something other than an AWS resource, and no reading.
-    assert not allows(policy, grant_request(source_role, "rds"))
-    assert not allows(policy, key_request(source_role, "kms:GenerateDataKey", None))
-    assert not allows(policy, key_request(source_role, "kms:CreateGrant", "backup"))
+    assert not evaluate_policy(policy, grant_request(source_role, "rds")).allowed
+    assert not evaluate_policy(
+        policy, key_request(source_role, "kms:GenerateDataKey", None)
+    ).allowed
+    assert not evaluate_policy(
+        policy, key_request(source_role, "kms:CreateGrant", "backup")
+    ).allowed
     for action in ("kms:Decrypt", "kms:ReEncryptFrom"):
         for service in ("backup", "ec2", "rds"):
-            assert not allows(policy, key_request(source_role, action, service))
+            assert not evaluate_policy(policy, key_request(source_role, action, service)).allowed
 
 
 def test_copies_in_from_targeted_ous_need_the_ou_path_and_the_backup_role() -> None:
     policy = destination_key_policy(DEST, UNDER_OU)
     member = role("777777777777")
 
-    assert allows(policy, grant_request(member, "backup", **in_organization(OU)))
+    assert evaluate_policy(policy, grant_request(member, "backup", **in_organization(OU))).allowed
     # Deeper OUs under the targeted one count (aws:PrincipalOrgPaths holds the whole path).
     deeper = {
         **in_organization(OU),
         "aws:PrincipalOrgPaths": [f"{ORG}/r-ab12/{OU}/ou-ab12-22222222/"],
     }
-    assert allows(policy, grant_request(member, "backup", **deeper))
+    assert evaluate_policy(policy, grant_request(member, "backup", **deeper)).allowed
     # The named account needs no OU.
-    assert allows(policy, grant_request(role(SOURCES[0]), "backup", **in_organization()))
+    assert evaluate_policy(
+        policy, grant_request(role(SOURCES[0]), "backup", **in_organization())
+    ).allowed
     # Outside the targeted OUs, in another organization, or another role: refused.
-    assert not allows(
+    assert not evaluate_policy(
         policy, grant_request(member, "backup", **in_organization("ou-ab12-99999999"))
-    )
-    assert not allows(
+    ).allowed
+    assert not evaluate_policy(
         policy, grant_request(member, "backup", **in_organization(OU, organization="o-zzzzzzzzzz"))
-    )
-    assert not allows(
+    ).allowed
+    assert not evaluate_policy(
         policy, grant_request(role("777777777777", "Admin"), "backup", **in_organization(OU))
-    )
+    ).allowed
 
 
 def test_the_whole_organization_is_admitted_only_through_its_backup_role() -> None:
     policy = destination_key_policy(DEST, WHOLE)
 
-    assert allows(policy, grant_request(role("777777777777"), "backup", **in_organization()))
-    assert not allows(
+    assert evaluate_policy(
+        policy, grant_request(role("777777777777"), "backup", **in_organization())
+    ).allowed
+    assert not evaluate_policy(
         policy, grant_request(role("777777777777", "Admin"), "backup", **in_organization())
-    )
-    assert not allows(
+    ).allowed
+    assert not evaluate_policy(
         policy,
         grant_request(
             role("777777777777"), "backup", **in_organization(organization="o-zzzzzzzzzz")
         ),
-    )
+    ).allowed
 
 
 def test_via_service_is_matched_with_string_like_apart_from_the_organization_keys() -> None:
@@ -171,7 +183,7 @@ def test_via_service_is_matched_with_string_like_apart_from_the_organization_key
             "kms:GrantIsForAWSResource": "true",
         },
     )
-    assert allows(destination_key_policy(DEST, NAMED), dr_request)
+    assert evaluate_policy(destination_key_policy(DEST, NAMED), dr_request).allowed
 
 
 def test_without_copy_back_no_source_principal_reads_the_central_copies() -> None:
@@ -184,7 +196,7 @@ def test_without_copy_back_no_source_principal_reads_the_central_copies() -> Non
     ):
         for action in ("kms:Decrypt", "kms:ReEncryptFrom"):
             for service in ("backup", "ec2", "rds", "fsx"):
-                assert not allows(policy, key_request(principal, action, service))
+                assert not evaluate_policy(policy, key_request(principal, action, service)).allowed
 
 
 def test_copy_back_of_snapshots_is_read_by_the_source_service_linked_role_only() -> None:
@@ -194,19 +206,21 @@ def test_copy_back_of_snapshots_is_read_by_the_source_service_linked_role_only()
     # What the service-linked role's own policy lets it do through EC2, RDS and FSx.
     for service in ("ec2", "rds", "fsx"):
         for action in COPY_BACK_SNAPSHOT_ACTIONS:
-            assert allows(policy, key_request(linked, action, service))
-        assert allows(policy, grant_request(linked, service))
-        assert not allows(policy, key_request(linked, "kms:CreateGrant", service))
+            assert evaluate_policy(policy, key_request(linked, action, service)).allowed
+        assert evaluate_policy(policy, grant_request(linked, service)).allowed
+        assert not evaluate_policy(policy, key_request(linked, "kms:CreateGrant", service)).allowed
         # Another role of the same account, another account's linked role, a direct call.
-        assert not allows(
+        assert not evaluate_policy(
             policy, key_request(role(SOURCES[1], "Admin"), "kms:ReEncryptFrom", service)
-        )
-        assert not allows(
+        ).allowed
+        assert not evaluate_policy(
             policy,
             key_request(role("333333333333", SERVICE_LINKED_ROLE), "kms:ReEncryptFrom", service),
-        )
-        assert not allows(policy, key_request(role(SOURCES[1]), "kms:ReEncryptFrom", service))
-    assert not allows(policy, key_request(linked, "kms:ReEncryptFrom", None))
+        ).allowed
+        assert not evaluate_policy(
+            policy, key_request(role(SOURCES[1]), "kms:ReEncryptFrom", service)
+        ).allowed
+    assert not evaluate_policy(policy, key_request(linked, "kms:ReEncryptFrom", None)).allowed
 
 
 def test_copy_back_of_fully_managed_types_goes_through_aws_backup_for_the_backup_roles_only() -> (
@@ -217,16 +231,20 @@ def test_copy_back_of_fully_managed_types_goes_through_aws_backup_for_the_backup
     # The backup service role and the service-linked role, through AWS Backup only.
     for principal in (role(SOURCES[0]), role(SOURCES[0], SERVICE_LINKED_ROLE)):
         for action in ("kms:Decrypt", "kms:GenerateDataKey"):
-            assert allows(policy, key_request(principal, action, "backup"))
+            assert evaluate_policy(policy, key_request(principal, action, "backup")).allowed
         vault_grant = grant_request(
             principal, "backup", **{"kms:EncryptionContextKeys": ["aws:backup:backup-vault"]}
         )
-        assert allows(policy, vault_grant)
-        assert not allows(policy, key_request(principal, "kms:Decrypt", None))
+        assert evaluate_policy(policy, vault_grant).allowed
+        assert not evaluate_policy(policy, key_request(principal, "kms:Decrypt", None)).allowed
     # Any other principal of a source account, or anyone elsewhere: refused.
-    assert not allows(policy, key_request(role(SOURCES[0], "Admin"), "kms:Decrypt", "backup"))
-    assert not allows(policy, key_request(role("333333333333"), "kms:Decrypt", "backup"))
-    assert not allows(policy, key_request(role(SOURCES[0]), "kms:Decrypt", "ec2"))
+    assert not evaluate_policy(
+        policy, key_request(role(SOURCES[0], "Admin"), "kms:Decrypt", "backup")
+    ).allowed
+    assert not evaluate_policy(
+        policy, key_request(role("333333333333"), "kms:Decrypt", "backup")
+    ).allowed
+    assert not evaluate_policy(policy, key_request(role(SOURCES[0]), "kms:Decrypt", "ec2")).allowed
 
 
 def test_copy_back_in_an_organization_scope_matches_the_backup_roles_under_the_ous() -> None:
@@ -237,9 +255,11 @@ def test_copy_back_in_an_organization_scope_matches_the_backup_roles_under_the_o
     def read_back(principal: str, *ous: str) -> Request:
         return key_request(principal, "kms:ReEncryptFrom", "ec2", **in_organization(*ous))
 
-    assert allows(policy, read_back(role(member, SERVICE_LINKED_ROLE), OU))
-    assert not allows(policy, read_back(role(member, "Admin"), OU))
-    assert not allows(policy, read_back(role(member, SERVICE_LINKED_ROLE), "ou-ab12-99999999"))
+    assert evaluate_policy(policy, read_back(role(member, SERVICE_LINKED_ROLE), OU)).allowed
+    assert not evaluate_policy(policy, read_back(role(member, "Admin"), OU)).allowed
+    assert not evaluate_policy(
+        policy, read_back(role(member, SERVICE_LINKED_ROLE), "ou-ab12-99999999")
+    ).allowed
 
 
 def test_copy_back_keeps_the_key_policy_within_kms_limits_for_a_hundred_accounts() -> None:
@@ -256,11 +276,13 @@ def test_a_source_vault_admits_copies_back_from_the_destination_only() -> None:
     policy = copy_back_vault_policy(vault, DEST)
     copy_role = f"arn:aws:iam::{DEST}:role/aws-backup-copy-prod-copy-back"
 
-    assert allows(policy, Request(copy_role, "backup:CopyIntoBackupVault", vault))
-    assert not allows(policy, Request(copy_role, "backup:DeleteRecoveryPoint", vault))
-    assert not allows(
+    assert evaluate_policy(policy, Request(copy_role, "backup:CopyIntoBackupVault", vault)).allowed
+    assert not evaluate_policy(
+        policy, Request(copy_role, "backup:DeleteRecoveryPoint", vault)
+    ).allowed
+    assert not evaluate_policy(
         policy, Request(f"arn:aws:iam::{SOURCES[1]}:root", "backup:CopyIntoBackupVault", vault)
-    )
+    ).allowed
     assert len(policy["Statement"]) == 1
 
 
@@ -325,15 +347,17 @@ def test_the_vault_admits_copies_from_the_source_backup_role_only() -> None:
     def copy(principal: str, **context: Any) -> Request:
         return Request(principal, "backup:CopyIntoBackupVault", VAULT_ARN, context)
 
-    assert allows(policy, copy(role(SOURCES[0]), **in_organization()))
-    assert allows(policy, copy(role("777777777777"), **in_organization(OU)))
-    assert not allows(policy, copy(role(SOURCES[0], "Admin"), **in_organization()))
-    assert not allows(policy, copy(role("777777777777"), **in_organization("ou-ab12-99999999")))
-    assert not allows(policy, copy(role(SOURCES[1]), **in_organization()))
-    assert not allows(
+    assert evaluate_policy(policy, copy(role(SOURCES[0]), **in_organization())).allowed
+    assert evaluate_policy(policy, copy(role("777777777777"), **in_organization(OU))).allowed
+    assert not evaluate_policy(policy, copy(role(SOURCES[0], "Admin"), **in_organization())).allowed
+    assert not evaluate_policy(
+        policy, copy(role("777777777777"), **in_organization("ou-ab12-99999999"))
+    ).allowed
+    assert not evaluate_policy(policy, copy(role(SOURCES[1]), **in_organization())).allowed
+    assert not evaluate_policy(
         policy,
         Request(role(SOURCES[0]), "backup:DeleteRecoveryPoint", VAULT_ARN, in_organization()),
-    )
+    ).allowed
 
 
 def test_a_vault_open_to_the_organization_keeps_the_org_condition_and_the_role() -> None:

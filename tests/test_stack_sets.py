@@ -10,10 +10,10 @@ from typing import Any
 from cfnlint.api import ManualArgs, lint
 
 from config.loader import load_stack_file
+from flows.evaluator import Request, evaluate_policy
 from policies.kms import source_key_policy
 from policies.member_template import MAX_TEMPLATE_BODY_BYTES
 from tests.support.cloudformation import Instance
-from tests.support.iam_eval import Request, allows
 from tools.offline import OfflineRun, RecordedResource, run_program
 
 ORG = "o-a1b2c3d4e5"
@@ -193,20 +193,30 @@ def test_copies_and_exports_are_admitted_from_the_targeted_ous_only(
     # The copy job runs as the backup service role the policy names; no other role copies in.
     copier = f"arn:aws:iam::{MEMBER}:role/aws-backup-copy-sandbox-backup-service"
     copy = Request(copier, "backup:CopyIntoBackupVault", vault_arn, inside)
-    assert allows(vault_policy, copy)
-    assert not allows(vault_policy, Request(copier, copy.action, copy.resource, outside))
+    assert evaluate_policy(vault_policy, copy).allowed
+    assert not evaluate_policy(
+        vault_policy, Request(copier, copy.action, copy.resource, outside)
+    ).allowed
     admin = f"arn:aws:iam::{MEMBER}:role/Admin"
-    assert not allows(vault_policy, Request(admin, copy.action, copy.resource, inside))
+    assert not evaluate_policy(
+        vault_policy, Request(admin, copy.action, copy.resource, inside)
+    ).allowed
 
     exporter = f"arn:aws:iam::{MEMBER}:role/aws-backup-copy-sandbox-ddb-export-eu-west-1"
     own = f"arn:aws:s3:::dynamodb-backup-sandbox-{DESTINATION}/sandbox/{MEMBER}/eu-west-1/t/x"
     other = own.replace(MEMBER, "210987654321")
-    assert allows(bucket_policy, Request(exporter, "s3:PutObject", own, inside))
-    assert not allows(bucket_policy, Request(exporter, "s3:PutObject", other, inside))
-    assert not allows(bucket_policy, Request(exporter, "s3:PutObject", own, outside))
+    assert evaluate_policy(bucket_policy, Request(exporter, "s3:PutObject", own, inside)).allowed
+    assert not evaluate_policy(
+        bucket_policy, Request(exporter, "s3:PutObject", other, inside)
+    ).allowed
+    assert not evaluate_policy(
+        bucket_policy, Request(exporter, "s3:PutObject", own, outside)
+    ).allowed
     # Another role of a member account gets nothing.
     stranger = exporter.replace("ddb-export", "someone-else")
-    assert not allows(bucket_policy, Request(stranger, "s3:PutObject", own, inside))
+    assert not evaluate_policy(
+        bucket_policy, Request(stranger, "s3:PutObject", own, inside)
+    ).allowed
 
 
 def test_the_code_buckets_let_the_organization_read_the_code_and_nothing_more(
@@ -230,12 +240,14 @@ def test_the_code_buckets_let_the_organization_read_the_code_and_nothing_more(
             f"{bucket}/k",
             {"aws:PrincipalOrgID": ORG},
         )
-        assert allows(policy, read)
-        assert not allows(policy, Request(read.principal_arn, "s3:GetObject", read.resource))
-        assert not allows(
+        assert evaluate_policy(policy, read).allowed
+        assert not evaluate_policy(
+            policy, Request(read.principal, "s3:GetObject", read.resource)
+        ).allowed
+        assert not evaluate_policy(
             policy,
-            Request(read.principal_arn, "s3:PutObject", read.resource, {"aws:PrincipalOrgID": ORG}),
-        )
+            Request(read.principal, "s3:PutObject", read.resource, {"aws:PrincipalOrgID": ORG}),
+        ).allowed
 
 
 def test_more_ous_add_attachments_only(sandbox_run: OfflineRun) -> None:

@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 from config.loader import load_stack_file
+from flows.evaluator import Request, evaluate_policy
 from policies.doctor import MEMBER_READ_ACTIONS, doctor_permissions
 from tests.support.cloudformation import Instance
-from tests.support.iam_eval import Request, allows
 from tools.offline import OfflineRun, run_program
 
 DELEGATE = "888888888888"
@@ -65,12 +65,12 @@ def test_the_role_may_only_read(sandbox_run: OfflineRun) -> None:
 def test_only_the_delegated_administrators_roles_may_assume_it(sandbox_run: OfflineRun) -> None:
     [role] = doctor_roles(sandbox_run, REGIONS[0])
     role_arn = f"arn:aws:iam::{MEMBER}:role/BackupDoctor"
-    # A trust policy is the role's resource policy: its implied Resource is the role.
-    document = role["AssumeRolePolicyDocument"]
-    trust = {**document, "Statement": [{**s, "Resource": role_arn} for s in document["Statement"]]}
+    # A trust policy is the role's resource policy; its statements name no Resource, which the
+    # evaluator reads as the role the policy is attached to.
+    trust = role["AssumeRolePolicyDocument"]
 
     def may_assume(principal_arn: str) -> bool:
-        return allows(trust, Request(principal_arn, "sts:AssumeRole", role_arn))
+        return evaluate_policy(trust, Request(principal_arn, "sts:AssumeRole", role_arn)).allowed
 
     assert may_assume(f"arn:aws:iam::{DELEGATE}:role/BackupPreviewer")
     assert may_assume(f"arn:aws:iam::{DELEGATE}:role/BackupDeployer")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.iam_eval import Request, allows
+from flows.evaluator import Request, evaluate_policy
 from tools.offline import OfflineRun
 
 ORG = "o-a1b2c3d4e5"
@@ -134,5 +134,15 @@ def test_only_the_stacks_backup_role_in_its_scope_copies_into_the_central_vaults
                     "kms:GrantIsForAWSResource": "true",
                 },
             )
-            assert allows(vault_policy, copy) is expected, (stack, region, "vault", caller)
-            assert allows(key_policies[region], grant) is expected, (stack, region, "key", caller)
+            assert evaluate_policy(vault_policy, copy).allowed is expected, (
+                stack,
+                region,
+                "vault",
+                caller,
+            )
+            assert evaluate_policy(key_policies[region], grant).allowed is expected, (
+                stack,
+                region,
+                "key",
+                caller,
+            )

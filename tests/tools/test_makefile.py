@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+
+from tests.support.fresh_interpreter import modules_imported_by
 
 ROOT = Path(__file__).resolve().parents[2]
 MAKEFILE = ROOT / "Makefile"
@@ -105,14 +105,7 @@ def _runtime_distributions() -> set[str]:
 def imported_outside_runtime(code: str) -> dict[str, list[str]]:
     """Modules `code` imports, run in a fresh interpreter, that requirements.txt does not
     install (module -> its distributions)."""
-    # A fresh interpreter: the test tools already loaded here would hide a missing requirement.
-    script = f"{code}\nimport json, sys\n" + (
-        "print(json.dumps(sorted({name.partition('.')[0] for name in sys.modules})))\n"
-    )
-    completed = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    imported = json.loads(completed.stdout.splitlines()[-1])
+    imported = modules_imported_by(code)
     owners = importlib.metadata.packages_distributions()
     runtime = _runtime_distributions()
     return {

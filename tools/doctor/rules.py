@@ -2,7 +2,7 @@
 
 Each returns a status and a text that says what is wrong and how to fix it (empty when ok).
 Policies are read the way the checks need, not evaluated in full: "does an Allow statement
-name this account for these actions", with conditions left aside; `tests/support/iam_eval.py`
+name this account for these actions", with conditions left aside; `flows/evaluator.py`
 is the project's evaluator where a test needs more.
 """
 
