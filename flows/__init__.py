@@ -11,4 +11,6 @@ program renders, never the program's objects (`flows.evaluator` says what is mod
 | `conditions` | condition operators and set operators |
 | `matching` | policy variables and wildcards in Resource and condition values |
 | `types` | shared types and constants |
+| `managed` | excerpts of the AWS managed policies the flows' callers hold |
+| `hops`, `catalogue` | the flow catalogue as data, and docs/flows.md rendered from it |
 """

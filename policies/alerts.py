@@ -19,13 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from policies.arns import account_root
+from policies.arns import account_root, iam_role
 from policies.kms import key_administration
 from policies.statements import (
     OrganizationScope,
     PolicyDocument,
     aws_principals,
     document,
+    merge_conditions,
     service_principal,
 )
 
@@ -111,15 +112,21 @@ def bus_policy(
     bus_arn: str,
     organization_id: str,
     members: OrganizationScope | None,
-    account_ids: Sequence[str] = (),
+    account_ids: Sequence[str],
+    forwarder_role_name: str,
 ) -> PolicyDocument:
-    """Who may put events on the central bus: the member accounts when only AWS knows them
-    (`members`: the organization, or its OUs with `aws:PrincipalOrgPaths`), and the named
-    accounts, which must still be in the organization.
+    """Who may put events on the central bus: the forwarding role of the member accounts when
+    only AWS knows them (`members`: the organization, or its OUs with `aws:PrincipalOrgPaths`),
+    and of the named accounts, which must still be in the organization.
 
     EventBridge User Guide, "Permissions for event buses": a bus policy may admit accounts,
-    or an organization with `aws:PrincipalOrgID`. Refused when over EventBridge's size limit.
+    or an organization with `aws:PrincipalOrgID`; "Sending and receiving events between AWS
+    accounts": a rule that sends to another account's bus does so with the role its target
+    names, whose ARN is `aws:PrincipalArn`. Only that role is admitted (`ArnLike` on its name
+    in any account), not every principal of the accounts. Refused when over EventBridge's size
+    limit.
     """
+    forwarder = {"ArnLike": {"aws:PrincipalArn": iam_role("*", forwarder_role_name)}}
     statements = []
     if members is not None:
         statements.append(
@@ -129,7 +136,7 @@ def bus_policy(
                 "Principal": {"AWS": "*"},
                 "Action": "events:PutEvents",
                 "Resource": bus_arn,
-                "Condition": members.condition(),
+                "Condition": merge_conditions(members.condition(), forwarder),
             }
         )
     if account_ids:
@@ -140,7 +147,9 @@ def bus_policy(
                 "Principal": aws_principals([account_root(a) for a in account_ids]),
                 "Action": "events:PutEvents",
                 "Resource": bus_arn,
-                "Condition": OrganizationScope(organization_id).condition(),
+                "Condition": merge_conditions(
+                    OrganizationScope(organization_id).condition(), forwarder
+                ),
             }
         )
     policy = document(*statements)

@@ -1,0 +1,692 @@
+"""The requests of every hop of the flow catalogue, for one stack's rendered documents.
+
+Each `Case` is one request AWS would evaluate (principal, action, resource, the context keys AWS
+documents for that hop), the policies that decide it (the caller's identity policies and the
+resource's policy), and whether it must be allowed. Negatives are the same request from someone
+else: another role of the account, an account outside the stack's scope, another environment's
+role, another account's prefix or table.
+
+Who may copy in is restated here from the configuration (`expected_copier`), independently of
+`topology.Topology`, so a test fails when the documents and the intent part ways.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from config import StackConfig
+from flows import managed
+from flows.evaluator import Evaluation, Request, ResourceKind, evaluate
+from policies.doctor import MEMBER_READ_ACTIONS
+from tests.support.cloudformation import Instance
+from tools.offline import OfflineRun
+from topology import Topology
+
+Policy = Mapping[str, Any]
+LINKED_ROLE = "aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup"
+REPORTS_ROLE = "aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports"
+# An account of the organization that no stack targets, and an OU nobody targets.
+OUTSIDER = "121212121299"
+OUTSIDE_PATH = "r-ab12/ou-ab12-outside0"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request of one hop, the policies that decide it, and the expected decision."""
+
+    hop: str
+    label: str
+    request: Request
+    resource_policy: Policy | None
+    resource_account: str | None
+    identity: tuple[Policy, ...] = ()
+    kind: ResourceKind = "generic"
+    allowed: bool = True
+
+    def decide(self) -> Evaluation:
+        """AWS's decision, as the offline evaluator models it."""
+        return evaluate(
+            self.request,
+            identity_policies=self.identity,
+            resource_policy=self.resource_policy,
+            resource_account=self.resource_account,
+            resource_kind=self.kind,
+        )
+
+
+@dataclass(frozen=True)
+class Organization:
+    """Where accounts sit: account -> its path below the organization (`r-.../ou-.../`)."""
+
+    id: str
+    paths: Mapping[str, str]
+
+    def context(self, account: str) -> dict[str, Any]:
+        """The organization keys AWS sets for a principal of `account`."""
+        path = self.paths.get(account, OUTSIDE_PATH)
+        return {
+            "aws:PrincipalOrgID": self.id,
+            "aws:PrincipalOrgPaths": [f"{self.id}/{path}/"],
+        }
+
+
+def expected_copier(config: StackConfig, organization: Organization, account: str) -> bool:
+    """Whether `account`'s backup service role may copy into the central vaults, from the
+    configuration's words: `accounts` the source accounts, `policyTargets` those and every
+    account targeted or under a targeted OU (a root: everyone), `organization` everyone."""
+    sources = {source.account_id for source in config.source_accounts}
+    targets = config.organization.policy_targets
+    choice = config.copies_from
+    if choice == "organization" or (
+        choice == "policyTargets" and any(t.startswith("r-") for t in targets)
+    ):
+        return True
+    if choice == "accounts":
+        return account in sources
+    path = organization.paths.get(account, OUTSIDE_PATH)
+    under = any(f"/{ou}" in f"/{path}" for ou in targets if ou.startswith("ou-"))
+    return account in sources or account in targets or under
+
+
+def role(account: str, name: str) -> str:
+    """A role ARN (its path in the name)."""
+    return f"arn:aws:iam::{account}:role/{name}"
+
+
+class StackDocuments:
+    """The documents one offline run rendered, found by resource, for either member mode."""
+
+    def __init__(self, run: OfflineRun, topology: Topology) -> None:
+        self.run = run
+        self.topology = topology
+        self.config = topology.config
+        self._by_name = {resource.name: resource for resource in run.resources}
+        stack_sets = run.of_type("aws:cloudformation/stackSet:StackSet")
+        self.template = json.loads(stack_sets[0].inputs["templateBody"]) if stack_sets else None
+
+    def policy(self, name: str, field: str = "policy") -> Policy:
+        """The JSON document input `field` of the resource with this logical name."""
+        value = self._by_name[name].inputs[field]
+        decoded: Policy = json.loads(value) if isinstance(value, str) else value
+        return decoded
+
+    def has(self, name: str) -> bool:
+        """Whether the run declared a resource of this logical name."""
+        return name in self._by_name
+
+    def member(self, account: str, region: str) -> dict[str, Policy]:
+        """A member account's documents: backup role trust, source key and vault policies,
+        exporter, forwarder and doctor roles; from the stack's resources in providers mode,
+        from the member template as that account's stack instance in stackSets mode."""
+        if account in self.topology.prepared_account_ids:
+            found = {
+                "backup_trust": self.policy(
+                    f"source-{account}-backup-service-role", "assumeRolePolicy"
+                ),
+                "source_key": self.policy(f"source-{account}-{region}-key"),
+            }
+            optional = {
+                "source_vault": (f"source-{account}-{region}-vault-policy", "policy"),
+                "exporter": (f"exporter-{account}-{region}-role-policy", "policy"),
+                "scheduler_trust": (
+                    f"exporter-{account}-{region}-scheduler-role",
+                    "assumeRolePolicy",
+                ),
+                "forwarder": (f"alerts-{account}-role-policy", "policy"),
+                "forwarder_trust": (f"alerts-{account}-role", "assumeRolePolicy"),
+            }
+            for key, (name, field) in optional.items():
+                if self.has(name):
+                    found[key] = self.policy(name, field)
+            return found
+        assert self.template is not None, f"{account} is neither prepared nor a StackSet member"
+        resources = Instance(self.template, account, region).resources()
+
+        def properties(logical_id: str) -> Mapping[str, Any]:
+            props: Mapping[str, Any] = resources[logical_id]["Properties"]
+            return props
+
+        found = {
+            "backup_trust": properties("BackupServiceRole")["AssumeRolePolicyDocument"],
+            "source_key": properties("SourceVaultKey")["KeyPolicy"],
+        }
+        if "AccessPolicy" in properties("SourceVault"):
+            found["source_vault"] = properties("SourceVault")["AccessPolicy"]
+        for key, logical_id in (
+            ("exporter", "ExporterRole"),
+            ("forwarder", "AlertForwarderRole"),
+            ("doctor", "DoctorRole"),
+        ):
+            if logical_id in resources:
+                found[key] = properties(logical_id)["Policies"][0]["PolicyDocument"]
+                found[f"{key}_trust"] = properties(logical_id)["AssumeRolePolicyDocument"]
+        if "ExporterSchedulerRole" in resources:
+            found["scheduler_trust"] = properties("ExporterSchedulerRole")[
+                "AssumeRolePolicyDocument"
+            ]
+        return found
+
+
+def copy_in(docs: StackDocuments, organization: Organization, members: list[str]) -> Iterator[Case]:
+    """The copy job's role into each central vault and key, and everyone else."""
+    config = docs.config
+    destination = config.destination
+    backup_role = config.backup_plan.service_role_name
+    other_environment = backup_role.replace(f"-{config.environment}-", "-other-")
+    source_region = config.backup_plan.regions[0]
+    callers = [(account, backup_role) for account in [*members, OUTSIDER]]
+    callers += [(members[0], "Admin"), (members[0], other_environment)]
+    for region in destination.regions:
+        vault = f"arn:aws:backup:{region}:{destination.account_id}:backup-vault:{destination.vault_name}"
+        key = f"arn:aws:kms:{region}:{destination.account_id}:key/central"
+        for account, name in callers:
+            admitted = name == backup_role and expected_copier(config, organization, account)
+            identity = managed.BACKUP_SERVICE_ROLE if name != "Admin" else managed.ADMINISTRATOR
+            context = organization.context(account)
+            label = f"{name} of {account} into {region}"
+            yield Case(
+                "copy-in.vault",
+                label,
+                Request(role(account, name), "backup:CopyIntoBackupVault", vault, context),
+                docs.policy(f"destination-{region}-vault-policy"),
+                destination.account_id,
+                (identity,),
+                allowed=admitted,
+            )
+            # The request may reach KMS through the Region of the copy job or of the key.
+            for via in sorted({source_region, region}):
+                grant = {
+                    **context,
+                    "kms:ViaService": f"backup.{via}.amazonaws.com",
+                    "kms:GrantIsForAWSResource": "true",
+                }
+                yield Case(
+                    "copy-in.central-key",
+                    f"{label} (via {via})",
+                    Request(role(account, name), "kms:CreateGrant", key, grant),
+                    docs.policy(f"destination-{region}-key"),
+                    destination.account_id,
+                    (identity,),
+                    "kms",
+                    admitted,
+                )
+            # Not through RDS: the role's own policy allows it no key use there.
+            rds = {**context, "kms:ViaService": f"rds.{region}.amazonaws.com"}
+            yield Case(
+                "copy-in.central-key",
+                f"{label} through rds",
+                Request(role(account, name), "kms:GenerateDataKey", key, rds),
+                docs.policy(f"destination-{region}-key"),
+                destination.account_id,
+                (identity,),
+                "kms",
+                False,
+            )
+
+
+def workload_key(docs: StackDocuments, member: str, region: str) -> Iterator[Case]:
+    """The destination's service-linked role reads snapshots kept on a workload key."""
+    statements = docs.run.outputs["workloadKeyPolicyStatements"]
+    destination = docs.config.destination.account_id
+    key = f"arn:aws:kms:{region}:{member}:key/workload"
+    via = {"kms:ViaService": f"rds.{region}.amazonaws.com"}
+    for principal, identity, allowed in (
+        (role(destination, LINKED_ROLE), managed.BACKUP_SERVICE_LINKED_ROLE, True),
+        (role(destination, "Admin"), managed.ADMINISTRATOR, False),
+        (role(OUTSIDER, LINKED_ROLE), managed.BACKUP_SERVICE_LINKED_ROLE, False),
+    ):
+        yield Case(
+            "copy-in.workload-key",
+            f"ReEncryptFrom by {principal}",
+            Request(principal, "kms:ReEncryptFrom", key, via),
+            statements,
+            member,
+            (identity,),
+            "kms",
+            allowed,
+        )
+
+
+def source_side(
+    docs: StackDocuments, organization: Organization, member: str, region: str
+) -> Iterator[Case]:
+    """The member account's own hops: backup role trust and key, the source vault key read by
+    the destination, copies back into the source vault, the exporter, forwarding."""
+    config, prefix = docs.config, docs.topology.prefix
+    documents = docs.member(member, region)
+    backup_role = role(member, config.backup_plan.service_role_name)
+    for principal, allowed in (("backup.amazonaws.com", True), ("ec2.amazonaws.com", False)):
+        yield Case(
+            "backup.assume-service-role",
+            f"{principal} assumes the backup role of {member}",
+            Request(principal, "sts:AssumeRole", backup_role),
+            documents["backup_trust"],
+            member,
+            kind="role_trust",
+            allowed=allowed,
+        )
+    source_key = f"arn:aws:kms:{region}:{member}:key/source"
+    grant = {
+        "kms:ViaService": f"backup.{region}.amazonaws.com",
+        "kms:GrantIsForAWSResource": "true",
+    }
+    for principal, allowed in (
+        (backup_role, True),
+        (role(OUTSIDER, config.backup_plan.service_role_name), False),
+    ):
+        yield Case(
+            "backup.source-key-grant",
+            f"CreateGrant by {principal}",
+            Request(principal, "kms:CreateGrant", source_key, grant),
+            documents["source_key"],
+            member,
+            (managed.BACKUP_SERVICE_ROLE,),
+            "kms",
+            allowed,
+        )
+    destination = config.destination.account_id
+    managed_read = {"kms:ViaService": f"backup.{region}.amazonaws.com"}
+    for account, allowed in ((destination, True), (OUTSIDER, False)):
+        yield Case(
+            "copy-in.source-vault-key",
+            f"the source vault key read by account {account} (key policy side)",
+            Request(role(account, "SomeBackupCaller"), "kms:Decrypt", source_key, managed_read),
+            documents["source_key"],
+            member,
+            (managed.ADMINISTRATOR,),
+            "kms",
+            allowed,
+        )
+    if config.destination.allow_copy_back:
+        vault = (
+            f"arn:aws:backup:{region}:{member}:backup-vault:{config.backup_plan.source_vault_name}"
+        )
+        for principal, allowed in (
+            (role(destination, f"{prefix}-copy-back"), True),
+            (role(OUTSIDER, f"{prefix}-copy-back"), False),
+        ):
+            yield Case(
+                "copy-back.source-vault",
+                f"a copy back by {principal}",
+                Request(
+                    principal,
+                    "backup:CopyIntoBackupVault",
+                    vault,
+                    organization.context(principal.split(":")[4]),
+                ),
+                documents["source_vault"],
+                member,
+                (managed.BACKUP_SERVICE_ROLE,),
+                allowed=allowed,
+            )
+    yield from exporter(docs, organization, documents, member, region)
+    yield from forwarding(docs, organization, documents, member)
+
+
+def exporter(
+    docs: StackDocuments,
+    organization: Organization,
+    documents: Mapping[str, Policy],
+    member: str,
+    region: str,
+) -> Iterator[Case]:
+    """The exporter writes under its own prefix, uses the bucket key, its own state table."""
+    export = docs.config.dynamodb_export
+    if export is None or "exporter" not in documents:
+        return
+    prefix, environment = docs.topology.prefix, docs.config.environment
+    exporter_role = role(member, docs.topology.exporter_role_name(region))
+    bucket = export.bucket
+    context = organization.context(member)
+    own = f"arn:aws:s3:::{bucket.name}/{environment}/{member}/{region}/table/export.json"
+    other = own.replace(f"/{member}/", f"/{OUTSIDER}/")
+    bucket_policy = docs.policy("export-bucket-policy")
+    identity = (documents["exporter"],)
+    for label, principal, target, ids, allowed in (
+        ("own prefix", exporter_role, own, identity, True),
+        ("another account's prefix", exporter_role, other, identity, False),
+        (
+            "another role of the account",
+            role(member, "Admin"),
+            own,
+            (managed.ADMINISTRATOR,),
+            False,
+        ),
+    ):
+        yield Case(
+            "export.put-object",
+            f"{label}: {principal}",
+            Request(principal, "s3:PutObject", target, context),
+            bucket_policy,
+            bucket.account_id,
+            ids,
+            allowed=allowed,
+        )
+    if docs.has("export-bucket-key"):
+        # The key's ARN as the exporter's own policy names it (the mocked key's id).
+        key = next(
+            statement["Resource"]
+            for statement in documents["exporter"]["Statement"]
+            if statement.get("Sid") == "EncryptExportObjects"
+        )
+        for principal, ids, allowed in (
+            (exporter_role, identity, True),
+            (role(member, "Admin"), (managed.ADMINISTRATOR,), False),
+        ):
+            yield Case(
+                "export.bucket-key",
+                f"GenerateDataKey by {principal}",
+                Request(principal, "kms:GenerateDataKey", key, context),
+                docs.policy("export-bucket-key"),
+                bucket.account_id,
+                ids,
+                "kms",
+                allowed,
+            )
+    table = f"arn:aws:dynamodb:{region}:{member}:table/{prefix}-dynamodb-export-state"
+    foreign = table.replace(f"{prefix}-", f"{prefix}x-")
+    for target, allowed in ((table, True), (foreign, False)):
+        yield Case(
+            "exporter.state-table",
+            f"PutItem on {target}",
+            Request(exporter_role, "dynamodb:PutItem", target),
+            None,
+            member,
+            identity,
+            allowed=allowed,
+        )
+    group = f"arn:aws:scheduler:{region}:{member}:schedule-group/{prefix}-dynamodb-export"
+    scheduler_role = role(member, f"{prefix}-dynamodb-export-scheduler-{region}")
+    for source_arn, allowed in ((group, True), (group.replace(member, OUTSIDER), False)):
+        yield Case(
+            "exporter.schedules",
+            f"Scheduler for {source_arn}",
+            Request(
+                "scheduler.amazonaws.com",
+                "sts:AssumeRole",
+                scheduler_role,
+                {"aws:SourceArn": source_arn, "aws:SourceAccount": source_arn.split(":")[4]},
+            ),
+            documents["scheduler_trust"],
+            member,
+            kind="role_trust",
+            allowed=allowed,
+        )
+
+
+def forwarding(
+    docs: StackDocuments, organization: Organization, documents: Mapping[str, Policy], member: str
+) -> Iterator[Case]:
+    """A member account's forwarding role puts failures on the central bus; nobody else."""
+    bus = docs.topology.alert_bus
+    forwarding_spec = docs.topology.alert_forwarding
+    if bus is None or forwarding_spec is None or "forwarder" not in documents:
+        return
+    forwarder = role(member, forwarding_spec.role_name)
+    for principal, allowed in (("events.amazonaws.com", True), ("lambda.amazonaws.com", False)):
+        yield Case(
+            "alerts.assume-forwarder",
+            f"{principal} assumes the forwarder of {member}",
+            Request(principal, "sts:AssumeRole", forwarder),
+            documents["forwarder_trust"],
+            member,
+            kind="role_trust",
+            allowed=allowed,
+        )
+    context = organization.context(member)
+    for principal, identity, allowed in (
+        (forwarder, documents["forwarder"], True),
+        (role(member, "Admin"), managed.ADMINISTRATOR, False),
+        (role(OUTSIDER, forwarding_spec.role_name), documents["forwarder"], False),
+    ):
+        account = principal.split(":")[4]
+        yield Case(
+            "alerts.put-events",
+            f"PutEvents by {principal}",
+            Request(
+                principal,
+                "events:PutEvents",
+                bus.arn,
+                organization.context(account) if account != member else context,
+            ),
+            docs.policy("alerts-bus-policy"),
+            bus.access.account_id,
+            (identity,),
+            allowed=allowed,
+        )
+
+
+def central(docs: StackDocuments, members: list[str]) -> Iterator[Case]:
+    """Hops of the central accounts: alerts, reports, restore testing, copy back of the key."""
+    config, topology, prefix = docs.config, docs.topology, docs.topology.prefix
+    destination = config.destination
+    bus = topology.alert_bus
+    if bus is not None:
+        topic = f"arn:aws:sns:{bus.region}:{bus.access.account_id}:alerts-topic"
+        for principal, allowed in (("events.amazonaws.com", True), ("sns.amazonaws.com", False)):
+            yield Case(
+                "alerts.publish",
+                f"Publish by {principal}",
+                Request(principal, "sns:Publish", topic),
+                docs.policy("alerts-topic-policy"),
+                bus.access.account_id,
+                allowed=allowed,
+            )
+            key = f"arn:aws:kms:{bus.region}:{bus.access.account_id}:key/topic"
+            yield Case(
+                "alerts.topic-key",
+                f"GenerateDataKey by {principal}",
+                Request(principal, "kms:GenerateDataKey", key),
+                docs.policy("alerts-topic-key"),
+                bus.access.account_id,
+                kind="kms",
+                allowed=allowed,
+            )
+    bucket = topology.report_bucket_name
+    if bucket is not None and docs.has("audit-reports-policy"):
+        reporter = topology.administering_account.account_id
+        acl = {"s3:x-amz-acl": "bucket-owner-full-control"}
+        for principal, allowed in (
+            (role(reporter, REPORTS_ROLE), True),
+            (role(reporter, "Admin"), False),
+            (role(OUTSIDER, REPORTS_ROLE), False),
+        ):
+            yield Case(
+                "reports.put-object",
+                f"a report by {principal}",
+                Request(principal, "s3:PutObject", f"arn:aws:s3:::{bucket}/report.csv", acl),
+                docs.policy("audit-reports-policy"),
+                reporter,
+                allowed=allowed,
+            )
+    if config.restore_testing is not None:
+        restore_role = role(destination.account_id, f"{prefix}-restore-testing")
+        trust = docs.policy("restore-testing-service-role", "assumeRolePolicy")
+        for principal, allowed in (("backup.amazonaws.com", True), ("ec2.amazonaws.com", False)):
+            yield Case(
+                "restore-testing.assume",
+                f"{principal} assumes the restore role",
+                Request(principal, "sts:AssumeRole", restore_role),
+                trust,
+                destination.account_id,
+                kind="role_trust",
+                allowed=allowed,
+            )
+        for region in destination.regions:
+            key = f"arn:aws:kms:{region}:{destination.account_id}:key/central"
+            via = {"kms:ViaService": f"rds.{region}.amazonaws.com"}
+            for principal, identity, allowed in (
+                (restore_role, managed.RESTORE_ROLE, True),
+                (role(members[0], "Admin"), managed.ADMINISTRATOR, False),
+            ):
+                yield Case(
+                    "restore-testing.central-key",
+                    f"Decrypt by {principal} in {region}",
+                    Request(principal, "kms:Decrypt", key, via),
+                    docs.policy(f"destination-{region}-key"),
+                    destination.account_id,
+                    (identity,),
+                    "kms",
+                    allowed,
+                )
+    if destination.allow_copy_back:
+        yield from copy_back_key(docs, members)
+
+
+def copy_back_key(docs: StackDocuments, members: list[str]) -> Iterator[Case]:
+    """The source accounts' roles read copies back under the central key; nobody else."""
+    config = docs.config
+    destination = config.destination
+    organization = Organization(config.organization.id, {m: "r-ab12/ou-member" for m in members})
+    member = members[0]
+    backup_role = config.backup_plan.service_role_name
+    for region in destination.regions:
+        key = f"arn:aws:kms:{region}:{destination.account_id}:key/central"
+        policy = docs.policy(f"destination-{region}-key")
+        scoped = docs.topology.copy_back_scope
+        context = organization.context(member)
+        if scoped.ou_ids:
+            context = {
+                **context,
+                "aws:PrincipalOrgPaths": [f"{config.organization.id}/r-ab12/{scoped.ou_ids[0]}/"],
+            }
+        snapshot = {**context, "kms:ViaService": f"ec2.{region}.amazonaws.com"}
+        for principal, identity, allowed in (
+            (role(member, LINKED_ROLE), managed.BACKUP_SERVICE_LINKED_ROLE, True),
+            (role(member, "Admin"), managed.ADMINISTRATOR, False),
+            (role(OUTSIDER, LINKED_ROLE), managed.BACKUP_SERVICE_LINKED_ROLE, False),
+        ):
+            ctx = (
+                snapshot
+                if principal.split(":")[4] == member
+                else {
+                    **organization.context(OUTSIDER),
+                    "kms:ViaService": f"ec2.{region}.amazonaws.com",
+                }
+            )
+            yield Case(
+                "copy-back.central-key-snapshot",
+                f"ReEncryptFrom by {principal} in {region}",
+                Request(principal, "kms:ReEncryptFrom", key, ctx),
+                policy,
+                destination.account_id,
+                (identity,),
+                "kms",
+                allowed,
+            )
+        # Fully managed types: the key policy side only (AWS names no caller; see the catalogue).
+        managed_read = {**context, "kms:ViaService": f"backup.{region}.amazonaws.com"}
+        for principal, allowed in (
+            (role(member, backup_role), True),
+            (role(member, LINKED_ROLE), True),
+            (role(member, "Admin"), False),
+        ):
+            yield Case(
+                "copy-back.central-key-managed",
+                f"Decrypt by {principal} in {region} (key policy side)",
+                Request(principal, "kms:Decrypt", key, managed_read),
+                policy,
+                destination.account_id,
+                (managed.ADMINISTRATOR,),
+                "kms",
+                allowed,
+            )
+
+
+def organization_hops(docs: StackDocuments, members: list[str], region: str) -> Iterator[Case]:
+    """The delegation policy, the StackSet's code buckets and the doctor role."""
+    config, topology = docs.config, docs.topology
+    organization = config.organization
+    admin = topology.administering_account.account_id
+    if docs.has("organization-settings-resource-policy"):
+        delegation = docs.policy("organization-settings-resource-policy", "content")
+        policy_arn = f"arn:aws:organizations::{organization.management_account.account_id}:policy/{organization.id}/backup_policy/p-1"
+        for policy_type, allowed in (("BACKUP_POLICY", True), ("SERVICE_CONTROL_POLICY", False)):
+            yield Case(
+                "organization.delegated-policies",
+                f"UpdatePolicy of a {policy_type} by the delegate",
+                Request(
+                    role(admin, "BackupDeployer"),
+                    "organizations:UpdatePolicy",
+                    policy_arn.replace("backup_policy", policy_type.lower()),
+                    {"organizations:PolicyType": policy_type},
+                ),
+                delegation,
+                organization.management_account.account_id,
+                (managed.ADMINISTRATOR,),
+                allowed=allowed,
+            )
+    member = members[0]
+    inside = Organization(organization.id, {member: f"r-ab12/{organization.policy_targets[0]}"})
+    for code_region, bucket in topology.code_buckets.items():
+        if not docs.has(f"members-code-{code_region}-policy") or not topology.stack_sets:
+            continue
+        code = f"arn:aws:s3:::{bucket}/dynamodb-export/code.zip"
+        for account, allowed in ((member, True), ("999988887777", False)):
+            context = inside.context(account) if allowed else {"aws:PrincipalOrgID": "o-zzzzzzzzzz"}
+            yield Case(
+                "stacksets.code-bucket",
+                f"GetObject by {account}",
+                Request(role(account, "stacksets-exec-1"), "s3:GetObject", code, context),
+                docs.policy(f"members-code-{code_region}-policy"),
+                admin,
+                (managed.ADMINISTRATOR,),
+                allowed=allowed,
+            )
+    documents = docs.member(member, region) if topology.stack_sets else {}
+    if "doctor" in documents:
+        doctor_role = role(member, organization.doctor_role_name or "")
+        runners = [
+            arn
+            for arn in (
+                topology.administering_account.preview_role_arn,
+                topology.administering_account.role_arn,
+            )
+            if arn
+        ]
+        for principal, allowed in ((runners[0], True), (role(admin, "Admin"), False)):
+            yield Case(
+                "doctor.assume",
+                f"{principal} assumes the doctor role",
+                Request(principal, "sts:AssumeRole", doctor_role),
+                documents["doctor_trust"],
+                member,
+                (managed.ADMINISTRATOR,),
+                "role_trust",
+                allowed,
+            )
+        vault = f"arn:aws:backup:{region}:{member}:backup-vault:anything"
+        for action, allowed in (
+            (MEMBER_READ_ACTIONS[0], True),
+            ("backup:DeleteBackupVault", False),
+        ):
+            yield Case(
+                "doctor.read",
+                f"{action} by the doctor role",
+                Request(doctor_role, action, vault),
+                None,
+                member,
+                (documents["doctor"],),
+                allowed=allowed,
+            )
+
+
+def stack_cases(
+    run: OfflineRun, config: StackConfig, organization: Organization, members: list[str]
+) -> list[Case]:
+    """Every case of one stack: `members` are member accounts the policy reaches (a prepared
+    account first in providers mode; accounts under a targeted OU in stackSets mode)."""
+    topology = Topology(config)
+    docs = StackDocuments(run, topology)
+    region = config.backup_plan.regions[0]
+    cases = list(copy_in(docs, organization, members))
+    cases += workload_key(docs, members[0], region)
+    for member in members:
+        if member in topology.prepared_account_ids or topology.stack_sets:
+            cases += source_side(docs, organization, member, region)
+    cases += central(docs, members)
+    cases += organization_hops(docs, members, region)
+    return cases
