@@ -173,7 +173,7 @@ def member_template_args(
     return MemberTemplateArgs(
         description=f"{prefix}: source vault, key, backup service role, exporter",
         regions=plan.regions,
-        primary_region=plan.regions[0],
+        primary_region=topology.iam_region,
         destination_account_id=config.destination.account_id,
         allow_copy_back=config.destination.allow_copy_back,
         source_vault_name=plan.source_vault_name,

@@ -21,7 +21,7 @@ from deploy.export import declare_export_bucket
 from deploy.loader import StackConfigError, load_stack_config
 from deploy.members import declare_member_stack_set, declare_prepared_accounts
 from deploy.monitoring import declare_monitoring
-from deploy.organization import declare_organization
+from deploy.organization import declare_backup_policy, declare_organization_settings
 from documents import sized_documents
 from policies.kms import workload_key_statements
 from providers import ProviderRegistry
@@ -49,14 +49,19 @@ def deploy(config: StackConfig) -> None:
         else None
     )
     members = declare_prepared_accounts(topology, providers, bucket)
+    settings = declare_organization_settings(topology, providers)
     before_policy: list[pulumi.Resource] = [destination, *members.resources]
     before_policy.extend(declare_monitoring(topology, providers))
     before_policy.extend(declare_audit(topology, providers))
+    if settings is not None:
+        before_policy.append(settings)
     if topology.stack_sets:
-        stack_set = declare_member_stack_set(topology, providers, bucket)
+        stack_set = declare_member_stack_set(topology, providers, bucket, settings)
         before_policy.append(stack_set)
         pulumi.export("memberStackSetName", stack_set.stack_set_name)
-    organization = declare_organization(topology, documents.backup_policy, before_policy, providers)
+    organization = declare_backup_policy(
+        topology, documents.backup_policy, before_policy, providers
+    )
 
     pulumi.export("destinationVaultArns", destination.vault_arns)
     pulumi.export("destinationKeyArns", destination.key_arns)

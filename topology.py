@@ -94,6 +94,14 @@ class Topology:
         return self.config.organization.member_deployment == "stackSets"
 
     @property
+    def iam_region(self) -> str:
+        """stackSets mode: the plan Region whose stack instance creates the member accounts'
+        IAM roles (IAM is global: one instance creates them): `organization.stackSet.iamRegion`,
+        else the first plan Region."""
+        chosen = self.config.organization.stack_set.iam_region
+        return chosen or self.config.backup_plan.regions[0]
+
+    @property
     def administering_account(self) -> AccountAccess:
         """The delegated administrator, else the management account: where the backup policy,
         the StackSet and the audit reports live, and where `make doctor` assumes its role in

@@ -39,6 +39,8 @@ class OrganizationSettingsArgs:
     resource_policy: PolicyDocument | None
     # Adopt the organization's existing resource policy (pulumi import) instead of creating one.
     import_resource_policy_id: str | None
+    # Services whose existing registration of the delegated administrator is adopted.
+    import_registrations: Sequence[str]
     provider: aws.Provider
     # The URN this stack's global settings had when the policy component held them.
     previous_global_settings_parent: str | None = None
@@ -46,6 +48,8 @@ class OrganizationSettingsArgs:
 
 class OrganizationSettings(pulumi.ComponentResource):
     """Global settings, delegated administrator registrations, the delegation resource policy."""
+
+    registrations: list[pulumi.Resource]
 
     def __init__(
         self, name: str, args: OrganizationSettingsArgs, opts: pulumi.ResourceOptions | None = None
@@ -66,15 +70,28 @@ class OrganizationSettings(pulumi.ComponentResource):
             global_settings=dict(args.global_settings),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(aliases=aliases)),
         )
+        # The registrations and the resource policy are the organization's, not this stack's
+        # alone: every other stack of the organization relies on them. A destroy or a hand-over
+        # to another stack leaves them in place (retain_on_delete); the new owner adopts them.
+        keep = pulumi.ResourceOptions(retain_on_delete=True)
         registrations: list[pulumi.Resource] = []
-        if args.delegated_administrator_account_id is not None:
+        delegate = args.delegated_administrator_account_id
+        if delegate is not None:
             for service in DELEGATED_SERVICES:
+                # RegisterDelegatedAdministrator fails with AccountAlreadyRegisteredException for
+                # an existing registration; pulumi-aws imports one by `<account>/<service>`.
+                adopt = f"{delegate}/{service}" if service in args.import_registrations else None
                 registrations.append(
                     aws.organizations.DelegatedAdministrator(
                         f"{name}-delegate-{service.split('.')[-3]}",
-                        account_id=args.delegated_administrator_account_id,
+                        account_id=delegate,
                         service_principal=service,
-                        opts=child,
+                        opts=pulumi.ResourceOptions.merge(
+                            child,
+                            pulumi.ResourceOptions.merge(
+                                keep, pulumi.ResourceOptions(import_=adopt)
+                            ),
+                        ),
                     )
                 )
         if args.resource_policy is not None:
@@ -85,9 +102,11 @@ class OrganizationSettings(pulumi.ComponentResource):
                     child,
                     pulumi.ResourceOptions(
                         depends_on=registrations,
+                        retain_on_delete=True,
                         # One per organization: take over the existing one, never replace it.
                         import_=args.import_resource_policy_id,
                     ),
                 ),
             )
+        self.registrations = registrations
         self.register_outputs({})

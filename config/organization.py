@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, Strict
+from pydantic import AfterValidator, BeforeValidator, Field, Strict
 
 from config.scalars import (
     RESOURCE_POLICY_ID,
@@ -16,6 +16,7 @@ from config.scalars import (
     Regions,
     RoleName,
     _digits_to_int,
+    _unique,
     between,
     matches,
     number_schema,
@@ -24,6 +25,10 @@ from config.scalars import (
 from config.section import AccountAccess, Section
 
 MemberDeployment = Literal["providers", "stackSets"]
+# The services the delegated administrator is registered for (components/organization_settings).
+DelegatedService = Literal[
+    "backup.amazonaws.com", "member.org.stacksets.cloudformation.amazonaws.com"
+]
 
 
 class GlobalSettingsConfig(Section):
@@ -55,6 +60,12 @@ class StackSetConfig(Section):
     ] = Field(default=10, description="Share of the accounts that may fail before it stops")
     region_concurrency: Literal["SEQUENTIAL", "PARALLEL"] = Field(
         default="PARALLEL", description="Regions one after another, or at once"
+    )
+    iam_region: Region | None = Field(
+        default=None,
+        description="The one plan Region whose stack instance creates the member accounts' IAM "
+        "roles (IAM is global); default the first backupPlan.regions entry. Changing it moves "
+        "every role between instances: see docs/organization-scale.md before you do",
     )
 
 
@@ -105,6 +116,20 @@ class OrganizationConfig(Section):
         default=None,
         description="Id of the organization's existing resource policy, to adopt it "
         "(pulumi import) instead of failing to create a second one",
+    )
+    create_resource_policy: Bool = Field(
+        default=False,
+        description="The owning stack creates the organization's resource policy, which does "
+        "not exist yet; where one exists, adopt it with importResourcePolicyId instead "
+        "(PutResourcePolicy would overwrite it)",
+    )
+    import_delegated_administrator_registrations: Annotated[
+        tuple[DelegatedService, ...], AfterValidator(_unique)
+    ] = Field(
+        default=(),
+        description="Services the delegated administrator is already registered for (in the "
+        "console, for StackSets, or by `make doctor`'s advice): the owning stack adopts those "
+        "registrations (pulumi import) instead of failing to create them",
     )
     stack_set: StackSetConfig = Field(
         default_factory=StackSetConfig, description="StackSet rollout (stackSets mode)"

@@ -249,16 +249,57 @@ def deployment_rules(
                 f"organization.extraDelegationStatements[{index}].Sid: {statement['Sid']} is one "
                 "of this program's own statements; give yours another Sid"
             )
-    for key, given in (
+    singletons = (
         ("extraDelegationStatements", bool(organization.extra_delegation_statements)),
         ("importResourcePolicyId", organization.import_resource_policy_id is not None),
-    ):
+        ("createResourcePolicy", bool(organization.create_resource_policy)),
+        (
+            "importDelegatedAdministratorRegistrations",
+            bool(organization.import_delegated_administrator_registrations),
+        ),
+    )
+    for key, given in singletons:
         if given and (delegate is None or not owner):
             yield (
-                f"organization.{key}: belongs to the organization's resource policy, which the "
-                "stack with manageGlobalSettings: true and a delegatedAdministrator owns; "
-                "remove it here"
+                f"organization.{key}: belongs to the organization's delegation (resource policy "
+                "and registrations), which only the stack with organization.manageGlobalSettings: "
+                "true and an organization.delegatedAdministrator owns; remove it here"
             )
+    if owner and delegate is not None:
+        creates = organization.create_resource_policy
+        adopts = organization.import_resource_policy_id is not None
+        if creates == adopts:
+            # PutResourcePolicy creates or replaces the organization's one resource policy
+            # (Organizations API reference): never overwrite one by accident.
+            yield (
+                "organization.createResourcePolicy: the organization has one resource policy; "
+                + (
+                    "set createResourcePolicy: true if none exists yet, or "
+                    "importResourcePolicyId: rp-... to adopt the existing one "
+                    "(`aws organizations describe-resource-policy`, or make doctor ARGS=--before-deploy, "
+                    "says which)"
+                    if not creates
+                    else "set only one of createResourcePolicy: true (none exists) and "
+                    "importResourcePolicyId (adopt the existing one)"
+                )
+            )
+    if mode == "providers":
+        for index, target in enumerate(organization.policy_targets):
+            if target.startswith("r-"):
+                yield (
+                    f"organization.policyTargets[{index}]: {target} is the root: with "
+                    "memberDeployment: providers the policy would reach every account of the "
+                    "organization, and this stack prepares only sourceAccounts (the others would "
+                    "run the plan with no source vault or service role); target OUs or accounts, "
+                    "or use memberDeployment: stackSets"
+                )
+    iam_region = organization.stack_set.iam_region
+    if iam_region is not None and plan is not None and iam_region not in plan.regions:
+        yield (
+            f"organization.stackSet.iamRegion: {iam_region} is not one of backupPlan.regions "
+            f"({', '.join(plan.regions)}): only a plan Region has a stack instance to create the "
+            "roles in"
+        )
 
 
 def one_role_per_account(
@@ -325,6 +366,13 @@ def name_rules(prefix: str, plan: BackupPlanConfig | None) -> Iterable[str]:
         yield (
             f"backupPlan.serviceRoleName: {role!r} is {len(role)} characters; IAM role names take "
             f"at most {MAX_ROLE_NAME}"
+        )
+    if not plan.create_service_role and "service_role_name" not in plan.model_fields_set:
+        yield (
+            "backupPlan.serviceRoleName: is required with createServiceRole: false: name the "
+            "existing role every target account has (optionally with its path, e.g. "
+            "service-role/AWSBackupDefaultServiceRole); the default is the role this stack "
+            "would have created"
         )
     if plan.create_service_role and role == CONSOLE_SERVICE_ROLE:
         yield (

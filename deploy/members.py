@@ -91,7 +91,10 @@ def declare_prepared_accounts(
 
 
 def declare_member_stack_set(
-    topology: Topology, providers: ProviderRegistry, bucket: ExportBucket | None
+    topology: Topology,
+    providers: ProviderRegistry,
+    bucket: ExportBucket | None,
+    delegation: pulumi.Resource | None,
 ) -> MemberStackSet:
     """The StackSet that prepares every member account under the targeted roots and OUs."""
     config = topology.config
@@ -124,5 +127,9 @@ def declare_member_stack_set(
             region=organization.region,
             provider=providers.get(admin, organization.region),
         ),
-        opts=pulumi.ResourceOptions(depends_on=[bucket] if bucket is not None else []),
+        # The delegated administrator can call as DELEGATED_ADMIN only once registered for
+        # StackSets; the export bucket's key is in the template.
+        opts=pulumi.ResourceOptions(
+            depends_on=[dependency for dependency in (bucket, delegation) if dependency is not None]
+        ),
     )

@@ -46,10 +46,8 @@ from policies.exporter_deployment import (
     ExporterSettings,
     alarms,
     environment_variables,
-    log_group_name,
     schedule_rules,
     scheduler_role_name,
-    state_table_name,
 )
 from policies.iam import service_trust_policy
 from policies.kms import source_key_policy
@@ -209,8 +207,14 @@ def _doctor_role(spec: DoctorRoleSpec) -> dict[str, Any]:
 def _exporter(spec: ExporterSpec) -> dict[str, Any]:
     settings = spec.settings
     function = settings.function_name
-    logs = log_group_name(function)
-    table = state_table_name(function)
+    # The log group and the state table are retained with a deleted stack instance, and nothing
+    # outside the instance names them: CloudFormation generates their names, so an account
+    # that leaves a targeted OU and comes back gets a new instance that does not collide with
+    # what its old one left behind (only the vault, its alias and the backup service role keep
+    # names: the backup policy and the operators use them). Inside the template they are
+    # referred to by `Ref`, which gives a log group's or table's name.
+    logs = "${ExporterLogGroup}"
+    table = "${ExporterStateTable}"
     permissions = exporter_permissions(
         account_id=ACCOUNT,
         region=REGION,
@@ -227,16 +231,16 @@ def _exporter(spec: ExporterSpec) -> dict[str, Any]:
         kms_key_arn=spec.kms_key_arn,
         scheduler_role_arn=get_att("ExporterSchedulerRole", "Arn"),
     )
+    variables["STATE_TABLE"] = ref("ExporterStateTable")
     resources: dict[str, Any] = {
         "ExporterLogGroup": resource(
             "AWS::Logs::LogGroup",
-            {"LogGroupName": logs, "RetentionInDays": settings.log_retention_days},
+            {"RetentionInDays": settings.log_retention_days},
             retain=True,
         ),
         "ExporterStateTable": resource(
             "AWS::DynamoDB::Table",
             {
-                "TableName": table,
                 "BillingMode": "PAY_PER_REQUEST",
                 "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
                 "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -298,8 +302,9 @@ def _exporter(spec: ExporterSpec) -> dict[str, Any]:
                     "SystemLogLevel": "WARN",
                 },
             },
-            # The log group is referenced (LoggingConfig), so already waited for.
-            depends_on=["ExporterStateTable", "ExporterScheduleGroup"],
+            # The log group and the state table are referenced (LoggingConfig, STATE_TABLE), so
+            # already waited for.
+            depends_on=["ExporterScheduleGroup"],
         ),
         "ExporterMissedTables": resource(
             "AWS::Logs::MetricFilter",

@@ -45,15 +45,18 @@ MANAGE_BACKUP_POLICIES = [
     "organizations:CreatePolicy",
     "organizations:DeletePolicy",
     "organizations:DetachPolicy",
-    "organizations:TagResource",
-    "organizations:UntagResource",
     "organizations:UpdatePolicy",
 ]
+# Tagging only the backup policies themselves, never an account, OU or the root: the provider
+# tags every policy it creates ("Tag and untag policies" example of the same guide), and tags on
+# accounts and OUs can drive other policies' conditions.
+TAG_BACKUP_POLICIES = ["organizations:TagResource", "organizations:UntagResource"]
 # The Sids this program owns; extra statements must use others.
 OWN_SIDS = (
     "DelegateBackupPoliciesRead",
     "DelegateBackupPoliciesReadPolicies",
     "DelegateBackupPoliciesManage",
+    "DelegateBackupPoliciesTag",
 )
 
 
@@ -95,6 +98,13 @@ def backup_policy_delegation(
                 f"{arn(management_account_id, 'policy', organization_id)}backup_policy/*",
             ],
             "Condition": BACKUP_POLICY_ONLY,
+        },
+        {
+            "Sid": OWN_SIDS[3],
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": list(TAG_BACKUP_POLICIES),
+            "Resource": f"{arn(management_account_id, 'policy', organization_id)}backup_policy/*",
         },
     ]
 

@@ -601,8 +601,6 @@ def test_the_delegated_administrator_manages_backup_policies_and_nothing_else() 
                 "organizations:CreatePolicy",
                 "organizations:DeletePolicy",
                 "organizations:DetachPolicy",
-                "organizations:TagResource",
-                "organizations:UntagResource",
                 "organizations:UpdatePolicy",
             }
         ),
@@ -610,3 +608,24 @@ def test_the_delegated_administrator_manages_backup_policies_and_nothing_else() 
     )
     # Enabling or disabling policy types stays with the management account.
     assert not any("PolicyType" in a for _, actions, _ in policy.values() for a in actions)
+
+
+def test_the_delegated_administrator_tags_backup_policies_only() -> None:
+    """Tags on accounts, OUs and the root can drive other policies' conditions: the delegate may
+    tag and untag the backup policies it manages, nothing else."""
+    document = {
+        "Version": "2012-10-17",
+        "Statement": backup_policy_delegation("000000000000", ORG, "888888888888"),
+    }
+    base = "arn:aws:organizations::000000000000"
+    deployer = "arn:aws:iam::888888888888:role/BackupDeployer"
+
+    def tag(resource: str) -> bool:
+        request = Request(deployer, "organizations:TagResource", resource)
+        return evaluate_policy(document, request).allowed
+
+    assert tag(f"{base}:policy/{ORG}/backup_policy/p-12345678")
+    assert not tag(f"{base}:account/{ORG}/444444444444")
+    assert not tag(f"{base}:ou/{ORG}/ou-ab12-prod7890")
+    assert not tag(f"{base}:root/{ORG}/r-ab12")
+    assert not tag(f"{base}:policy/{ORG}/service_control_policy/p-12345678")

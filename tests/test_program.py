@@ -274,6 +274,7 @@ def test_the_resource_policy_keeps_other_delegations_and_can_be_adopted() -> Non
     def adopt(organization: dict[str, Any]) -> None:
         organization["extraDelegationStatements"] = [other]
         organization["importResourcePolicyId"] = "rp-abcd1234"
+        del organization["createResourcePolicy"]
 
     run = run_with("prod", organization=adopt)
 
@@ -283,6 +284,7 @@ def test_the_resource_policy_keeps_other_delegations_and_can_be_adopted() -> Non
         "DelegateBackupPoliciesRead",
         "DelegateBackupPoliciesReadPolicies",
         "DelegateBackupPoliciesManage",
+        "DelegateBackupPoliciesTag",
         "SecurityTeamReadsScps",
     ]
     assert statements[-1] == other

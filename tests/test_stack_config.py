@@ -397,7 +397,7 @@ RULES += [
             _set("organization.delegatedAdministrator", {"accountId": "888888888888"}),
             _set("organization.extraDelegationStatements", [{"Sid": "Other"}]),
         ),
-        "organization.extraDelegationStatements: belongs to the organization's resource policy",
+        "organization.extraDelegationStatements: belongs to the organization's delegation",
     ),
 ]
 
@@ -639,6 +639,67 @@ PROD_RULES += [
         "a string or a list of strings, got [1]",
     ),
 ]
+
+
+# Ownership of the organization's singletons (prod owns them and has a delegate).
+PROD_RULES += [
+    (
+        "the owner says whether it creates or adopts the resource policy",
+        _set("organization.createResourcePolicy", _DELETE),
+        "organization.createResourcePolicy: the organization has one resource policy; set "
+        "createResourcePolicy: true if none exists yet, or importResourcePolicyId",
+    ),
+    (
+        "the owner does not both create and adopt the resource policy",
+        _set("organization.importResourcePolicyId", "rp-abcdefgh12"),
+        "organization.createResourcePolicy: the organization has one resource policy; set only one",
+    ),
+    (
+        "registrations are adopted by name of service",
+        _set("organization.importDelegatedAdministratorRegistrations", ["backup"]),
+        "organization.importDelegatedAdministratorRegistrations[0]: must be",
+    ),
+    (
+        "a root target in providers mode reaches accounts the stack does not prepare",
+        _set("organization.policyTargets", ["r-ab12"]),
+        "organization.policyTargets[0]: r-ab12 is the root: with memberDeployment: providers",
+    ),
+    (
+        "an existing service role must be named",
+        _set("backupPlan.createServiceRole", False),
+        "backupPlan.serviceRoleName: is required with createServiceRole: false",
+    ),
+]
+RULES_FOR_NON_OWNERS = [
+    (
+        "only the owner creates the resource policy",
+        _set("organization.createResourcePolicy", True),
+        "organization.createResourcePolicy: belongs to the organization's delegation",
+    ),
+    (
+        "only the owner adopts registrations",
+        _set("organization.importDelegatedAdministratorRegistrations", ["backup.amazonaws.com"]),
+        "organization.importDelegatedAdministratorRegistrations: belongs to the organization's",
+    ),
+    (
+        "the IAM Region is a plan Region",
+        _set("organization.stackSet", {"iamRegion": "us-west-2"}),
+        "organization.stackSet.iamRegion: us-west-2 is not one of backupPlan.regions",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "mutate", "expected"),
+    RULES_FOR_NON_OWNERS,
+    ids=[rule for rule, _, _ in RULES_FOR_NON_OWNERS],
+)
+def test_sandbox_rule_names_the_key(
+    rule: str, mutate: Callable[[dict[str, Any]], None], expected: str
+) -> None:
+    problems = problems_for(mutate, stack="sandbox")
+
+    assert any(problem.startswith(expected) for problem in problems), problems
 
 
 @pytest.mark.parametrize(

@@ -165,7 +165,17 @@ def test_the_template_grants_what_providers_mode_grants(sandbox_run: OfflineRun)
         MEMBER, DESTINATION
     )
     [exporter_policy] = instance["ExporterRole"]["Properties"]["Policies"]
-    assert exporter_policy["PolicyDocument"] == role_policy("-role-policy")
+    # The same grants, on the names CloudFormation generates for the retained log group and
+    # state table (the model stands for a generated name by the logical id).
+    generated = json.dumps(exporter_policy["PolicyDocument"])
+    for logical_id, name in (
+        ("ExporterStateTable", "aws-backup-copy-sandbox-dynamodb-export-state"),
+        ("ExporterLogGroup", "/aws/lambda/aws-backup-copy-sandbox-dynamodb-export"),
+    ):
+        generated = generated.replace(f":{logical_id}", f":{name}").replace(
+            f"/{logical_id}", f"/{name}"
+        )
+    assert json.loads(generated) == role_policy("-role-policy")
     [invoke] = instance["ExporterSchedulerRole"]["Properties"]["Policies"]
     assert invoke["PolicyDocument"] == role_policy("-scheduler-role-policy")
 
@@ -306,3 +316,24 @@ def test_without_a_delegated_administrator_the_management_account_runs_the_stack
     stack_set = only(run, "aws:cloudformation/stackSet:StackSet")
     assert stack_set.account_id == "000000000000"
     assert stack_set.inputs["callAs"] == "SELF"
+
+
+NAME_PROPERTIES = ("BackupVaultName", "AliasName", "RoleName", "TableName", "LogGroupName")
+
+
+def test_a_returning_account_collides_only_on_the_names_others_rely_on(
+    sandbox_run: OfflineRun,
+) -> None:
+    """An account that leaves a targeted OU and comes back gets a new stack instance, while
+    what its old instance retained stays (DeletionPolicy Retain). Only what the backup policy
+    and the operators name keeps a name (vault, key alias, backup service role); the rest
+    gets generated names and cannot collide. The runbook recovers the three
+    (docs/organization-scale.md)."""
+    retained_named = {
+        logical_id
+        for logical_id, entry in template(sandbox_run)["Resources"].items()
+        if entry.get("DeletionPolicy") == "Retain"
+        and any(key in entry.get("Properties", {}) for key in NAME_PROPERTIES)
+    }
+
+    assert retained_named == {"SourceVault", "SourceVaultKeyAlias", "BackupServiceRole"}

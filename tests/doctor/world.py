@@ -174,6 +174,7 @@ def _raw_config(world: World) -> dict[str, Any]:
         "manageGlobalSettings": True,
         "globalSettings": {"isMpaEnabled": False, "isDelegatedAdministratorEnabled": True},
         "delegatedAdministrator": _access(world, "delegate"),
+        "createResourcePolicy": True,
         "memberDeployment": world.mode,
         "doctorRoleName": DOCTOR_ROLE,
     }

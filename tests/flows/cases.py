@@ -386,8 +386,15 @@ def exporter(
                 "kms",
                 allowed,
             )
-    table = f"arn:aws:dynamodb:{region}:{member}:table/{prefix}-dynamodb-export-state"
-    foreign = table.replace(f"{prefix}-", f"{prefix}x-")
+    # The state table's ARN as the exporter's own policy names it (generated in stackSets mode).
+    table = next(
+        statement["Resource"]
+        for statement in documents["exporter"]["Statement"]
+        if statement.get("Sid") == "ReadWriteOwnState"
+    )
+    foreign = (
+        f"arn:aws:dynamodb:{region}:{member}:table/aws-backup-copy-other-dynamodb-export-state"
+    )
     for target, allowed in ((table, True), (foreign, False)):
         yield Case(
             "exporter.state-table",
