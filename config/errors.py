@@ -32,16 +32,26 @@ def problem(message: str) -> PydanticCustomError:
     return PydanticCustomError("config", "{message}", {"message": message})
 
 
+# Case and look-alike characters folded: `dynamoDbExport`, `us-east-l` and `us-east-I` are the
+# commonest slips, and each is exactly one known name once folded.
+_LOOKALIKES = str.maketrans("lio", "110")
+
+
+def did_you_mean(key: str, known: Sequence[str]) -> str:
+    """`; did you mean 'x'?` naming the nearest of `known` when one is close, else ''."""
+    folded = {name.lower().translate(_LOOKALIKES): name for name in known}
+    nearest = folded.get(key.lower().translate(_LOOKALIKES))
+    if nearest is None:
+        # The closest by difflib's ratio; on a tie the first in `known`, not the last.
+        scored = [(difflib.SequenceMatcher(None, key, name).ratio(), name) for name in known]
+        best = max(scored, key=lambda pair: pair[0], default=(0.0, ""))
+        nearest = best[1] if best[0] >= 0.6 else None
+    return f"; did you mean {nearest!r}?" if nearest is not None else ""
+
+
 def unknown_key_message(key: str, known: Sequence[str], noun: str = "key") -> str:
     """`is not a known key`, with the nearest known key when one is close (nearly always a typo)."""
-    # Case-insensitive first: `dynamoDbExport` for `dynamodbExport` is the commonest slip.
-    by_lower = {name.lower(): name for name in known}
-    nearest = by_lower.get(key.lower())
-    if nearest is None:
-        matches = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        nearest = matches[0] if matches else None
-    suggestion = f"; did you mean {nearest!r}?" if nearest is not None else ""
-    return f"is not a known {noun}{suggestion} (known: {', '.join(sorted(known))})"
+    return f"is not a known {noun}{did_you_mean(key, known)} (known: {', '.join(sorted(known))})"
 
 
 def key_path(loc: Iterable[int | str]) -> str:

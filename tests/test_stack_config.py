@@ -903,3 +903,21 @@ def test_valid_restore_schedules_pass(expression: str) -> None:
     config = parse_stack_config(PROJECT, raw).restore_testing
 
     assert config is not None and config.schedule_expression == expression
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("us-east-l", "us-east-1"), ("US-EAST-1", "us-east-1"), ("ap-southest-2", "ap-southeast-2")],
+)
+def test_a_mistyped_region_gets_the_region_meant(typed: str, meant: str) -> None:
+    problems = problems_for(_set("destination.region", typed))
+
+    assert problems == [
+        f"destination.region: is not a known AWS Region: {typed!r}; did you mean {meant!r}?"
+    ]
+
+
+def test_a_region_like_nothing_known_gets_no_suggestion() -> None:
+    problems = problems_for(_set("destination.region", "xx-1"))
+
+    assert problems == ["destination.region: is not a known AWS Region: 'xx-1'"]
