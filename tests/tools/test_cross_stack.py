@@ -188,7 +188,7 @@ def test_an_invalid_other_stack_is_a_warning(tmp_path: Path) -> None:
     assert result.collisions == []
     assert result.warnings == [
         "stack 'broken' was not checked: its configuration is invalid "
-        "(environment: must be 1-20 lowercase letters, digits or '-', got 'PROD!')"
+        "(Pulumi.broken.yaml:2: environment: must be 1-20 lowercase letters, digits or '-', got 'PROD!')"
     ]
 
 
