@@ -189,6 +189,7 @@ def test_any_change_to_a_vault_lock_is_a_lock_replacement() -> None:
     report = render_inventory_report("prod", [change])
     assert report.splitlines() == [
         "prod: 1 resource changed (1 replaced), 0 added, 0 removed",
+        "  account 111111111111: 1 changed (1 replaced)",
         "",
         "~ destination-ap-southeast-2-vault-lock (aws:backup/vaultLockConfiguration:"
         "VaultLockConfiguration, 111111111111 ap-southeast-2, in destination): lock replaced",
