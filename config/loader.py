@@ -301,15 +301,23 @@ def _imports(environment: Any) -> list[str]:
 
 
 def _pulumi_config(stack: str, root: Path) -> tuple[dict[str, str], list[str]] | str:
-    """(values, secret keys) from `pulumi config --json --open`, or why it could not run.
+    """(values, secret keys) from `pulumi config --json --open`, or why it could not run."""
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        return "the Pulumi CLI is not on PATH"
+    return _run_pulumi_config(pulumi, stack, root)
+
+
+@cache
+def _run_pulumi_config(
+    pulumi: str, stack: str, root: Path
+) -> tuple[dict[str, str], list[str]] | str:
+    """`pulumi config --json --open` once per stack and process (it opens ESC environments).
 
     `--open` resolves the ESC environments; `--show-secrets` is never passed, so no secret is
     read or printed. Output (pulumi/pulumi, pkg/cmd/pulumi/config, `configValueJSON`): each key
     maps to `{"value": text, "objectValue": ..., "secret": bool}`, a secret without its value.
     """
-    pulumi = shutil.which("pulumi")
-    if pulumi is None:
-        return "the Pulumi CLI is not on PATH"
     command = [pulumi, "config", "--json", "--open", "--non-interactive", "--stack", stack]
     try:
         done = subprocess.run(
@@ -368,7 +376,7 @@ def read_stack(stack: str, root: Path = ROOT) -> StackSource:
     imports = _imports(content.get("environment"))
     resolved = _pulumi_config(stack, root) if imports else "not needed"
     if isinstance(resolved, tuple):
-        source.encoded, secrets = resolved
+        source.encoded, secrets = dict(resolved[0]), resolved[1]
         for key in secrets:
             source.unread[source.path_of(key)] = "holds a secret, which pulumi config does not show"
     else:

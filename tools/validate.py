@@ -56,7 +56,8 @@ def check(stack: str, err: TextIO | None = None) -> Checked:
                 file=stream,
             )
             return Checked(None, True, 0)
-        run = run_program(stack, source.encoded)
+        # The same reading: run_program reads the stack with read_stack too.
+        run = run_program(stack)
         result = check_stack(stack, run)
     except ConfigError as error:
         print(f"error: stack {stack}: {error}", file=stream)

@@ -266,7 +266,7 @@ def test_plan_and_validate_refuse_a_collision_with_exit_2_and_no_trace(
     monkeypatch.setattr(
         validate, "check_stack", lambda stack, run: check_stack(stack, run, root=root)
     )
-    monkeypatch.setattr(validate, "run_program", lambda stack, _config: _run_from(root, stack))
+    monkeypatch.setattr(validate, "run_program", lambda stack: _run_from(root, stack))
     out = tmp_path / "out"
     main = plan.main if command == "plan" else validate.main
     extra = ["--out", str(out)] if command == "plan" else []

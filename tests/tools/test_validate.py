@@ -36,7 +36,7 @@ def test_bad_config_gets_exit_2_and_the_messages_plan_prints(
     destination = json.loads(config[f"{project}:destination"])
     destination["vaultName"] = "Default"
     config[f"{project}:destination"] = json.dumps(destination)
-    monkeypatch.setattr(validate, "run_program", lambda stack, _config: run_program(stack, config))
+    monkeypatch.setattr(validate, "run_program", lambda stack: run_program(stack, config))
 
     assert validate.main(["--stack", "dev"]) == 2
     validated = capsys.readouterr()
@@ -67,6 +67,9 @@ def test_a_missing_stack_file_is_named_with_the_stacks_there_are(
 def in_folder(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
     """validate and plan read their stacks from `root` (the program is still this one)."""
     monkeypatch.setattr(validate, "read_stack", lambda stack: read_stack(stack, root))
+    monkeypatch.setattr(
+        validate, "run_program", lambda stack: run_program(stack, read_stack(stack, root).encoded)
+    )
     monkeypatch.setattr(
         validate, "check_stack", lambda stack, run: check_stack(stack, run, root=root)
     )
