@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, Strict
 from pydantic.json_schema import WithJsonSchema
 
+from config.errors import did_you_mean
 from config.errors import problem as _problem
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -140,7 +141,9 @@ def pattern_schema(pattern: re.Pattern[str]) -> WithJsonSchema:
 
 def _known_region(value: str) -> str:
     if value not in known_regions():
-        raise _problem(f"is not a known AWS Region: {value!r}")
+        raise _problem(
+            f"is not a known AWS Region: {value!r}{did_you_mean(value, sorted(known_regions()))}"
+        )
     return value
 
 

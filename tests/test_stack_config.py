@@ -964,3 +964,35 @@ def test_valid_restore_schedules_pass(expression: str) -> None:
     config = parse_stack_config(PROJECT, raw).restore_testing
 
     assert config is not None and config.schedule_expression == expression
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("us-east-l", "us-east-1"), ("US-EAST-1", "us-east-1"), ("ap-southest-2", "ap-southeast-2")],
+)
+def test_a_mistyped_region_gets_the_region_meant(typed: str, meant: str) -> None:
+    problems = problems_for(_set("destination.region", typed))
+
+    assert problems == [
+        f"destination.region: is not a known AWS Region: {typed!r}; did you mean {meant!r}?"
+    ]
+
+
+def test_a_region_like_nothing_known_gets_no_suggestion() -> None:
+    problems = problems_for(_set("destination.region", "xx-1"))
+
+    assert problems == ["destination.region: is not a known AWS Region: 'xx-1'"]
+
+
+def test_a_number_for_an_id_is_quoted_as_is_only_when_it_can_be_what_was_written() -> None:
+    # Twelve digits: what was written. Fewer: YAML may have read 012345670123 as 1402433619, so
+    # quoting the number would quote the wrong id (the offline tools quote the file's text).
+    assert problems_for(_set("destination.accountId", 222222222222)) == [
+        'destination.accountId: must be a string: quote it (accountId: "222222222222"), got the '
+        "number 222222222222"
+    ]
+    # One problem for the item: not also "sourceAccounts: must not be empty".
+    assert problems_for(_set("sourceAccounts.0.accountId", 1402433619)) == [
+        "sourceAccounts[0].accountId: must be a string: quote it as written, got the number "
+        "1402433619"
+    ]

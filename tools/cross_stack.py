@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from config import ConfigError, StackConfig
-from config.loader import ROOT, load_stack_file, parse_stack_file, project_name
+from config.errors import Marks
+from config.loader import ROOT, parse_source, read_stack, stack_names
 from tools.offline import OfflineRun, run_program
 
 Level = Literal["global", "organization", "account", "region"]
@@ -146,18 +145,99 @@ def claims(run: OfflineRun, organization_id: str) -> dict[Claim, str]:
     return found
 
 
-def collisions(
-    stack: str, mine: Mapping[Claim, str], other: str, theirs: Mapping[Claim, str]
-) -> list[str]:
-    """One message per claim both stacks make, naming both stacks, the scope and the name."""
+# What is claimed -> the key that decides whether a stack claims it, when two stacks do. The
+# OrganizationSettings component (global settings, the delegated administrator's registration,
+# the resource policy) is declared by the stack with organization.manageGlobalSettings.
+CONTROLS = "Backup Audit Manager framework with the controls"
+CLAIM_KEYS = {
+    "AWS Backup global settings": "organization.manageGlobalSettings",
+    "Organizations resource policy": "organization.manageGlobalSettings",
+    "delegated administrator registration for": "organization.manageGlobalSettings",
+    "AWS Backup Region settings": "backupPlan.regionSettings",
+    CONTROLS: "audit.enabled",
+}
+# How to fix a collision by the key that causes it (otherwise: change the key in one of them).
+FIXES = {
+    "organization.manageGlobalSettings": "set organization.manageGlobalSettings: false",
+    "backupPlan.regionSettings": "set manageRegionSettings: false on those sourceAccounts",
+    "audit.enabled": "set audit.enabled: false",
+}
+
+
+@dataclass(frozen=True)
+class Side:
+    """One stack of a comparison: its config, its claims, and where its keys are."""
+
+    stack: str
+    config: StackConfig
+    claims: Mapping[Claim, str]
+    marks: Marks
+
+
+def _named_key(claim: Claim, config: StackConfig) -> str:
+    """The key that names `claim` in this stack, when the name is one the config gives."""
+    export = config.dynamodb_export
+    names = {
+        ("S3 bucket", export.bucket.name if export else ""): "dynamodbExport.bucket.name",
+        ("backup vault", config.destination.vault_name): "destination.vaultName",
+        ("backup vault", config.backup_plan.source_vault_name): "backupPlan.sourceVaultName",
+        ("IAM role", config.backup_plan.service_role_short_name): "backupPlan.serviceRoleName",
+    }
+    return names.get((claim.kind, claim.name), "")
+
+
+def cause(claim: Claim, mine: Side, theirs: Side) -> str:
+    """The config key whose value both stacks share, so that both claim `claim`; '' if none."""
+    prefix = mine.config.name_prefix
+    same_environment = mine.config.environment == theirs.config.environment
+    if same_environment and (prefix in claim.name or prefix.replace("-", "_") in claim.name):
+        return "environment"
+    named = _named_key(claim, mine.config)
+    if named and named == _named_key(claim, theirs.config):
+        return named
+    return CLAIM_KEYS.get(claim.kind, "")
+
+
+def _what(claim: Claim) -> str:
+    return claim.kind if claim.name == "(one per scope)" else f"{claim.kind} {claim.name!r}"
+
+
+def _where(key: str, *sides: Side) -> str:
+    lines = [(side.marks.file, side.marks.line(key)) for side in sides]
+    return ", ".join(f"{file}:{line}" if line else file for file, line in lines)
+
+
+def collisions(mine: Side, theirs: Side) -> list[str]:
+    """The claims both stacks make, one line per cause: the key to change and where it is.
+
+    Two stacks with one `environment` share every name (hundreds of claims, one line); a
+    shared bucket name, two owners of the organization's settings, ... each name their key.
+    A name no single key explains gets a line of its own.
+    """
+    groups: dict[tuple[str, str], list[Claim]] = {}
+    for claim in sorted(mine.claims.keys() & theirs.claims.keys()):
+        key = cause(claim, mine, theirs)
+        groups.setdefault((key, "" if key else _what(claim)), []).append(claim)
+    both = f"stacks {mine.stack!r} and {theirs.stack!r}"
     messages = []
-    for claim in sorted(mine.keys() & theirs.keys()):
-        what = (
-            f"{claim.kind}" if claim.name == "(one per scope)" else f"{claim.kind} {claim.name!r}"
-        )
+    for (key, _), claims in groups.items():
+        fix = f"{FIXES.get(key, f'change {key}')} in one of them ({_where(key, mine, theirs)})"
+        if key == "environment":
+            kinds = ", ".join(sorted({claim.kind for claim in claims}))
+            messages.append(
+                f"{both} have the same environment {mine.config.environment!r}, so "
+                f"{len(claims)} names they would create are the same ({kinds}): {fix}"
+            )
+            continue
+        first = claims[0]
+        what = "Backup Audit Manager frameworks with the same controls"
+        what = what if first.kind == CONTROLS else _what(first)
+        scopes = [claim.scope.removeprefix("in ") for claim in claims]
+        where = "in " + " and ".join(dict.fromkeys(scopes)) if scopes[0] != "across AWS" else ""
+        names = f" ({mine.stack}: {mine.claims[first]}, {theirs.stack}: {theirs.claims[first]})"
         messages.append(
-            f"stacks {stack!r} and {other!r} would both create {what} {claim.scope} "
-            f"({stack}: {mine[claim]}, {other}: {theirs[claim]})"
+            f"{both} would both create {what} {where or first.scope}"
+            f"{names if len(claims) == 1 else ''}{': ' + fix if key else ''}"
         )
     return messages
 
@@ -196,79 +276,49 @@ def double_backup_warning(
     )
 
 
-def unreadable_reason(path: Path, project: str) -> str | None:
-    """Why a stack file cannot be evaluated offline, or None when it can."""
-    try:
-        content = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError:
-        return "it is not valid YAML"
-    if not isinstance(content, dict):
-        return "it is not a YAML mapping"
-    if content.get("environment"):
-        return "it imports Pulumi ESC environments, which only the Pulumi CLI can resolve"
-    config = content.get("config") or {}
-    secrets = sorted(
-        key
-        for key, value in config.items()
-        if str(key).startswith(f"{project}:") and _has_secret(value)
-    )
-    if secrets:
-        return f"{', '.join(secrets)} holds secure values, which only the Pulumi CLI can decrypt"
-    return None
-
-
-def _has_secret(value: Any) -> bool:
-    if isinstance(value, dict):
-        return "secure" in value or any(_has_secret(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_secret(v) for v in value)
-    return False
-
-
-def other_stacks(stack: str, root: Path) -> list[str]:
-    """Every other stack with a `Pulumi.<name>.yaml` in `root`."""
-    names = (
-        p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml")
-    )
-    return sorted(name for name in names if name != stack)
-
-
-def _evaluate(stack: str, root: Path) -> tuple[StackConfig, dict[Claim, str]]:
-    config = parse_stack_file(stack, root)
-    _, encoded = load_stack_file(stack, root)
-    run = run_program(stack, encoded)
-    return config, claims(run, config.organization.id)
+def _side(stack: str, root: Path, run: OfflineRun | None = None) -> tuple[Side | None, list[str]]:
+    """The stack's side of a comparison and its notes (partial, ...); no side when the values
+    it needs could not be read. Raises ConfigError when the stack is invalid."""
+    source = read_stack(stack, root)
+    config, notes = parse_source(source)
+    if config is None:
+        return None, notes
+    if run is None:
+        run = run_program(stack, source.encoded)
+    return Side(stack, config, claims(run, config.organization.id), source.marks), notes
 
 
 def check_stack(stack: str, run: OfflineRun | None = None, root: Path = ROOT) -> CheckResult:
     """Compare `stack` with every other stack file in `root`.
 
     `run` is the stack's own offline run when the caller already has it. Raises ConfigError
-    when `stack` itself is invalid; another stack that cannot be evaluated is a warning.
+    when `stack` itself is invalid; another stack that cannot be evaluated, or only in part
+    (secrets, ESC imports without the Pulumi CLI), is a warning saying what was not compared.
     """
-    project = project_name(root)
-    config = parse_stack_file(stack, root)
-    if run is None:
-        _, encoded = load_stack_file(stack, root)
-        run = run_program(stack, encoded)
-    mine = claims(run, config.organization.id)
     result = CheckResult()
-    for other in other_stacks(stack, root):
-        reason = unreadable_reason(root / f"Pulumi.{other}.yaml", project)
-        if reason is not None:
-            result.warnings.append(f"stack {other!r} was not checked: {reason}")
+    mine, _ = _side(stack, root, run)
+    if mine is None:
+        result.warnings.append(f"stack {stack!r} was not compared: values it needs were not read")
+        return result
+    for other in stack_names(root):
+        if other == stack:
             continue
         try:
-            other_config, theirs = _evaluate(other, root)
+            theirs, notes = _side(other, root)
         except ConfigError as error:
             first = error.problems[0] if error.problems else str(error)
             result.warnings.append(
                 f"stack {other!r} was not checked: its configuration is invalid ({first})"
             )
             continue
+        partial = [note.removeprefix("partial: ") for note in notes if note.startswith("partial")]
+        if theirs is None:
+            result.warnings.append(f"stack {other!r} was not checked: {'; '.join(partial)}")
+            continue
+        result.warnings += [f"stack {other!r} was checked in part: {note}" for note in partial]
         result.checked.append(other)
-        result.collisions.extend(collisions(stack, mine, other, theirs))
-        warning = double_backup_warning(stack, config, other, other_config)
+        result.collisions.extend(collisions(mine, theirs))
+        warning = double_backup_warning(stack, mine.config, other, theirs.config)
         if warning is not None:
             result.warnings.append(warning)
     return result

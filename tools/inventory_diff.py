@@ -1,10 +1,12 @@
 """The resource-by-resource report of `make plan-diff`: what differs between two inventories.
 
 Two `resources.json` inventories (tools/inventory.py) are compared entry by entry: every
-resource added, removed or changed, each changed input as `path: old -> new`, policy documents
-and other objects as a unified JSON diff, each changed placement or lifecycle option as
-`(field)`, and a note where the change makes AWS replace the resource ("lock replaced" for a
-vault lock). `tools/plan_diff.py` plans both sides and prints this report.
+resource added, removed or changed, each changed input as `path: old -> new` (an input holding
+JSON text, such as an event pattern or a bus policy, decoded first), policy documents and other
+objects as a unified JSON diff whose hunks name their JSON path, each changed placement or
+lifecycle option as `(field)`, a note where the change makes AWS replace the resource ("lock
+replaced" for a vault lock), and a line per account. `tools/plan_diff.py` plans both sides and
+prints this report.
 """
 
 from __future__ import annotations
@@ -20,21 +22,80 @@ Status = Literal["added", "removed", "changed"]
 STATUSES: tuple[Status, ...] = ("added", "removed", "changed")
 
 
-def unified_diff(before: list[str], after: list[str], old_label: str, new_label: str) -> str:
-    lines = difflib.unified_diff(
-        before,
-        after,
-        fromfile=old_label if before else "/dev/null",
-        tofile=new_label if after else "/dev/null",
+def unified_diff(
+    before: list[str],
+    after: list[str],
+    old_label: str,
+    new_label: str,
+    paths: tuple[Sequence[str], Sequence[str]] = ((), ()),
+) -> str:
+    """A unified diff; with `paths` (the JSON path of each line of either side) every hunk's
+    `@@` line ends with the path of its first change, as git names a hunk's function."""
+    lines = list(
+        difflib.unified_diff(
+            before,
+            after,
+            fromfile=old_label if before else "/dev/null",
+            tofile=new_label if after else "/dev/null",
+        )
     )
+    for index, line in enumerate(lines):
+        hunk = _HUNK.match(line)
+        if hunk is None or not (paths[0] or paths[1]):
+            continue
+        old_at, new_at = int(hunk[1]) - 1, int(hunk[2]) - 1
+        for body in lines[index + 1 :]:
+            if body[:1] in "-+":
+                side, at = (0, old_at) if body[0] == "-" else (1, new_at)
+                lines[index] = f"{line.rstrip()} {paths[side][at] or '(top)'}\n"
+                break
+            old_at, new_at = old_at + 1, new_at + 1
     # difflib leaves the last line without "\n" when the input lacks one; keep the diff readable.
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
-def with_notes(headline: str, notes: Sequence[str], blocks: Sequence[str]) -> str:
-    """A headline, its `note:` lines, then the blocks, one blank line apart."""
+_HUNK = re.compile(r"@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+
+
+def json_lines(value: Any) -> tuple[list[str], list[str]]:
+    """`value` as indented, key-sorted JSON lines, and the JSON path each line is in."""
+    if value is MISSING:
+        return [], []
+    lines = (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").splitlines(
+        keepends=True
+    )
+    paths: list[str] = []
+    # The open containers: (the path of each, its kind, the key or index last seen in it).
+    stack: list[tuple[str, str, str | int | None]] = []
+    for line in lines:
+        text = line.strip().rstrip(",")
+        if text in ("}", "]"):
+            paths.append(stack.pop()[0])
+            continue
+        path = stack[-1][0] if stack else ""
+        if stack and stack[-1][1] == "{":
+            key, end = json.JSONDecoder().raw_decode(text)
+            text = text[end + 2 :]
+            stack[-1] = (stack[-1][0], "{", key)
+            path = _child_path(path, key)
+        elif stack:
+            last = stack[-1][2]
+            index = last + 1 if isinstance(last, int) else 0
+            stack[-1] = (stack[-1][0], "[", index)
+            path = _child_path(path, index)
+        paths.append(path)
+        if text in ("{", "["):
+            stack.append((path, text, None))
+    return lines, paths
+
+
+def with_notes(
+    headline: str, notes: Sequence[str], blocks: Sequence[str], summary: Sequence[str] = ()
+) -> str:
+    """A headline, its `note:` lines and summary lines, then the blocks, one blank line apart."""
     parts = [headline + "\n"]
     parts.extend(f"  note: {note}\n" for note in notes)
+    parts.extend(f"  {line}\n" for line in summary)
     parts.extend("\n" + block for block in blocks)
     return "".join(parts)
 
@@ -205,6 +266,23 @@ def _leaf_changes(path: str, old: Any, new: Any, replaces: bool) -> list[InputCh
     return [InputChange(path, old, new, replaces=replaces)]
 
 
+def decoded(value: Any) -> Any:
+    """An input holding JSON text (an event bus policy, an event pattern, an input template) as
+    the object it encodes, so that it diffs as JSON, not as one long escaped string."""
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+        try:
+            found = json.loads(value)
+        except ValueError:
+            return value
+        return found if isinstance(found, dict | list) else value
+    return value
+
+
+def is_policy(value: Any) -> bool:
+    """Whether a (decoded) input is a policy document, shown whole like the inventory's."""
+    return isinstance(value, Mapping) and "Statement" in value
+
+
 def diff_entries(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[InputChange]:
     """What differs between two inventory entries of one resource: placement, then inputs.
 
@@ -226,9 +304,9 @@ def diff_entries(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[Input
     old_inputs: Mapping[str, Any] = base.get("inputs", {})
     new_inputs: Mapping[str, Any] = head.get("inputs", {})
     for name in sorted(old_inputs.keys() | new_inputs.keys()):
-        old, new = old_inputs.get(name, MISSING), new_inputs.get(name, MISSING)
+        old, new = decoded(old_inputs.get(name, MISSING)), decoded(new_inputs.get(name, MISSING))
         replaces = forces_replacement(type_token, name)
-        if name in documents:
+        if name in documents or is_policy(old) or is_policy(new):
             if _canonical(old) != _canonical(new):
                 changes.append(InputChange(name, old, new, document=True, replaces=replaces))
         else:
@@ -238,7 +316,7 @@ def diff_entries(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[Input
 
 def _documents_of(entry: Mapping[str, Any], side: Literal["old", "new"]) -> tuple[InputChange, ...]:
     # An added or removed resource shows its policy documents whole, as the document report did.
-    inputs: Mapping[str, Any] = entry.get("inputs", {})
+    inputs = {name: decoded(value) for name, value in entry.get("inputs", {}).items()}
     return tuple(
         InputChange(
             name,
@@ -246,8 +324,8 @@ def _documents_of(entry: Mapping[str, Any], side: Literal["old", "new"]) -> tupl
             inputs[name] if side == "new" else MISSING,
             document=True,
         )
-        for name in entry.get("documents", ())
-        if name in inputs
+        for name in sorted(inputs)
+        if name in entry.get("documents", ()) or is_policy(inputs[name])
     )
 
 
@@ -302,39 +380,58 @@ def _header(change: ResourceChange) -> str:
     return f"{line}: {change.note}" if change.note else line
 
 
-def _json_lines(value: Any) -> list[str]:
-    if value is MISSING:
-        return []
-    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").splitlines(
-        keepends=True
-    )
-
-
 def render_input_change(stack: str, name: str, change: InputChange) -> str:
     """One changed value: ``path: old -> new``, or a unified JSON diff for documents and objects."""
     suffix = "  (forces replacement)" if change.replaces else ""
     containers = (Mapping, list)
     if change.document or isinstance(change.old, containers) or isinstance(change.new, containers):
+        (before, old_paths), (after, new_paths) = json_lines(change.old), json_lines(change.new)
         diff = unified_diff(
-            _json_lines(change.old),
-            _json_lines(change.new),
+            before,
+            after,
             f"base/{stack}/{name}/{change.path}",
             f"head/{stack}/{name}/{change.path}",
+            (old_paths, new_paths),
         )
         return f"    {change.path}:{suffix}\n{diff}"
     return f"    {change.path}: {_canonical(change.old)} -> {_canonical(change.new)}{suffix}\n"
 
 
-def render_resource_change(stack: str, change: ResourceChange) -> str:
-    """A resource's header line, then each of its changed values."""
+def render_resource_change(stack: str, change: ResourceChange, extra: Sequence[str] = ()) -> str:
+    """A resource's header line, any `extra` lines (what it reaches), then each changed value."""
     name = str(change.entry.get("name", change.key))
     body = "".join(render_input_change(stack, name, item) for item in change.changes)
-    return f"{_header(change)}\n{body}"
+    return "".join([f"{_header(change)}\n", *(f"    {line}\n" for line in extra), body])
+
+
+def account_summary(changes: Sequence[ResourceChange]) -> list[str]:
+    """`account 555555555555: 2 changed (2 replaced), 1 added`: one line per account touched."""
+    by_account: dict[str, list[ResourceChange]] = {}
+    for change in changes:
+        if change.entry.get("account") and change.entry.get("custom", True):
+            by_account.setdefault(str(change.entry["account"]), []).append(change)
+    lines = []
+    for account, found in sorted(by_account.items()):
+        parts = []
+        for status in ("changed", "added", "removed"):
+            count = sum(change.status == status for change in found)
+            replaced = sum(change.replaced for change in found) if status == "changed" else 0
+            if count:
+                parts.append(f"{count} {status}" + (f" ({replaced} replaced)" if replaced else ""))
+        lines.append(f"account {account}: {', '.join(parts)}")
+    return lines
 
 
 def render_inventory_report(
-    stack: str, changes: Sequence[ResourceChange], notes: Sequence[str] = ()
+    stack: str,
+    changes: Sequence[ResourceChange],
+    notes: Sequence[str] = (),
+    extra: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
-    """Verdict, any notes, then every added, removed or changed resource."""
-    blocks = [render_resource_change(stack, change) for change in changes]
-    return with_notes(inventory_verdict(stack, changes), notes, blocks)
+    """Verdict, any notes, a line per account, then every added, removed or changed resource;
+    `extra` holds more lines for a resource's block, by inventory key."""
+    lines = extra or {}
+    blocks = [
+        render_resource_change(stack, change, lines.get(change.key, ())) for change in changes
+    ]
+    return with_notes(inventory_verdict(stack, changes), notes, blocks, account_summary(changes))

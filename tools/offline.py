@@ -22,7 +22,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from config.loader import ROOT, load_stack_file, project_name
+from config.loader import ROOT, project_name, read_stack
 
 PROVIDER_TYPE = "pulumi:providers:aws"
 
@@ -286,11 +286,14 @@ def run_program(
 ) -> OfflineRun:
     """Run `__main__.py` for `stack` under mocks and return what it registered and exported.
 
-    `config` replaces the stack file's values when given (for tests of bad input); `preview`
-    runs it as `pulumi preview` would (`pulumi.runtime.is_dry_run()` is true).
+    The stack's config is `read_stack`'s: the stack file as Pulumi reads it, ESC imports
+    resolved by the Pulumi CLI where it is installed, secrets left out. `config` replaces it
+    when given (for tests of bad input); `preview` runs the program as `pulumi preview` would
+    (`pulumi.runtime.is_dry_run()` is true).
     """
     if config is None:
-        project, stack_config = load_stack_file(stack, root)
+        source = read_stack(stack, root)
+        project, stack_config = source.project, source.encoded
     else:
         project, stack_config = project_name(root), dict(config)
     mocks = RecordingMocks()

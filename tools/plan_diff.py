@@ -4,9 +4,13 @@
 once in a temporary `git worktree` checked out at BASE, once in the working tree, both with
 the interpreter running this script (the worktree has no venv of its own). It then compares
 the two resource inventories (`resources.json`, see tools/inventory.py) and prints, per stack,
-a one-line verdict, then every added, removed or changed resource: each changed input as
-`path: old -> new`, policy documents and other objects as a unified JSON diff, and a note
-where the change makes AWS replace the resource ("lock replaced" for a vault lock).
+a one-line verdict and a line per account, then every added, removed or changed resource: each
+changed input as `path: old -> new` (JSON held in a string input decoded first), policy
+documents and other objects as a unified JSON diff whose hunks name their JSON path, a note
+where the change makes AWS replace the resource ("lock replaced" for a vault lock), and for an
+Organizations policy, attachment or StackSet what it reaches. A stack that is new (or gone) is
+counted by account and type instead (`--full` or FULL=1 lists it); `--stacks` (or STACKS=)
+limits the report to some stacks.
 
 A base that predates `resources.json` is compared by its policy documents only (the older
 report), and the report says so. See docs/plan-diff.md for how to read the report.
@@ -24,20 +28,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from config.errors import unknown_key_message
+from config.loader import stack_names
 from tools.inventory import INVENTORY_FILE, READABLE_FORMATS
 from tools.inventory_diff import (
     LIFECYCLE_FIELDS,
+    ResourceChange,
     Status,
+    account_summary,
     diff_inventories,
+    inventory_verdict,
     render_inventory_report,
     unified_diff,
     with_notes,
@@ -145,19 +156,116 @@ def load_inventory(directory: Path) -> tuple[dict[str, Any] | None, str]:
     return resources, ""
 
 
+# Resources whose change reaches accounts beyond their own, and what they reach, from their
+# inputs: a policy attachment's `targetId`, StackSet instances' `deploymentTargets` and
+# `regions`; an Organizations policy or a StackSet reaches what its component's attachments or
+# instances do.
+REACHING = frozenset(
+    {
+        "aws:organizations/policy:Policy",
+        "aws:organizations/policyAttachment:PolicyAttachment",
+        "aws:cloudformation/stackSet:StackSet",
+        "aws:cloudformation/stackInstances:StackInstances",
+    }
+)
+# CloudFormation DeploymentTargets.AccountFilterType: how `accounts` narrow the OUs.
+ACCOUNT_FILTERS = {"DIFFERENCE": "except", "INTERSECTION": "only", "UNION": "and"}
+
+
+def _targets(entry: Mapping[str, Any]) -> str:
+    inputs: Mapping[str, Any] = entry.get("inputs") or {}
+    if "targetId" in inputs:
+        return str(inputs["targetId"])
+    deployment = inputs.get("deploymentTargets")
+    if not isinstance(deployment, Mapping):
+        return ""
+    words = ", ".join(deployment.get("organizationalUnitIds") or [])
+    how = ACCOUNT_FILTERS.get(str(deployment.get("accountFilterType")))
+    if deployment.get("accounts") and how:
+        words += f" {how} accounts {', '.join(deployment['accounts'])}"
+    regions = inputs.get("regions")
+    return words + (f" in {', '.join(regions)}" if regions else "")
+
+
+def reaches(key: str, inventory: Mapping[str, Mapping[str, Any]]) -> str:
+    """The roots, OUs and accounts (and Regions) the resource `key` reaches; '' if none."""
+    entry = inventory.get(key)
+    if entry is None or entry.get("type") not in REACHING:
+        return ""
+    own = _targets(entry)
+    if own:
+        return own
+    parent = entry.get("parent")
+    found = (
+        _targets(other) for other in inventory.values() if parent and other.get("parent") == parent
+    )
+    return ", ".join(sorted(filter(None, found)))
+
+
+def reach_lines(
+    changes: Sequence[ResourceChange], base: Mapping[str, Any], head: Mapping[str, Any]
+) -> dict[str, list[str]]:
+    """`reaches: ...` for each changed Organizations policy, attachment or StackSet."""
+    lines: dict[str, list[str]] = {}
+    for change in changes:
+        before, after = reaches(change.key, base), reaches(change.key, head)
+        now = before if change.status == "removed" else after
+        was = (
+            f" (before: {before or 'nothing'})"
+            if change.status == "changed" and before != after
+            else ""
+        )
+        if now or was:
+            lines[change.key] = [f"reaches: {now or 'nothing'}{was}"]
+    return lines
+
+
+def summarized(
+    stack: str,
+    changes: Sequence[ResourceChange],
+    inventory: Mapping[str, Any],
+    notes: Sequence[str],
+) -> str:
+    """A stack added or removed whole: counts by account and type and what it reaches, not every
+    resource (a new stack is hundreds of them)."""
+    status = changes[0].status
+    types = Counter(str(c.entry.get("type")) for c in changes if c.entry.get("custom", True))
+    by_type = "".join(f"    {count} {token}\n" for token, count in sorted(types.items()))
+    reached = [
+        f"    {change.entry.get('name')} ({change.entry.get('type')}): {where}\n"
+        for change in changes
+        if (where := reaches(change.key, inventory))
+    ]
+    blocks = [f"{status}, by type:\n{by_type}"]
+    blocks += [f"what its policies and StackSets reach:\n{''.join(reached)}"] if reached else []
+    note = f"every resource is {status}: counted by account and type (--full lists each one)"
+    return with_notes(
+        inventory_verdict(stack, changes), [*notes, note], blocks, account_summary(changes)
+    )
+
+
 def compare_stack(
-    stack: str, base_dir: Path | None, head_dir: Path | None, notes: Sequence[str] = ()
+    stack: str,
+    base_dir: Path | None,
+    head_dir: Path | None,
+    notes: Sequence[str] = (),
+    full: bool = False,
 ) -> str:
     """The report for one stack from two plan directories; None stands for an empty plan.
 
-    Resource by resource when both sides have an inventory; otherwise (a base that predates
-    `resources.json`) the policy documents only, with a note saying so.
+    Resource by resource when both sides have an inventory; a stack that is new (or gone) is
+    summarized unless `full`. Otherwise (a base that predates `resources.json`) the policy
+    documents only, with a note saying so.
     """
     base, base_why = load_inventory(base_dir) if base_dir is not None else ({}, "")
     head, head_why = load_inventory(head_dir) if head_dir is not None else ({}, "")
     if base is not None and head is not None:
         older = [f"base {base_why}"] if base_why else []
-        return render_inventory_report(stack, diff_inventories(base, head), [*notes, *older])
+        changes = diff_inventories(base, head)
+        if changes and not full and not (base and head):
+            return summarized(stack, changes, base or head, [*notes, *older])
+        reached = reach_lines(changes, base, head)
+        return render_inventory_report(stack, changes, [*notes, *older], reached)
     missing = [
         f"{label} {why}"
         for label, found, why in (("base", base, base_why), ("head", head, head_why))
@@ -213,14 +321,6 @@ def run_plan(cwd: Path, stack: str, out: Path) -> PlanResult:
     return PlanResult(completed.returncode, completed.stdout + completed.stderr)
 
 
-def stacks_in(root: Path) -> list[str]:
-    """Stack names from the ``Pulumi.<stack>.yaml`` files at `root`."""
-    return sorted(
-        path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-        for path in root.glob("Pulumi.*.yaml")
-    )
-
-
 def _git(repo: Path, *args: str) -> str:
     completed = subprocess.run(
         ["git", *args], cwd=repo, capture_output=True, text=True, check=False
@@ -266,17 +366,29 @@ def _plan_base(
 
 
 def plan_diff(
-    repo: Path, base: str, runner: PlanRunner = run_plan, out: TextIO | None = None
+    repo: Path,
+    base: str,
+    runner: PlanRunner = run_plan,
+    out: TextIO | None = None,
+    only: Sequence[str] = (),
+    full: bool = False,
 ) -> int:
-    """Plan every stack at `base` and in the working tree of `repo`, print the report."""
+    """Plan every stack at `base` and in the working tree of `repo` (or the stacks in `only`),
+    print the report; `full` lists every resource of a stack that is new or gone."""
     # Looked up at call time, not bound as a default, so a redirected stdout is honoured.
     out = out if out is not None else sys.stdout
-    head_stacks = stacks_in(repo)
+    head_stacks = stack_names(repo)
     with tempfile.TemporaryDirectory(prefix="plan-diff-") as tmp_name:
         tmp = Path(tmp_name)
         try:
             with base_worktree(repo, base, tmp) as tree:
-                stacks = sorted(set(head_stacks) | set(stacks_in(tree)))
+                known = sorted(set(head_stacks) | set(stack_names(tree)))
+                for name in only:
+                    if name not in known:
+                        message = unknown_key_message(name, known, "stack")
+                        print(f"plan-diff: {name!r} {message}", file=sys.stderr)
+                        return 2
+                stacks = [stack for stack in known if not only or stack in only]
                 base_dirs: dict[str, tuple[Path | None, list[str]]] = {
                     stack: _plan_base(tree, stack, tmp / "base" / stack, runner) for stack in stacks
                 }
@@ -299,7 +411,7 @@ def plan_diff(
             else:
                 head_dir = None
                 notes = [*notes, f"Pulumi.{stack}.yaml no longer exists in the working tree"]
-            blocks.append(compare_stack(stack, base_dir, head_dir, notes))
+            blocks.append(compare_stack(stack, base_dir, head_dir, notes, full))
         out.write("\n".join(blocks))
         out.flush()
     return 1 if failed else 0
@@ -319,6 +431,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--repo", type=Path, default=None, help="repository root (default: the current one)"
     )
+    # `make plan-diff STACKS=prod FULL=1`: make hands its command-line variables to the recipe's
+    # environment, so the Makefile's one line serves both.
+    parser.add_argument(
+        "--stacks",
+        default=os.environ.get("STACKS", ""),
+        help="only these stacks, comma- or space-separated (default: $STACKS, else every stack)",
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        default=os.environ.get("FULL", "") not in ("", "0"),
+        help="list every resource of a stack that is new or gone, not a summary (or FULL=1)",
+    )
     args = parser.parse_args(argv)
     if args.comment is not None:
         sys.stdout.write(truncate_report(args.comment.read_text(encoding="utf-8"), args.limit))
@@ -329,7 +454,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GitError as error:
         print(f"plan-diff: {error}", file=sys.stderr)
         return 2
-    return plan_diff(repo, args.base)
+    only = args.stacks.replace(",", " ").split()
+    return plan_diff(repo, args.base, only=only, full=args.full)
 
 
 if __name__ == "__main__":

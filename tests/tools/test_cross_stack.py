@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import itertools
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,8 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
+from config.loader import read_stack
 from tools import plan, validate
-from tools.cross_stack import check_stack
+from tools.cross_stack import check_stack, format_result
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "aws-backup-copy"
@@ -46,6 +49,12 @@ def share_dev_source_account(config: dict[str, Any]) -> None:
         }
     )
     config[f"{PROJECT}:organization"]["policyTargets"].append("111111111111")
+
+
+def line_at(root: Path, where: str) -> str:
+    """The line `Pulumi.x.yaml:12` names in the stack files under `root`."""
+    name, _, number = where.partition(":")
+    return (root / name).read_text().splitlines()[int(number) - 1]
 
 
 def test_the_example_stacks_do_not_collide() -> None:
@@ -100,11 +109,19 @@ def test_two_frameworks_with_the_same_controls_in_one_account_are_refused(tmp_pa
 
     result = check_stack("qa", root=root)
 
-    # Different names, same controls and parameters: AWS refuses the second framework.
-    frameworks = [m for m in result.collisions if "Audit Manager framework with the controls" in m]
-    # In the destination (encryption) and in the shared source account (cross-account copy).
-    assert len(frameworks) == 2, result.collisions
-    assert any("crossAccountList=222222222222" in message for message in frameworks)
+    # Different names, same controls and parameters: AWS refuses the second framework, in the
+    # destination (encryption) and in the shared source account (cross-account copy). One line.
+    [message] = [m for m in result.collisions if "Audit Manager frameworks" in m]
+    assert message.startswith(
+        "stacks 'qa' and 'dev' would both create Backup Audit Manager frameworks with the same "
+        "controls in account "
+    )
+    assert "account 222222222222, ap-southeast-2" in message
+    assert "account 111111111111, ap-southeast-2" in message
+    fix = re.search(r": set audit.enabled: false in one of them \((.+)\)$", message)
+    assert fix is not None, message
+    for where in fix[1].split(", "):
+        assert line_at(root, where).strip() == "enabled: true", where
 
 
 def test_two_owners_of_the_global_settings_are_refused(tmp_path: Path) -> None:
@@ -159,23 +176,46 @@ def test_the_same_bucket_name_anywhere_is_refused(tmp_path: Path) -> None:
     assert any("S3 bucket 'dynamodb-backup-dev' across AWS" in m for m in messages), messages
 
 
-def test_a_stack_with_secrets_or_esc_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+def test_a_stack_with_secrets_or_esc_is_checked_in_part_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "no-pulumi-here"))
     secret = copy.deepcopy(example("prod"))
     secret["config"][f"{PROJECT}:destination"]["roleArn"] = {"secure": "v1:abc"}
     esc = copy.deepcopy(example("prod"))
     esc["environment"] = ["backup/prod"]
-    root = folder(tmp_path, dev=example("dev"), secret=secret, esc=esc)
+    needs_secret = copy.deepcopy(example("prod"))
+    needs_secret["config"][f"{PROJECT}:organization"]["id"] = {"secure": "v1:def"}
+    root = folder(tmp_path, dev=example("dev"), secret=secret, esc=esc, locked=needs_secret)
 
     result = check_stack("dev", root=root)
 
     assert result.collisions == []
-    assert result.checked == []
-    assert any(
-        w.startswith("stack 'secret' was not checked: aws-backup-copy:destination holds secure")
-        for w in result.warnings
-    ), result.warnings
-    assert any(
-        w.startswith("stack 'esc' was not checked: it imports Pulumi ESC") for w in result.warnings
+    # Complete without what was not read: compared, with what was left out named.
+    assert result.checked == ["esc", "secret"]
+    assert [w for w in result.warnings if w.startswith("stack 'secret'")] == [
+        "stack 'secret' was checked in part: destination.roleArn is a secret: not checked "
+        f"(Pulumi.secret.yaml:{line_of(root / 'Pulumi.secret.yaml', 'roleArn:', 'secure:')})"
+    ]
+    assert [w for w in result.warnings if w.startswith("stack 'esc'")] == [
+        "stack 'esc' was checked in part: Pulumi.esc.yaml imports the ESC environment "
+        "backup/prod, which only the Pulumi CLI opens (the Pulumi CLI is not on PATH): the "
+        "values it sets are not checked"
+    ]
+    # Not buildable without the secret: not compared, and why.
+    assert [w for w in result.warnings if w.startswith("stack 'locked'")] == [
+        "stack 'locked' was not checked: organization.id is a secret: not checked "
+        f"(Pulumi.locked.yaml:{line_of(root / 'Pulumi.locked.yaml', 'id:', 'secure:')})"
+    ]
+
+
+def line_of(path: Path, key: str, next_line: str) -> int:
+    """The line number of `key` when the line after it holds `next_line` (a nested secret)."""
+    lines = path.read_text().splitlines()
+    return next(
+        number
+        for number, (line, after) in enumerate(itertools.pairwise(lines), start=1)
+        if line.strip() == key and after.strip().startswith(next_line)
     )
 
 
@@ -188,7 +228,7 @@ def test_an_invalid_other_stack_is_a_warning(tmp_path: Path) -> None:
     assert result.collisions == []
     assert result.warnings == [
         "stack 'broken' was not checked: its configuration is invalid "
-        "(environment: must be 1-20 lowercase letters, digits or '-', got 'PROD!')"
+        "(Pulumi.broken.yaml:2: environment: must be 1-20 lowercase letters, digits or '-', got 'PROD!')"
     ]
 
 
@@ -222,6 +262,7 @@ def test_plan_and_validate_refuse_a_collision_with_exit_2_and_no_trace(
 
     root = folder(tmp_path, dev=example("dev"), prod=changed("prod", same_bucket))
     monkeypatch.setattr(plan, "ROOT", root)
+    monkeypatch.setattr(validate, "read_stack", lambda stack: read_stack(stack, root))
     monkeypatch.setattr(
         validate, "check_stack", lambda stack, run: check_stack(stack, run, root=root)
     )
@@ -244,3 +285,67 @@ def _run_from(root: Path, stack: str) -> Any:
 
     _, encoded = load_stack_file(stack, root)
     return run_program(stack, encoded)
+
+
+def test_a_copied_stack_gets_one_line_per_cause_naming_the_key_to_change(tmp_path: Path) -> None:
+    # Two copies of prod, differing only in their file name: every name and singleton of one is
+    # the other's (92 lines, one per resource, before the lines were grouped by cause).
+    prod = (ROOT / "Pulumi.prod.yaml").read_text()
+    root = folder(tmp_path)
+    (root / "Pulumi.prod.yaml").write_text(prod)
+    (root / "Pulumi.copy.yaml").write_text(prod)
+
+    lines = list(format_result("copy", check_stack("copy", root=root)))
+
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) <= 6, lines
+    [environment] = [line for line in errors if "the same environment" in line]
+    assert environment.startswith(
+        "error: stacks 'copy' and 'prod' have the same environment 'prod'"
+    )
+    fix = re.search(r": change environment in one of them \((.+)\)$", environment)
+    assert fix is not None, environment
+    assert fix[1].split(", ") == ["Pulumi.copy.yaml:3", "Pulumi.prod.yaml:3"]
+    assert line_at(root, "Pulumi.copy.yaml:3") == "  aws-backup-copy:environment: prod"
+    # Every other cause names its key too.
+    for key in (
+        "set organization.manageGlobalSettings: false",
+        "change dynamodbExport.bucket.name",
+        "change destination.vaultName",
+        "set manageRegionSettings: false on those sourceAccounts",
+        "set audit.enabled: false",
+    ):
+        assert sum(key in line for line in errors) == 1, (key, errors)
+    assert all(" in one of them (Pulumi.copy.yaml" in line for line in errors), errors
+
+
+def test_a_name_no_single_key_explains_is_reported_on_its_own(tmp_path: Path) -> None:
+    def same_service_role(config: dict[str, Any]) -> None:
+        share_dev_source_account(config)
+        config[f"{PROJECT}:backupPlan"]["serviceRoleName"] = "dev-made-this"
+
+    dev = changed(
+        "dev", lambda c: c[f"{PROJECT}:backupPlan"].update(serviceRoleName="dev-made-this")
+    )
+    root = folder(tmp_path, dev=dev, prod=changed("prod", same_service_role))
+
+    messages = check_stack("prod", root=root).collisions
+
+    assert [m for m in messages if "IAM role" in m] == [
+        "stacks 'prod' and 'dev' would both create IAM role 'dev-made-this' in account "
+        "111111111111 (prod: source-111111111111-backup-service-role, dev: "
+        "source-111111111111-backup-service-role): change backupPlan.serviceRoleName in one of "
+        "them (Pulumi.prod.yaml:"
+        f"{line_number(root / 'Pulumi.prod.yaml', 'serviceRoleName')}, Pulumi.dev.yaml:"
+        f"{line_number(root / 'Pulumi.dev.yaml', 'serviceRoleName')})"
+    ]
+
+
+def line_number(path: Path, key: str) -> int:
+    """The line of the (only) `key:` in `path`."""
+    [number] = [
+        n
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if line.strip().startswith(f"{key}:")
+    ]
+    return number

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from config.loader import stack_names
 from tools import plan_diff
 from tools.inventory import FORMAT
 from tools.plan_diff import PlanResult, compare_dirs, render_stack, truncate_report, verdict
@@ -105,10 +106,10 @@ def test_an_empty_side_is_an_empty_inventory(tmp_path: Path) -> None:
     )
 
 
-def test_stacks_in_reads_stack_files(tmp_path: Path) -> None:
+def test_stack_names_are_read_from_stack_files(tmp_path: Path) -> None:
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "other.yaml"):
         (tmp_path / name).write_text("", encoding="utf-8")
-    assert plan_diff.stacks_in(tmp_path) == ["dev", "prod"]
+    assert stack_names(tmp_path) == ["dev", "prod"]
 
 
 # --- worktree flow with a fake tools/plan.py ----------------------------------------------------
@@ -363,3 +364,47 @@ def test_comment_command_prints_the_cut_report(
     assert len(out) <= 60_000
     assert out.startswith("[plan-diff: this report is truncated: ")
     assert "the plan-diff artifact of this workflow run" in out.splitlines()[0]
+
+
+# --- the filter ---------------------------------------------------------------------------------
+
+
+def test_the_report_can_be_limited_to_some_stacks(repo: Path) -> None:
+    (repo / "Pulumi.prod.yaml").write_text("config: {}\n", encoding="utf-8")
+    out = io.StringIO()
+
+    assert plan_diff.plan_diff(repo, "main", out=out, only=["prod"]) == 0
+
+    assert out.getvalue().startswith("prod: ")
+    assert "dev:" not in out.getvalue()
+
+
+def test_an_unknown_stack_in_the_filter_is_named_with_the_stacks_there_are(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STACKS", "dve")
+
+    assert plan_diff.main(["--base", "HEAD", "--repo", str(repo)]) == 2
+
+    assert capsys.readouterr().err == (
+        "plan-diff: 'dve' is not a known stack; did you mean 'dev'? (known: dev)\n"
+    )
+
+
+def test_a_new_stack_is_summarized_unless_full_is_asked(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (repo / "Pulumi.prod.yaml").write_text("config: {}\n", encoding="utf-8")
+    monkeypatch.delenv("FULL", raising=False)
+    monkeypatch.delenv("STACKS", raising=False)
+
+    assert plan_diff.main(["--base", "HEAD", "--repo", str(repo), "--stacks", "prod"]) == 0
+    summary = capsys.readouterr().out.splitlines()
+    monkeypatch.setenv("FULL", "1")
+    assert plan_diff.main(["--base", "HEAD", "--repo", str(repo), "--stacks", "prod"]) == 0
+    full = capsys.readouterr().out.splitlines()
+
+    header = "+ key-policy (test:index:Doc, 111111111111 ap-southeast-2)"
+    assert summary[0] == full[0] == "prod: 0 resources changed, 2 added, 0 removed"
+    assert "    2 test:index:Doc" in summary and header not in summary
+    assert header in full
