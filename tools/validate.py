@@ -38,6 +38,8 @@ def checked_run(stack: str, err: TextIO | None = None) -> OfflineRun | None:
         return None
     for line in format_result(stack, check):
         print(line, file=stream)
+    for message in run.warnings:
+        print(f"warning: stack {stack}: {message}", file=stream)
     return None if check.collisions else run
 
 
