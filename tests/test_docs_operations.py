@@ -3,16 +3,9 @@ and no longer claim what the stack does not do."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def text(relative: str) -> str:
-    """A file of the repository, whitespace folded (lines wrap anywhere)."""
-    return " ".join((ROOT / relative).read_text(encoding="utf-8").split())
+from tests.test_docs_flows import text
 
 
 @pytest.mark.parametrize(
