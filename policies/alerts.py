@@ -286,6 +286,8 @@ def _job_route(
         paths |= {"state": "$.detail.state", "resource": "$.detail.resourceArn"}
         subject = "Resource"
     else:
+        # Array indices are input path syntax EventBridge supports (EventBridge User Guide,
+        # "Amazon EventBridge input transformation": "dot notation ... array indices").
         paths |= {"state": "$.detail.status", "resource": "$.resources[0]"}
         subject = "Recovery point"
         # Restore tests apart from other restores: EventBridge's `exists` filter matches on
