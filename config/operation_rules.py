@@ -14,10 +14,12 @@ from config.operations import (
     PLACEMENT_OVERRIDES,
     REGIONAL_OVERRIDES,
     AuditConfig,
+    MonitoringConfig,
     RestoreTestingConfig,
 )
 from config.organization import OrganizationConfig
 from config.scalars import MAX_ROLE_NAME
+from policies.alerts import ROUTES
 from policies.restore import MAX_NAME as MAX_RESTORE_TESTING_NAME
 from policies.restore import plan_name as restore_plan_name
 from policies.restore import role_name as restore_role_name
@@ -305,3 +307,20 @@ def report_scope_rules(
             "Regions (AWS Backup quotas, not adjustable), and the stack's plans are one per "
             "Region: target the accounts' OUs instead, or set audit.enabled: false"
         )
+
+
+# EventBridge rule names: at most 64 characters (EventBridge API reference, PutRule, Name).
+MAX_RULE_NAME = 64
+
+
+def alert_rule_name_rules(prefix: str, monitoring: MonitoringConfig | None) -> Iterable[str]:
+    """The central bus's rules, `<prefix>-backup-alerts-<route>`, fit EventBridge's limit."""
+    if monitoring is None:
+        return
+    for route in ROUTES:
+        name = f"{prefix}-backup-alerts-{route.name}"
+        if len(name) > MAX_RULE_NAME:
+            yield (
+                f"monitoring: becomes the EventBridge rule name {name!r} ({len(name)} "
+                f"characters), which allows at most {MAX_RULE_NAME}: use a shorter environment"
+            )

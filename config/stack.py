@@ -10,7 +10,11 @@ from config.backup_plan import BackupPlanConfig
 from config.destination import CopyAccess, DestinationConfig
 from config.errors import ConfigError
 from config.export import DynamoDbExportConfig
-from config.operation_rules import report_scope_rules, restore_testing_warnings
+from config.operation_rules import (
+    alert_rule_name_rules,
+    report_scope_rules,
+    restore_testing_warnings,
+)
 from config.operations import AuditConfig, MonitoringConfig, RestoreTestingConfig
 from config.organization import OrganizationConfig, SourceAccountConfig, SourceAccounts
 from config.scalars import Environment
@@ -64,7 +68,10 @@ class StackConfig:
     def __post_init__(self) -> None:
         # Rules between sections that `parse_stack_config` does not hand to one rule together;
         # reported once every section is valid, as a ConfigError like any other problem.
-        problems = list(report_scope_rules(self.organization, self.destination, self.audit))
+        problems = [
+            *report_scope_rules(self.organization, self.destination, self.audit),
+            *alert_rule_name_rules(self.name_prefix, self.monitoring),
+        ]
         if problems:
             raise ConfigError(problems)
 

@@ -462,3 +462,22 @@ def test_eventbridge_can_publish_to_the_topic_with_the_context_it_sends(
     assert not evaluate_policy(
         document, Request("events.amazonaws.com", "sns:Publish", other_topic)
     ).allowed
+
+
+def test_central_rule_names_that_would_not_fit_say_so() -> None:
+    """EventBridge rule names are at most 64 characters (PutRule): the longest environment
+    the schema allows (20 characters) would make `<prefix>-backup-alerts-exporter-alarms` 66."""
+    project, encoded = load_stack_file("prod")
+    raw = project_values(project, encoded)
+    raw["environment"] = "e" * 20
+
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(project, raw)
+
+    long_prefix = f"aws-backup-copy-{'e' * 20}"
+    assert (
+        f"monitoring: becomes the EventBridge rule name '{long_prefix}-backup-alerts-"
+        "exporter-alarms' (66 characters), which allows at most 64: use a shorter environment"
+    ) in caught.value.problems
+    raw["environment"] = "e" * 18
+    parse_stack_config(project, raw)  # 64: fits
