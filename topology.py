@@ -346,7 +346,8 @@ class Topology:
         theirs from the member template).
 
         Prepared members: the member controls in each plan Region. The destination:
-        encryption, and the Vault Lock control where a lock exists, in each vault Region. The
+        encryption in each vault Region (its lock is evidenced by `make doctor`, not by a
+        control: policies/audit.py). The
         reports account needs none of its own: a multi-account report reads the frameworks of
         the accounts it covers. An account in two roles gets one framework per Region with
         both roles' controls: AWS refuses a second framework with the same controls ("You
@@ -365,9 +366,8 @@ class Topology:
             for region in self.config.backup_plan.regions:
                 add(member.access, region, self.audit_member_controls)
         destination = self.config.destination
-        locked = destination.vault_lock is not None
         for region in destination.regions:
-            add(destination.account, region, destination_controls(locked))
+            add(destination.account, region, destination_controls())
         return placements
 
     @property

@@ -14,7 +14,7 @@ from policies.statements import PolicyDocument
 
 @dataclass(frozen=True)
 class ReportPlanSpec:
-    """One report plan: its name and template, and what it covers."""
+    """One report plan: its name and template, and what it covers (one Region)."""
 
     name: str
     template: str
@@ -39,7 +39,8 @@ class AuditReportsArgs:
 class AuditReports(pulumi.ComponentResource):
     """The report plans and, unless the user brings one, a private SSE-S3 bucket for them."""
 
-    report_plan_arns: dict[str, pulumi.Output[str]]
+    # Template -> Region -> the report plan's ARN.
+    report_plan_arns: dict[str, dict[str, pulumi.Output[str]]]
 
     def __init__(
         self, name: str, args: AuditReportsArgs, opts: pulumi.ResourceOptions | None = None
@@ -62,11 +63,12 @@ class AuditReports(pulumi.ComponentResource):
             depends.append(bucket_policy)
         self.report_plan_arns = {}
         for plan in args.plans:
+            [covered] = plan.regions
             report_plan = aws.backup.ReportPlan(
-                f"{name}-{plan.template.lower().replace('_', '-')}",
+                f"{name}-{plan.template.lower().replace('_', '-')}-{covered}",
                 region=args.region,
                 name=plan.name,
-                description=f"{plan.template} for the accounts and Regions of the backup policy",
+                description=f"{plan.template} of {covered} for the accounts of the backup policy",
                 report_delivery_channel=aws.backup.ReportPlanReportDeliveryChannelArgs(
                     s3_bucket_name=args.bucket_name,
                     s3_key_prefix=args.key_prefix,
@@ -89,5 +91,5 @@ class AuditReports(pulumi.ComponentResource):
                     child, pulumi.ResourceOptions(depends_on=depends)
                 ),
             )
-            self.report_plan_arns[plan.template] = report_plan.arn
+            self.report_plan_arns.setdefault(plan.template, {})[covered] = report_plan.arn
         self.register_outputs({"report_plan_arns": self.report_plan_arns})

@@ -9,34 +9,40 @@ import pulumi
 import pulumi_aws as aws
 
 from components.backup_service_role import BackupServiceRole, BackupServiceRoleArgs
-from policies.restore import ALL_PROTECTED_RESOURCES, recovery_point_selection
+from policies.restore import recovery_point_selection
 
 
 @dataclass(frozen=True)
 class RestoreTestSelection:
-    """One resource type to test, its selection's name and its restore metadata overrides."""
+    """One resource type to test, its selection's name and its restore metadata overrides.
+
+    Which resources: `protected_resource_arns` (at most 30, or the wildcard), or else the
+    `tag_conditions` (`StringEquals` entries); the provider takes exactly one of the two.
+    """
 
     name: str
     resource_type: str
     metadata_overrides: Mapping[str, str]
+    protected_resource_arns: Sequence[str] | None
+    tag_conditions: Sequence[Mapping[str, str]] = ()
 
 
 @dataclass(frozen=True)
 class RestoreTestRegion:
-    """One vault Region: the vault whose recovery points are tested, and what is tested."""
+    """One vault Region: the vault whose recovery points are tested, when, and what."""
 
     region: str
     # An output of the vault's ARN, so that the plan waits for the vault.
     vault_arn: pulumi.Input[str]
+    schedule_expression: str
     selections: Sequence[RestoreTestSelection]
 
 
 @dataclass(frozen=True)
 class RestoreTestingArgs:
-    """When tests run, how far back they look, and the role restores run as."""
+    """How far back tests look, how long results are kept, and the role restores run as."""
 
     plan_name: str
-    schedule_expression: str
     selection_window_days: int
     validation_window_hours: int
     regions: Sequence[RestoreTestRegion]
@@ -46,8 +52,8 @@ class RestoreTestingArgs:
 
 
 class RestoreTesting(pulumi.ComponentResource):
-    """One restore role (IAM is global), and in each vault Region a restore testing plan over
-    that Region's vault only, with one selection per resource type."""
+    """One restore role (IAM is global), and in each tested vault Region a restore testing plan
+    over that Region's vault only, on its own schedule, with one selection per resource type."""
 
     role_arn: pulumi.Output[str]
     plan_arns: dict[str, pulumi.Output[str]]
@@ -78,7 +84,7 @@ class RestoreTesting(pulumi.ComponentResource):
                 f"{name}-{region}",
                 region=region,
                 name=args.plan_name,
-                schedule_expression=args.schedule_expression,
+                schedule_expression=place.schedule_expression,
                 recovery_point_selection=aws.backup.RestoreTestingPlanRecoveryPointSelectionArgs(
                     **recovery_point_selection(place.vault_arn, args.selection_window_days)
                 ),
@@ -91,7 +97,23 @@ class RestoreTesting(pulumi.ComponentResource):
                     name=selection.name,
                     restore_testing_plan_name=plan.name,
                     protected_resource_type=selection.resource_type,
-                    protected_resource_arns=list(ALL_PROTECTED_RESOURCES),
+                    protected_resource_arns=(
+                        list(selection.protected_resource_arns)
+                        if selection.protected_resource_arns is not None
+                        else None
+                    ),
+                    protected_resource_conditions=(
+                        aws.backup.RestoreTestingSelectionProtectedResourceConditionsArgs(
+                            string_equals=[
+                                aws.backup.RestoreTestingSelectionProtectedResourceConditionsStringEqualArgs(
+                                    key=entry["key"], value=entry["value"]
+                                )
+                                for entry in selection.tag_conditions
+                            ]
+                        )
+                        if selection.tag_conditions
+                        else None
+                    ),
                     iam_role_arn=role.role_arn,
                     validation_window_hours=args.validation_window_hours,
                     # None when there are none: AWS Backup then infers every value.

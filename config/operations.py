@@ -6,7 +6,7 @@ import json
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, Strict
+from pydantic import AfterValidator, BeforeValidator, Field, Strict, model_validator
 from pydantic.json_schema import WithJsonSchema
 
 from config.errors import problem as _problem
@@ -18,6 +18,7 @@ from config.scalars import (
     CronSchedule,
     Region,
     RoleArn,
+    TagKey,
     Text,
     _digits_to_int,
     _unique,
@@ -174,6 +175,92 @@ def _validation_window(hours: int) -> int:
     return hours
 
 
+# A selection names at most 30 protected resources, or takes conditions instead (AWS Backup API
+# reference, RestoreTestingSelectionForCreate: "you can include up to 30 specific protected
+# resource ARNs in ProtectedResourceArns"; "Restore testing quotas and parameters").
+MAX_SELECTION_ARNS = 30
+# The ARN of one resource (S3 buckets have neither Region nor account in theirs); no wildcard.
+PROTECTED_RESOURCE_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:(\d{12})?:[^*\s]+$")
+TAG_VALUE = re.compile(r"^.{0,256}$")
+
+
+def _not_reserved_tag(key: str) -> str:
+    # AWS reserves the `aws:` prefix for its own tags; the condition key is built from this
+    # (`aws:ResourceTag/<key>`, policies/restore.py), so the prefix is never written here.
+    if key.lower().startswith("aws:"):
+        raise _problem(
+            "is the tag key alone (the stack writes aws:ResourceTag/<key>); a tag key cannot "
+            "start with aws:"
+        )
+    return key
+
+
+ProtectedResourceArn = Annotated[
+    str,
+    Strict(),
+    matches(PROTECTED_RESOURCE_ARN, "the ARN of one protected resource (no wildcard)"),
+    pattern_schema(PROTECTED_RESOURCE_ARN),
+]
+
+
+class RestoreTag(Section):
+    """Resources whose latest recovery point in the vault carries this tag are tested."""
+
+    key: Annotated[TagKey, AfterValidator(_not_reserved_tag)] = Field(
+        description="Tag key (without aws:ResourceTag/)"
+    )
+    value: Annotated[Text, matches(TAG_VALUE, "at most 256 characters")] = Field(
+        description="Tag value; only this value selects"
+    )
+
+
+class RestoreSelection(Section):
+    """The resources of one type that a restore test picks: by tag, or by ARN."""
+
+    tag: RestoreTag | None = Field(
+        default=None,
+        description="Test the resources carrying this tag (their copies in the vault must "
+        "carry it too)",
+    )
+    protected_resource_arns: (
+        Annotated[
+            tuple[ProtectedResourceArn, ...],
+            Field(min_length=1, max_length=MAX_SELECTION_ARNS),
+            AfterValidator(_unique),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description=f"Test exactly these resources (at most {MAX_SELECTION_ARNS} ARNs of the "
+        "source accounts' resources)",
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RestoreSelection:
+        # The provider takes exactly one of protected_resource_arns and
+        # protected_resource_conditions; AWS refuses specific ARNs together with conditions
+        # (CreateRestoreTestingSelection: "Cannot select by both protected resource types AND
+        # specific ARNs").
+        if (self.tag is None) == (self.protected_resource_arns is None):
+            raise _problem("give either tag or protectedResourceArns (exactly one)")
+        return self
+
+
+class DrRegionRestoreTests(Section):
+    """The DR Region's restore testing plan: optional, on its own schedule."""
+
+    enabled: Bool = Field(default=True, description="false: no restore tests in the DR Region")
+    schedule_expression: CronSchedule = Field(
+        description="AWS cron(...) of the DR Region's test runs, in UTC (usually rarer than "
+        "the primary's)"
+    )
+
+
+# The keys that make a restoreTesting section sample; a section with none of them is the
+# previous release's form (every resource, both Regions), kept for one release.
+SAMPLING_KEYS = frozenset({"selections", "allow_all_resources", "dr_region"})
+
+
 class RestoreTestingConfig(Section):
     """Restore tests of the copies in each destination vault Region."""
 
@@ -204,6 +291,42 @@ class RestoreTestingConfig(Section):
         description="Per destination vault Region and type, overrides that differ by Region "
         "(subnet and security group ids); they win over metadataOverrides",
     )
+    selections: dict[RestoreType, RestoreSelection] = Field(
+        default_factory=dict,
+        description="Per type, the resources tested: by tag or by at most 30 ARNs",
+    )
+    allow_all_resources: Bool = Field(
+        default=False,
+        description="true: a type without a selection tests every resource of that type in "
+        "the vault (each run restores one recovery point per resource)",
+    )
+    dr_region: DrRegionRestoreTests | None = Field(
+        default=None,
+        description="Restore tests in destination.drRegion too, on their own schedule; "
+        "unset: the DR Region is not tested",
+    )
+
+    @property
+    def samples(self) -> bool:
+        """False for a section in the previous release's form (none of the sampling keys):
+        every resource of each type is tested, in every vault Region, on one schedule."""
+        return bool(SAMPLING_KEYS & self.model_fields_set)
+
+    def selection(self, resource_type: str) -> RestoreSelection | None:
+        """The type's selection; None: every resource of the type (the wildcard)."""
+        return self.selections.get(resource_type)
+
+    def schedules(self, primary: str, dr: str | None) -> dict[str, str]:
+        """Vault Region -> the cron of its tests: the primary always, the DR Region with
+        `drRegion.enabled` (on its schedule), or in the previous form on the primary's."""
+        tested = {primary: self.schedule_expression}
+        if dr is None:
+            return tested
+        if not self.samples:
+            tested[dr] = self.schedule_expression
+        elif self.dr_region is not None and self.dr_region.enabled:
+            tested[dr] = self.dr_region.schedule_expression
+        return tested
 
     def overrides(self, region: str, resource_type: str) -> dict[str, str]:
         """The overrides of one type's selection in one Region: the Region's win, key by key

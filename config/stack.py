@@ -8,7 +8,13 @@ from typing import Any
 
 from config.backup_plan import BackupPlanConfig
 from config.destination import CopyAccess, DestinationConfig
+from config.errors import ConfigError
 from config.export import DynamoDbExportConfig
+from config.operation_rules import (
+    alert_rule_name_rules,
+    report_scope_rules,
+    restore_testing_warnings,
+)
 from config.operations import AuditConfig, MonitoringConfig, RestoreTestingConfig
 from config.organization import OrganizationConfig, SourceAccountConfig, SourceAccounts
 from config.scalars import Environment
@@ -58,6 +64,22 @@ class StackConfig:
     monitoring: MonitoringConfig | None = None
     restore_testing: RestoreTestingConfig | None = None
     audit: AuditConfig | None = None
+
+    def __post_init__(self) -> None:
+        # Rules between sections that `parse_stack_config` does not hand to one rule together;
+        # reported once every section is valid, as a ConfigError like any other problem.
+        problems = [
+            *report_scope_rules(self.organization, self.destination, self.audit),
+            *alert_rule_name_rules(self.name_prefix, self.monitoring),
+        ]
+        if problems:
+            raise ConfigError(problems)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What still deploys but will not in the next release: `make validate`, `make plan`
+        and the program (pulumi.log.warn) print each."""
+        return tuple(restore_testing_warnings(self.restore_testing, self.destination))
 
     @property
     def name_prefix(self) -> str:

@@ -8,7 +8,7 @@ import pulumi
 
 from components.audit_framework import AuditFramework, AuditFrameworkArgs
 from components.audit_reports import AuditReports, AuditReportsArgs, ReportPlanSpec
-from policies.audit import REPORT_PLANS, audit_name, report_bucket_policy
+from policies.audit import REPORT_PLANS, audit_name, report_bucket_policy, report_plan_name
 from providers import ProviderRegistry
 from topology import Topology
 
@@ -36,15 +36,18 @@ def declare_audit(topology: Topology, providers: ProviderRegistry) -> list[pulum
     reporter = topology.administering_account
     region = topology.reports_region
     coverage = topology.report_coverage
+    # One plan per template and Region: a plan over listed accounts then covers accounts x 1
+    # Region, within AWS's 300 accounts x Regions (checked when the config is read).
     plans = [
         ReportPlanSpec(
-            name=audit_name(prefix, suffix),
+            name=report_plan_name(prefix, suffix, region),
             template=template,
             accounts=coverage.accounts,
             organization_units=coverage.organizational_units,
-            regions=coverage.regions,
+            regions=[region],
         )
         for suffix, template in REPORT_PLANS
+        for region in coverage.regions
     ]
     reports = AuditReports(
         "audit-reports",

@@ -12,8 +12,16 @@ from components.restore_testing import (
     RestoreTestRegion,
     RestoreTestSelection,
 )
+from config.operations import RestoreTestingConfig
 from policies.iam import COPY_JOB_ROLE_POLICIES
-from policies.restore import plan_name, role_name, role_policies, selection_name
+from policies.restore import (
+    ALL_PROTECTED_RESOURCES,
+    plan_name,
+    role_name,
+    role_policies,
+    selection_name,
+    tag_condition,
+)
 from policies.statements import PolicyDocument
 from providers import ProviderRegistry
 from topology import Topology
@@ -66,36 +74,56 @@ def declare_copy_back_role(topology: Topology, providers: ProviderRegistry) -> B
 def declare_restore_testing(
     topology: Topology, providers: ProviderRegistry, destination: DestinationAccount
 ) -> RestoreTesting | None:
-    """Scheduled restore tests of the copies in each destination vault Region, if configured."""
+    """Scheduled restore tests of the copies in each tested vault Region, if configured: the
+    primary always, the DR Region with `restoreTesting.drRegion` on its own schedule."""
     config = topology.config
     restore = config.restore_testing
     if restore is None:
         return None
     prefix = topology.prefix
+    schedules = restore.schedules(config.destination.region, config.destination.dr_region)
     return RestoreTesting(
         "restore-testing",
         RestoreTestingArgs(
             plan_name=plan_name(prefix),
-            schedule_expression=restore.schedule_expression,
             selection_window_days=restore.selection_window_days,
             validation_window_hours=restore.validation_window_hours,
             regions=[
                 RestoreTestRegion(
                     region=region,
                     vault_arn=destination.vault_arns[region],
+                    schedule_expression=schedule,
                     selections=[
-                        RestoreTestSelection(
-                            name=selection_name(prefix, resource_type),
-                            resource_type=resource_type,
-                            metadata_overrides=restore.overrides(region, resource_type),
-                        )
+                        _selection(restore, prefix, region, resource_type)
                         for resource_type in restore.resource_types
                     ],
                 )
-                for region in config.destination.regions
+                for region, schedule in schedules.items()
             ],
             role_name=role_name(prefix),
             role_policies=role_policies(restore.resource_types),
             provider=providers.get(config.destination.account, config.destination.region),
         ),
+    )
+
+
+def _selection(
+    restore: RestoreTestingConfig, prefix: str, region: str, resource_type: str
+) -> RestoreTestSelection:
+    """One type's selection: its sample (tag or ARNs), else every resource (the wildcard,
+    which the config admits only with allowAllResources or in the previous form)."""
+    chosen = restore.selection(resource_type)
+    if chosen is None:
+        arns: tuple[str, ...] | None = ALL_PROTECTED_RESOURCES
+        conditions: list[dict[str, str]] = []
+    elif chosen.tag is not None:
+        arns, conditions = None, [tag_condition(chosen.tag.key, chosen.tag.value)]
+    else:
+        arns, conditions = chosen.protected_resource_arns, []
+    return RestoreTestSelection(
+        name=selection_name(prefix, resource_type),
+        resource_type=resource_type,
+        metadata_overrides=restore.overrides(region, resource_type),
+        protected_resource_arns=arns,
+        tag_conditions=conditions,
     )

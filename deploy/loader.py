@@ -48,8 +48,12 @@ def load_stack_config() -> StackConfig:
     if problems:
         raise StackConfigError(problems)
     try:
-        return parse_stack_config(
+        parsed = parse_stack_config(
             project, {key: value for key, value in raw.items() if value is not None}
         )
     except ConfigError as error:
         raise StackConfigError(error.problems) from None
+    # Deprecated forms still deploy; `pulumi preview/up` shows each as a warning.
+    for message in parsed.warnings:
+        pulumi.log.warn(message)
+    return parsed

@@ -259,25 +259,89 @@ class Route:
 
 
 CONSOLE = "https://<region>.console.aws.amazon.com"
-ROUTES = (
-    Route(
-        name="backup-failures",
-        pattern={"source": ["aws.backup"]},
-        paths={
-            "account": "$.account",
-            "region": "$.region",
-            "type": "$.detail-type",
-            "state": "$.detail.state",
-            "status": "$.detail.status",
-            "resource": "$.detail.resourceArn",
-            "message": "$.detail.statusMessage",
-            "time": "$.time",
-        },
+# AWS documents no console address of one job, so the link opens the Region's Jobs page and the
+# message names the job id and the CLI call that describes it.
+JOBS_PAGE = f"{CONSOLE}/backup/home?region=<region>#/jobs"
+# What every job message carries: where and when (EventBridge's envelope).
+ENVELOPE = {"account": "$.account", "region": "$.region", "time": "$.time"}
+
+
+def _job_route(
+    name: str, detail_type: str, job: str, what: str, describe: str, *, restore_test: bool | None
+) -> Route:
+    """One central route for one AWS Backup detail-type (restores split by whether a restore
+    testing plan started them).
+
+    Fields per detail-type, after AWS's sample events (AWS Backup Developer Guide, "Monitoring
+    AWS Backup events using Amazon EventBridge"): backup and copy jobs carry their job id
+    (`backupJobId`, `copyJobId`), `resourceArn`, `resourceType`, `state` and `statusMessage`;
+    restore jobs carry `restoreJobId`, `resourceType`, `status` and `statusMessage`, no
+    `resourceArn`: the recovery point restored is the event's `resources[0]`, and a restore
+    test's job names its plan in `restoreTestingPlanArn`.
+    """
+    pattern: dict[str, Any] = {"source": ["aws.backup"], "detail-type": [detail_type]}
+    paths = {**ENVELOPE, "job": f"$.detail.{job}", "type": "$.detail.resourceType"}
+    paths["message"] = "$.detail.statusMessage"
+    if restore_test is None:
+        paths |= {"state": "$.detail.state", "resource": "$.detail.resourceArn"}
+        subject = "Resource"
+    else:
+        # Array indices are input path syntax EventBridge supports (EventBridge User Guide,
+        # "Amazon EventBridge input transformation": "dot notation ... array indices").
+        paths |= {"state": "$.detail.status", "resource": "$.resources[0]"}
+        subject = "Recovery point"
+        # Restore tests apart from other restores: EventBridge's `exists` filter matches on
+        # whether the field is present (EventBridge User Guide, "Content filtering in Amazon
+        # EventBridge event patterns", exists matching).
+        pattern["detail"] = {"restoreTestingPlanArn": [{"exists": restore_test}]}
+    plan = ""
+    if restore_test:
+        paths["plan"] = "$.detail.restoreTestingPlanArn"
+        plan = " of restore testing plan <plan>"
+    return Route(
+        name=name,
+        pattern=pattern,
+        paths=paths,
         template=(
-            "AWS Backup: <type> in account <account>, <region>, at <time>: <state><status>. "
-            "Resource: <resource>. Reason: <message> "
-            f"Jobs: {CONSOLE}/backup/home?region=<region>#/jobs"
+            f"AWS Backup: {what} <job>{plan} in account <account>, <region>, at <time>: "
+            f"<state>. {subject}: <resource> (<type>). Reason: <message> Details: aws backup "
+            f"{describe} <job> --region <region> (as account <account>). Jobs: {JOBS_PAGE}"
         ),
+    )
+
+
+ROUTES = (
+    _job_route(
+        "backup-jobs",
+        "Backup Job State Change",
+        "backupJobId",
+        "backup job",
+        "describe-backup-job --backup-job-id",
+        restore_test=None,
+    ),
+    _job_route(
+        "copy-jobs",
+        "Copy Job State Change",
+        "copyJobId",
+        "copy job",
+        "describe-copy-job --copy-job-id",
+        restore_test=None,
+    ),
+    _job_route(
+        "restore-jobs",
+        "Restore Job State Change",
+        "restoreJobId",
+        "restore job",
+        "describe-restore-job --restore-job-id",
+        restore_test=False,
+    ),
+    _job_route(
+        "restore-tests",
+        "Restore Job State Change",
+        "restoreJobId",
+        "restore test job",
+        "describe-restore-job --restore-job-id",
+        restore_test=True,
     ),
     Route(
         name="exporter-alarms",
@@ -311,15 +375,28 @@ def render_message(route: Route, event: dict[str, Any]) -> str:
     replaced by the value at its path; a path the event lacks gives an empty string.
     """
 
-    def value(path: str) -> str:
-        node: Any = event
-        for part in path.removeprefix("$.").split("."):
-            if not isinstance(node, dict) or part not in node:
-                return ""
-            node = node[part]
-        return node if isinstance(node, str) else json.dumps(node)
-
     text = route.template
     for name, path in route.paths.items():
-        text = text.replace(f"<{name}>", value(path))
+        text = text.replace(f"<{name}>", path_value(event, path))
     return text
+
+
+def empty_fields(route: Route, event: dict[str, Any]) -> list[str]:
+    """The route's fields that `event` leaves empty (a message a person cannot act on)."""
+    return [name for name, path in route.paths.items() if not path_value(event, path)]
+
+
+def path_value(event: dict[str, Any], path: str) -> str:
+    """The value at an input path (`$.a.b`, `$.a[0]`) as the transformer renders it."""
+    node: Any = event
+    for part in path.removeprefix("$.").split("."):
+        key, _, index = part.partition("[")
+        if not isinstance(node, dict) or key not in node:
+            return ""
+        node = node[key]
+        if index:
+            position = int(index.rstrip("]"))
+            if not isinstance(node, list) or position >= len(node):
+                return ""
+            node = node[position]
+    return node if isinstance(node, str) else json.dumps(node)

@@ -27,12 +27,17 @@ from policies.statements import PolicyDocument, document
 ENCRYPTED = "BACKUP_RECOVERY_POINT_ENCRYPTED"
 CROSS_ACCOUNT = "BACKUP_RESOURCES_PROTECTED_BY_CROSS_ACCOUNT"
 CROSS_REGION = "BACKUP_RESOURCES_PROTECTED_BY_CROSS_REGION"
-VAULT_LOCK = "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK"
+# Not used: BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK evaluates backup selections (the
+# resources a plan selects are in a locked vault), "AWS Backup Audit Manager controls and
+# remediation"; the destination account has no backup plan and no selection, so the control
+# would evaluate nothing there and evidence nothing about the central vault's lock. The lock is
+# evidenced by `make doctor` (destination.vault-lock, DescribeBackupVault) and the acceptance
+# record (Locked, MinRetentionDays, MaxRetentionDays, LockDate).
 # Frameworks and report plans: 1-256 characters, a letter first, then letters, digits and
 # underscores (API reference, CreateFramework and CreateReportPlan: `[a-zA-Z][_a-zA-Z0-9]*`).
 MAX_AUDIT_NAME = 256
 FRAMEWORK_DESCRIPTION = "Backups are encrypted and copied to the central backup account"
-# The report plans: (name suffix, report template).
+# The report plans: (name suffix, report template), one of each per Region covered.
 REPORT_PLANS = (
     ("control_compliance", "CONTROL_COMPLIANCE_REPORT"),
     ("copy_jobs", "COPY_JOB_REPORT"),
@@ -82,13 +87,19 @@ def member_controls(
     return controls
 
 
-def destination_controls(vault_locked: bool) -> list[Control]:
-    """Controls for the destination account in a vault Region: its copies are encrypted and,
-    where a Vault Lock exists, locked."""
-    controls = [Control(ENCRYPTED)]
-    if vault_locked:
-        controls.append(Control(VAULT_LOCK))
-    return controls
+def destination_controls() -> list[Control]:
+    """Controls for the destination account in a vault Region: its copies are encrypted. (No
+    Vault Lock control: see the note on the controls above.)"""
+    return [Control(ENCRYPTED)]
+
+
+def report_plan_name(prefix: str, suffix: str, region: str) -> str:
+    """One report plan per template and Region: `<prefix>_<suffix>_<region>` (`-` as `_`).
+
+    Per Region, so that a plan over listed accounts covers accounts x 1 Region and stays
+    within the quota of 300 accounts x Regions per report plan (config/operation_rules.py).
+    """
+    return audit_name(prefix, f"{suffix}_{name_stem(region)}")
 
 
 def framework_controls_template(controls: Sequence[Control]) -> list[dict[str, Any]]:

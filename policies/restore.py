@@ -9,7 +9,16 @@ Sources (AWS Backup Developer Guide unless said otherwise):
   selection names are at most 50 characters, 30 selections per plan.
 - API reference, RestoreTestingPlanForCreate / RestoreTestingSelectionForCreate: names of only
   alphanumeric characters and underscores; `ProtectedResourceArns: ["*"]` selects every
-  protected resource of the selection's type.
+  protected resource of the selection's type, "Alternatively, you can include up to 30
+  specific protected resource ARNs"; `ProtectedResourceConditions` (`StringEquals`, a list of
+  `KeyValue`) selects by tag. "Restore testing": each run restores "one eligible recovery point
+  per protected resource in selection", and conditions are evaluated against the tags of the
+  latest recovery point in the vault, so the tag must be on the central copies.
+- Condition keys: the pinned provider documents `aws:ResourceTag/<key>` ("must start with one
+  of the following prefixes: aws:ResourceTag/", pulumi-aws `aws.backup.RestoreTestingSelection`
+  `protected_resource_conditions.string_equals.key`), while botocore's KeyValue says a key
+  cannot start with `aws:`. The stack writes the provider's form; the acceptance runbook's
+  restore testing step proves that AWS accepts it and selects the tagged copy.
 - API reference, RestoreTestingRecoveryPointSelection: Algorithm `LATEST_WITHIN_WINDOW` or
   `RANDOM_WITHIN_WINDOW`, IncludeVaults as vault ARNs, RecoveryPointTypes `SNAPSHOT` and/or
   `CONTINUOUS`, SelectionWindowDays 1-365.
@@ -36,8 +45,15 @@ ALGORITHM = "LATEST_WITHIN_WINDOW"
 # backup), so the central vault holds no continuous recovery points to choose from.
 RECOVERY_POINT_TYPES = ("SNAPSHOT",)
 # Every protected resource of the selection's type that has a recovery point in the plan's
-# vaults: the central vault holds the copies of every source account's resources.
+# vaults: the central vault holds the copies of every source account's resources. Only with
+# `restoreTesting.allowAllResources` (or a section in the previous release's form).
 ALL_PROTECTED_RESOURCES = ("*",)
+RESOURCE_TAG_KEY = "aws:ResourceTag/"
+
+
+def tag_condition(tag_key: str, value: str) -> dict[str, str]:
+    """One `StringEquals` entry of `ProtectedResourceConditions` for a tag key and value."""
+    return {"key": f"{RESOURCE_TAG_KEY}{tag_key}", "value": value}
 
 
 def name_stem(name_prefix: str) -> str:

@@ -13,12 +13,26 @@ from config import ConfigError, parse_stack_config
 from config.loader import load_stack_file, project_values
 from config.operations import DEFAULT_ALERT_STATES
 from flows.evaluator import Request, evaluate_policy
-from policies.alerts import ROUTES, alarm_rule, failure_rules, render_message
+from policies.alerts import (
+    ROUTES,
+    Route,
+    alarm_rule,
+    empty_fields,
+    failure_rules,
+    render_message,
+)
 from tests.support.cloudformation import Instance
 from tools.offline import OfflineRun, run_program
 
 ACCOUNT = "111122223333"
 ORG = "o-a1b2c3d4e5"
+
+
+def with_detail(event: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    changed = copy.deepcopy(event)
+    changed["detail"].update(fields)
+    return changed
+
 
 # Shaped after AWS's sample events (AWS Backup Developer Guide, "Monitoring AWS Backup events
 # using Amazon EventBridge"): backup and copy jobs carry detail.state, restore jobs
@@ -53,15 +67,41 @@ COPY_JOB: dict[str, Any] = {
         "state": "COMPLETED",
     },
 }
+# Restore jobs carry no resourceArn: the recovery point restored is resources[0].
 RESTORE_JOB: dict[str, Any] = {
     **BACKUP_JOB,
     "detail-type": "Restore Job State Change",
+    "resources": [
+        "arn:aws:backup:ap-southeast-2:555555555555:recovery-point:d59196c8-8951-4c80-e71e"
+    ],
     "detail": {
         "restoreJobId": "7c2",
         "resourceType": "EFS",
         "status": "COMPLETED",
         "percentDone": "100.0",
     },
+}
+# A restore test's job names its plan.
+RESTORE_TEST_JOB: dict[str, Any] = {
+    **RESTORE_JOB,
+    "detail": {
+        **RESTORE_JOB["detail"],
+        "restoreJobId": "9e4",
+        "resourceType": "DynamoDB",
+        "restoreTestingPlanArn": (
+            "arn:aws:backup:ap-southeast-2:555555555555:restore-testing-plan:"
+            "aws_backup_copy_prod_restore_tests-1a2b3c"
+        ),
+    },
+}
+# AWS's sample of each failure, as the central route of its detail-type receives it.
+FAILURES = {
+    "backup-jobs": with_detail(BACKUP_JOB, state="FAILED", statusMessage="Access denied"),
+    "copy-jobs": with_detail(COPY_JOB, state="FAILED", statusMessage="Access denied to key"),
+    "restore-jobs": with_detail(RESTORE_JOB, status="FAILED", statusMessage="No default VPC"),
+    "restore-tests": with_detail(
+        RESTORE_TEST_JOB, status="FAILED", statusMessage="Table quota exceeded"
+    ),
 }
 ALARM: dict[str, Any] = {
     **BACKUP_JOB,
@@ -73,12 +113,6 @@ ALARM: dict[str, Any] = {
         "previousState": {"value": "OK"},
     },
 }
-
-
-def with_detail(event: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    changed = copy.deepcopy(event)
-    changed["detail"].update(fields)
-    return changed
 
 
 def matched_by(event: dict[str, Any], states: tuple[str, ...] = DEFAULT_ALERT_STATES) -> list[str]:
@@ -148,21 +182,89 @@ def test_an_exporter_alarm_going_into_alarm_is_forwarded() -> None:
     assert matched_by(ALARM) == ["exporter-alarm"]
 
 
+def route(name: str) -> Route:
+    [found] = [r for r in ROUTES if r.name == name]
+    return found
+
+
 def test_the_message_reads_well() -> None:
-    [jobs, alarms] = ROUTES
     failed = with_detail(COPY_JOB, state="FAILED", statusMessage="Access denied to key abc")
 
-    assert render_message(jobs, failed) == (
-        "AWS Backup: Copy Job State Change in account 111122223333, ap-southeast-2, at "
+    assert render_message(route("copy-jobs"), failed) == (
+        "AWS Backup: copy job 3f1b in account 111122223333, ap-southeast-2, at "
         "2026-11-27T14:10:00Z: FAILED. Resource: arn:aws:rds:ap-southeast-2:111122223333:db:"
-        "orders. Reason: Access denied to key abc Jobs: "
+        "orders (RDS). Reason: Access denied to key abc Details: aws backup describe-copy-job "
+        "--copy-job-id 3f1b --region ap-southeast-2 (as account 111122223333). Jobs: "
         "https://ap-southeast-2.console.aws.amazon.com/backup/home?region=ap-southeast-2#/jobs"
     )
     assert "alarm aws-backup-copy-prod-dynamodb-export-backlog is ALARM" in render_message(
-        alarms, ALARM
+        route("exporter-alarms"), ALARM
     )
-    for route in ROUTES:
-        assert set(route.paths) == {name for name in route.paths if f"<{name}>" in route.template}
+    for each in ROUTES:
+        assert set(each.paths) == {name for name in each.paths if f"<{name}>" in each.template}
+
+
+@pytest.mark.parametrize("name", sorted(FAILURES))
+def test_each_route_renders_its_sample_failure_with_no_empty_field(name: str) -> None:
+    """Job id, type, account, Region, resource (a restore's recovery point and type, a restore
+    test's plan), state, status message and the console link: all filled, for AWS's sample."""
+    message = render_message(route(name), FAILURES[name])
+
+    assert empty_fields(route(name), FAILURES[name]) == []
+    detail = FAILURES[name]["detail"]
+    job_id = detail.get("backupJobId") or detail.get("copyJobId") or detail["restoreJobId"]
+    assert f" {job_id} " in message and "FAILED" in message
+    assert detail["statusMessage"] in message and f"({detail['resourceType']})" in message
+    assert "console.aws.amazon.com/backup/home?region=ap-southeast-2#/jobs" in message
+    if name.startswith("restore"):
+        assert f"Recovery point: {FAILURES[name]['resources'][0]}" in message
+        assert "Resource: ." not in message
+    if name == "restore-tests":
+        assert f"of restore testing plan {detail['restoreTestingPlanArn']}" in message
+
+
+def test_every_forwarded_failure_takes_exactly_one_central_route() -> None:
+    """One route (rule, target, input template) per detail-type; restores split by whether a
+    restore testing plan started them (moto's EventBridge pattern matcher)."""
+
+    def routes_taking(event: dict[str, Any]) -> list[str]:
+        return [
+            each.name
+            for each in ROUTES
+            if EventPattern.load(json.dumps(each.pattern)).matches_event(event)  # type: ignore[arg-type]
+        ]
+
+    for name, event in FAILURES.items():
+        assert matched_by(event) != []  # a member account forwards it
+        assert routes_taking(event) == [name]
+    assert routes_taking(ALARM) == ["exporter-alarms"]
+
+
+def test_the_hub_has_a_rule_and_target_per_route_on_the_one_topic(prod_run: OfflineRun) -> None:
+    rules = {
+        r.inputs["name"]: r
+        for r in prod_run.of_type("aws:cloudwatch/eventRule:EventRule")
+        if r.parent_name == "alerts"
+    }
+    targets = [
+        t
+        for t in prod_run.of_type("aws:cloudwatch/eventTarget:EventTarget")
+        if t.parent_name == "alerts"
+    ]
+    [topic] = prod_run.of_type("aws:sns/topic:Topic")
+    topic_arn = f"arn:aws:sns:ap-southeast-2:888888888888:{topic.name}"
+
+    assert sorted(rules) == sorted(f"aws-backup-copy-prod-backup-alerts-{r.name}" for r in ROUTES)
+    for each in ROUTES:
+        rule = rules[f"aws-backup-copy-prod-backup-alerts-{each.name}"]
+        assert json.loads(rule.inputs["eventPattern"]) == each.pattern
+    assert len(targets) == len(ROUTES)
+    for target in targets:
+        assert target.inputs["arn"] == topic_arn
+        transformer = target.inputs["inputTransformer"]
+        [each] = [r for r in ROUTES if target.name.endswith(f"-{r.name}-target")]
+        assert transformer["inputPaths"] == each.paths
+        assert json.loads(transformer["inputTemplate"]) == each.template
 
 
 def test_states_are_checked_against_the_job_states() -> None:
@@ -360,3 +462,22 @@ def test_eventbridge_can_publish_to_the_topic_with_the_context_it_sends(
     assert not evaluate_policy(
         document, Request("events.amazonaws.com", "sns:Publish", other_topic)
     ).allowed
+
+
+def test_central_rule_names_that_would_not_fit_say_so() -> None:
+    """EventBridge rule names are at most 64 characters (PutRule): the longest environment
+    the schema allows (20 characters) would make `<prefix>-backup-alerts-exporter-alarms` 66."""
+    project, encoded = load_stack_file("prod")
+    raw = project_values(project, encoded)
+    raw["environment"] = "e" * 20
+
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(project, raw)
+
+    long_prefix = f"aws-backup-copy-{'e' * 20}"
+    assert (
+        f"monitoring: becomes the EventBridge rule name '{long_prefix}-backup-alerts-"
+        "exporter-alarms' (66 characters), which allows at most 64: use a shorter environment"
+    ) in caught.value.problems
+    raw["environment"] = "e" * 18
+    parse_stack_config(project, raw)  # 64: fits

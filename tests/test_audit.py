@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from config.loader import load_stack_file
+from config import ConfigError, parse_stack_config
+from config.loader import load_stack_file, project_values
 from flows.evaluator import Request, evaluate_policy
 from policies.audit import (
     CROSS_ACCOUNT,
     CROSS_REGION,
     ENCRYPTED,
-    VAULT_LOCK,
     member_controls,
 )
 from tests.support.cloudformation import Instance
@@ -24,6 +24,10 @@ from tools.offline import OfflineRun, RecordedResource, run_program
 
 NAME_RULE = re.compile(r"[a-zA-Z][_a-zA-Z0-9]{0,255}")
 REPORTS_ROLE = "role/aws-service-role/reports.backup.amazonaws.com/AWSServiceRoleForBackupReports"
+# Evaluates backup selections ("AWS Backup Audit Manager controls and remediation"): nothing in
+# the destination account, which has none.
+VAULT_LOCK = "BACKUP_RESOURCES_PROTECTED_BY_BACKUP_VAULT_LOCK"
+REGIONS = ["ap-southeast-1", "ap-southeast-2"]
 
 
 def run_with(stack: str, **sections: Callable[[Any], Any]) -> OfflineRun:
@@ -51,11 +55,14 @@ def parameters(control: dict[str, Any]) -> dict[str, str]:
     return {p["name"]: p["value"] for p in control.get("inputParameters", [])}
 
 
-def report_plans(run: OfflineRun) -> dict[str, RecordedResource]:
-    return {
-        r.inputs["reportSetting"]["reportTemplate"]: r
-        for r in run.of_type("aws:backup/reportPlan:ReportPlan")
-    }
+def report_plans(run: OfflineRun) -> dict[tuple[str, str], RecordedResource]:
+    """(template, the one Region covered) -> report plan."""
+    found = {}
+    for plan in run.of_type("aws:backup/reportPlan:ReportPlan"):
+        setting = plan.inputs["reportSetting"]
+        [region] = setting["regions"]
+        found[(setting["reportTemplate"], region)] = plan
+    return found
 
 
 def test_every_account_and_region_that_holds_backups_is_evaluated(prod_run: OfflineRun) -> None:
@@ -68,9 +75,12 @@ def test_every_account_and_region_that_holds_backups_is_evaluated(prod_run: Offl
         assert parameters(controls[CROSS_ACCOUNT]) == {"crossAccountList": "555555555555"}
         assert parameters(controls[CROSS_REGION]) == {"crossRegionList": "ap-southeast-1"}
         assert (source, "ap-southeast-1") not in found
-    # The destination: its copies are encrypted and, with the Vault Lock, locked, in both Regions.
+    # The destination: its copies are encrypted, in both Regions. No Vault Lock control: it
+    # evaluates backup selections, and the destination has none, so it would evidence nothing
+    # about the central vault's lock (make doctor and the acceptance record do).
     for region in ("ap-southeast-2", "ap-southeast-1"):
-        assert set(found[("555555555555", region)]) == {ENCRYPTED, VAULT_LOCK}
+        assert set(found[("555555555555", region)]) == {ENCRYPTED}
+    assert all(VAULT_LOCK not in controls for controls in found.values())
     # Nothing in the reports (delegated administrator) or management account, nothing elsewhere.
     assert len(found) == 4
 
@@ -93,6 +103,7 @@ def test_without_a_lock_or_dr_region_those_controls_are_left_out() -> None:
 
     def single_region(restore_testing: dict[str, Any]) -> None:
         restore_testing["regionMetadataOverrides"].pop("ap-southeast-1")
+        restore_testing.pop("drRegion")
 
     found = frameworks(
         run_with("prod", audit=enable, destination=plain, restoreTesting=single_region)
@@ -120,14 +131,24 @@ def test_reports_are_built_by_the_delegated_administrator_over_the_policy_target
 ) -> None:
     plans = report_plans(prod_run)
 
-    assert set(plans) == {"CONTROL_COMPLIANCE_REPORT", "COPY_JOB_REPORT"}
+    # One plan per template and Region: a plan over listed accounts covers accounts x 1 Region.
+    assert set(plans) == {
+        (template, region)
+        for template in ("CONTROL_COMPLIANCE_REPORT", "COPY_JOB_REPORT")
+        for region in REGIONS
+    }
+    names = [plan.inputs["name"] for plan in plans.values()]
+    assert len(set(names)) == len(names)
+    assert plans[("COPY_JOB_REPORT", "ap-southeast-1")].inputs["name"] == (
+        "aws_backup_copy_prod_copy_jobs_ap_southeast_1"
+    )
     for plan in plans.values():
         setting = plan.inputs["reportSetting"]
         assert plan.account_id == "888888888888"
-        # The policy targets (an OU and an account) and the destination, in every Region involved.
+        assert plan.region == "ap-southeast-2"
+        # The policy targets (an OU and an account) and the destination.
         assert setting["organizationUnits"] == ["ou-ab12-prod7890"]
         assert setting["accounts"] == ["444444444444", "555555555555"]
-        assert setting["regions"] == ["ap-southeast-1", "ap-southeast-2"]
         # Cross-account reports are CSV only.
         assert plan.inputs["reportDeliveryChannel"]["formats"] == ["CSV"]
     # A multi-account report takes no framework ARNs: it reads the members' frameworks.
@@ -174,9 +195,9 @@ def test_the_report_bucket_admits_the_reports_role_only(prod_run: OfflineRun) ->
     assert not evaluate_policy(policy, Request(writer, "s3:GetObject", report, with_acl)).allowed
     other = f"arn:aws:iam::444444444444:{REPORTS_ROLE}"
     assert not evaluate_policy(policy, Request(other, "s3:PutObject", report, with_acl)).allowed
-    assert (
-        report_plans(prod_run)["COPY_JOB_REPORT"].inputs["reportDeliveryChannel"]["s3BucketName"]
-        == name
+    assert all(
+        plan.inputs["reportDeliveryChannel"]["s3BucketName"] == name
+        for plan in report_plans(prod_run).values()
     )
 
 
@@ -208,3 +229,38 @@ def test_member_accounts_get_the_same_framework_from_the_template(
     assert controls[CROSS_ACCOUNT]["ControlInputParameters"] == [
         {"ParameterName": "crossAccountList", "ParameterValue": "999999999999"}
     ]
+
+
+def test_report_plans_over_listed_accounts_stay_within_300_accounts_x_regions() -> None:
+    """AWS Backup quotas: a report plan covers at most 300 accounts x Regions (not adjustable).
+    Plans are per Region, so at most 300 listed accounts, the destination included."""
+    project, encoded = load_stack_file("prod")
+
+    def with_accounts(count: int) -> dict[str, Any]:
+        raw = project_values(project, encoded)
+        accounts = [f"{n:012d}" for n in range(1, count + 1)]
+        raw["organization"]["policyTargets"] = accounts
+        # Providers mode: every listed account is a source account.
+        raw["sourceAccounts"] = [{"accountId": a, "regions": ["ap-southeast-2"]} for a in accounts]
+        return raw
+
+    parse_stack_config(project, with_accounts(299))  # + the destination: 300
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(project, with_accounts(300))
+
+    assert caught.value.problems == (
+        "organization.policyTargets: lists 301 accounts (with the destination), but an audit "
+        "report plan covers at most 300 accounts x Regions (AWS Backup quotas, not adjustable), "
+        "and the stack's plans are one per Region: target the accounts' OUs instead, or set "
+        "audit.enabled: false",
+    )
+    # Without audit there is no report plan to fit.
+    raw = with_accounts(300)
+    raw["audit"] = {"enabled": False}
+    parse_stack_config(project, raw)
+
+
+def test_every_report_plan_covers_at_most_300_accounts_x_regions(prod_run: OfflineRun) -> None:
+    for plan in report_plans(prod_run).values():
+        setting = plan.inputs["reportSetting"]
+        assert len(setting["accounts"]) * len(setting["regions"]) <= 300

@@ -23,6 +23,8 @@ from tools.offline import OfflineRun, RecordedResource, run_program
 
 DESTINATION = "555555555555"
 REGIONS = ("ap-southeast-2", "ap-southeast-1")
+SCHEDULES = {"ap-southeast-2": "cron(0 18 ? * SUN *)", "ap-southeast-1": "cron(0 18 1 * ? *)"}
+ORDERS_DB = "arn:aws:rds:ap-southeast-2:444444444444:db:orders"
 PLAN = "aws:backup/restoreTestingPlan:RestoreTestingPlan"
 SELECTION = "aws:backup/restoreTestingSelection:RestoreTestingSelection"
 RESTORES = "arn:aws:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForRestores"
@@ -101,7 +103,8 @@ def test_a_plan_per_vault_region_over_that_regions_vault_only(prod_run: OfflineR
         assert plan.account_id == DESTINATION
         assert plan.inputs["name"] == "aws_backup_copy_prod_restore_tests"
         assert AWS_NAME.match(plan.inputs["name"])
-        assert plan.inputs["scheduleExpression"] == "cron(0 18 ? * SUN *)"
+        # Each Region on its own schedule: the DR copies once a month.
+        assert plan.inputs["scheduleExpression"] == SCHEDULES[region]
         assert plan.inputs["recoveryPointSelection"] == {
             "algorithm": "LATEST_WITHIN_WINDOW",
             "includeVaults": [vault_arns[region]],
@@ -135,11 +138,19 @@ def test_one_selection_per_type_with_the_role_window_and_overrides(prod_run: Off
             assert (
                 selection.inputs["restoreTestingPlanName"] == "aws_backup_copy_prod_restore_tests"
             )
-            assert selection.inputs["protectedResourceArns"] == ["*"]
             assert selection.inputs["iamRoleArn"] == role_arn
             assert selection.inputs["validationWindowHours"] == 4
             # The role and its policies exist before a test can start.
             assert {role.urn, *attachments} <= set(selection.dependencies)
+        # A sample of each type: by tag (the condition AWS evaluates on the copies' tags),
+        # or by ARN, never the whole vault.
+        for tagged in ("DynamoDB", "EFS"):
+            assert "protectedResourceArns" not in selections[tagged].inputs
+            assert selections[tagged].inputs["protectedResourceConditions"] == {
+                "stringEquals": [{"key": "aws:ResourceTag/restore-test", "value": "true"}]
+            }
+        assert selections["RDS"].inputs["protectedResourceArns"] == [ORDERS_DB]
+        assert "protectedResourceConditions" not in selections["RDS"].inputs
         # DynamoDB and EFS restore without a network: AWS Backup infers everything.
         assert "restoreMetadataOverrides" not in selections["DynamoDB"].inputs
         assert "restoreMetadataOverrides" not in selections["EFS"].inputs
@@ -173,6 +184,7 @@ def test_the_restore_role_trusts_aws_backup_alone_with_the_restore_policies(
 def test_s3_restore_tests_add_the_s3_restore_policy() -> None:
     def test_s3(section: dict[str, Any]) -> None:
         section["resourceTypes"].append("S3")
+        section["selections"]["S3"] = {"protectedResourceArns": ["arn:aws:s3:::orders-archive"]}
 
     def back_up_s3(plan: dict[str, Any]) -> None:
         plan["resourceTypes"].append("S3")
@@ -248,6 +260,8 @@ def test_a_test_that_could_not_be_placed_is_refused_before_anything_is_declared(
         "restoreTesting.metadataOverrides.RDS.dbSubnetGroupName: is required to test RDS (here, "
         "or per Region under restoreTesting.regionMetadataOverrides): the destination account's "
         "DB subnet group to restore into, with vpcSecurityGroupIds for its security groups; "
-        "without it AWS Backup restores into the destination account's default VPC, and fails "
-        'where there is none (AWS Backup Developer Guide, "Restore testing inferred metadata")',
+        "without it AWS Backup restores into the destination account's default VPC where one "
+        "exists (its default subnets and security group: not the network a recovery uses, and "
+        "in the account that holds the vaults) and fails where there is none (AWS Backup "
+        'Developer Guide, "Restore testing inferred metadata")',
     )

@@ -927,6 +927,7 @@ def test_restore_overrides_reach_aws_backup_as_it_reads_them() -> None:
 def test_ebs_restores_need_no_network_placement() -> None:
     raw = stack_values("prod")
     raw["restoreTesting"]["resourceTypes"].append("EBS")
+    raw["restoreTesting"]["selections"]["EBS"] = {"tag": {"key": "restore-test", "value": "1"}}
 
     config = parse_stack_config(PROJECT, raw).restore_testing
 

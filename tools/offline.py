@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import runpy
+import sys
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -91,6 +93,8 @@ class OfflineRun:
     resources: list[RecordedResource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     providers: dict[str, ProviderInfo] = field(default_factory=dict)
+    # What the program logged as warnings (`pulumi.log.warn`), for the tools to print.
+    warnings: list[str] = field(default_factory=list)
 
     def provider_of(self, resource: RecordedResource) -> ProviderInfo | None:
         """The mocked provider a resource was declared with; None for a default provider."""
@@ -272,6 +276,22 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+class WarningLog(logging.Logger):
+    """The mock engine's log: warnings are kept (the tools print them with the stack's name),
+    nothing reaches stderr on its own, and errors still do."""
+
+    def __init__(self, stack: str) -> None:
+        super().__init__(f"pulumi.offline.{stack}", logging.WARNING)
+        self.messages: list[str] = []
+
+    def handle(self, record: logging.LogRecord) -> None:
+        """Keep a warning; pass anything worse on to stderr."""
+        if record.levelno == logging.WARNING:
+            self.messages.append(record.getMessage())
+        else:
+            print(f"{record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+
+
 def _resolve(value: Any) -> Any:
     output = pulumi.Output.from_input(value)
     return _sync_await(output.future())
@@ -298,9 +318,12 @@ def run_program(
         project, stack_config = project_name(root), dict(config)
     mocks = RecordingMocks()
     monitor = RecordingMonitor(mocks)
+    warnings = WarningLog(stack)
     # A fresh root stack for every run, so that outputs of one run never leak into the next.
     pulumi_settings.ROOT.set(None)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(
+        mocks, project=project, stack=stack, preview=preview, monitor=monitor, logger=warnings
+    )
     pulumi.runtime.set_all_config(stack_config)
 
     def program() -> None:
@@ -308,7 +331,7 @@ def run_program(
 
     _sync_await(run_pulumi_func(program))
     root_stack = pulumi.runtime.get_root_resource()
-    run = OfflineRun(stack=stack, providers=dict(mocks.providers))
+    run = OfflineRun(stack=stack, providers=dict(mocks.providers), warnings=warnings.messages)
     exported = getattr(root_stack, "outputs", {})
     run.outputs = {name: _resolve(value) for name, value in exported.items()}
     for resource in monitor.recorded:

@@ -67,6 +67,8 @@ def check(stack: str, err: TextIO | None = None) -> Checked:
         return Checked(None, False, 2)
     for line in format_result(stack, result):
         print(line, file=stream)
+    for message in run.warnings:
+        print(f"warning: stack {stack}: {message}", file=stream)
     return Checked(None, partial, 2) if result.collisions else Checked(run, partial, 0)
 
 
