@@ -26,13 +26,26 @@ for exactly the operations a copy needs. Who calls KMS in a copy, and how:
   ListGrants, ReEncryptFrom, GenerateDataKeyWithoutPlaintext and CreateGrant through `ec2.*`,
   `rds.*` and `fsx.*`.
 - **Fully managed types** (EFS, DynamoDB advanced backup, S3) are encrypted with the key of the
-  vault they land in; the source vault key admits the destination account (Developer Guide,
-  "Encryption for backups in AWS Backup", "AWS Backup permissions, grants, and deny
-  statements": "At a minimum, the key policy requires kms:CreateGrant, kms:GenerateDataKey,
-  kms:Decrypt", its example conditioning CreateGrant on `kms:GrantIsForAWSResource`,
-  `kms:ViaService` `backup.*.amazonaws.com` and the `aws:backup:backup-vault` encryption context
-  key). Which destination principal decrypts is not documented: the acceptance runbook records
-  it in CloudTrail.
+  vault they land in. A copy job's role needs DescribeKey and CreateGrant (for AWS resources)
+  on the keys of both vaults ("The source account's copy role must have access permissions to
+  both the source and destination CMKs", "Logically air-gapped vault", "IAM Role"): for a copy
+  back that role is the destination's copy-back role, which reaches the central key through its
+  own account's administration statement, and the source vault key through
+  `source_key_policy`'s statements for the destination account (the Developer Guide's minimum
+  for a key AWS Backup uses, "Encryption for backups in AWS Backup": "At a minimum, the key
+  policy requires kms:CreateGrant, kms:GenerateDataKey, kms:Decrypt"). No principal of a source
+  account is admitted to the central key through AWS Backup: neither its backup service role
+  nor its service-linked role may call Decrypt or GenerateDataKey there by its own policy.
+- **Grants for a copy carry no documented encryption context.** The Developer Guide's key
+  policy example for a vault key conditions CreateGrant on the `aws:backup:backup-vault`
+  encryption context key, but the only AWS example for a copy role's grant on another
+  account's key ("Key policy for copy/restore") conditions it on `kms:GrantIsForAWSResource`
+  and `kms:ViaService` only, and AWS does not document that the grants of a cross-account copy
+  carry that context. A `ForAnyValue` condition on a key the request lacks never matches (IAM
+  User Guide, "Single-valued vs. multivalued context keys"), so requiring it would fail
+  every such copy if they do not. Both cross-account grant statements (copy in on the central
+  key, copy back on the source vault key) therefore follow the copy example; the acceptance
+  runbook records the grants' constraints in CloudTrail.
 - `kms:ViaService` (AWS KMS Developer Guide, "kms:ViaService") is matched with `StringLike` and
   a Region wildcard, as every AWS Backup example does.
 """
@@ -98,21 +111,14 @@ BACKUP_SERVICE_LINKED_ROLE = "aws-service-role/backup.amazonaws.com/AWSServiceRo
 # FSx) is read by the receiving account's AWS Backup service-linked role through the storage
 # service; its managed policy (AWSBackupServiceLinkedRolePolicyForBackup) allows DescribeKey,
 # and ListGrants, ReEncryptFrom, GenerateDataKeyWithoutPlaintext and CreateGrant through
-# `ec2.*`, `rds.*` and `fsx.*` (AWS Managed Policy Reference).
-COPY_BACK_SERVICES = ("backup", "ec2", "fsx", "rds")
+# `ec2.*`, `rds.*` and `fsx.*` (AWS Managed Policy Reference), and nothing through AWS Backup.
+COPY_BACK_SERVICES = ("ec2", "fsx", "rds")
 COPY_BACK_SNAPSHOT_ACTIONS = [
     "kms:DescribeKey",
     "kms:GenerateDataKeyWithoutPlaintext",
     "kms:ListGrants",
     "kms:ReEncryptFrom",
 ]
-# Fully managed types (EFS, DynamoDB advanced backup, S3) are re-encrypted by AWS Backup, under
-# an identity AWS does not name: the receiving accounts' backup service role and AWS Backup
-# service-linked role get what the copy out gives the destination on a source vault key
-# (`source_key_policy`), through AWS Backup with the vault encryption context.
-VAULT_ENCRYPTION_CONTEXT = {
-    "ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "aws:backup:backup-vault"}
-}
 # KMS quota: "The maximum length of a key policy document is 32 KB (32,768 bytes)" (AWS KMS
 # Developer Guide, "Resource quotas", Key policy document size).
 MAX_KEY_POLICY_BYTES = 32_768
@@ -157,11 +163,9 @@ def destination_key_policy(
     accounts that may copy in) may use the key only through the services that write copies
     (`COPY_SERVICES`), and create grants only for AWS resources.
 
-    With `copy_back`, the accounts that have a source vault may read what this key encrypts
-    back into their vaults: their AWS Backup service-linked role through the storage services
-    (snapshot-based types), and their backup service role or service-linked role through AWS
-    Backup with the vault encryption context (fully managed types). No other principal of
-    theirs.
+    With `copy_back`, the accounts that have a source vault may read snapshot-based copies
+    back into their vaults: their AWS Backup service-linked role, through the storage
+    services (`copy_back_statements`). No other principal of theirs.
     """
     through_copy_services = via_services(COPY_SERVICES)
     statements = [
@@ -188,17 +192,18 @@ def destination_key_policy(
 
 
 def copy_back_statements(receivers: RoleScope) -> list[Statement]:
-    """What copies back from the destination vault key into the source vaults need.
+    """What copies back of snapshot-based types from the destination vault key need.
 
-    `receivers` names the accounts with a source vault and their backup service role; the
-    snapshot statements admit only those accounts' AWS Backup service-linked role.
+    `receivers` names the accounts with a source vault; only their AWS Backup service-linked
+    role is admitted, through EC2, RDS and FSx. A copy back of a fully managed type (EFS,
+    DynamoDB, S3) needs nothing here: the copy job runs as the destination's copy-back role,
+    which creates AWS Backup's grants on this key in its own account (the administration
+    statement delegates to its IAM policy), and no principal of a source account can use this
+    key through AWS Backup: neither the backup service role's nor the service-linked role's
+    managed policy allows Decrypt or GenerateDataKey through `backup.*`.
     """
     service_linked = replace(receivers, role_names=(BACKUP_SERVICE_LINKED_ROLE,))
-    backup_roles = replace(
-        receivers, role_names=(*receivers.role_names, BACKUP_SERVICE_LINKED_ROLE)
-    )
     through_storage = via_services(COPY_BACK_SERVICES)
-    through_backup = via_services(("backup",))
     return [
         *scoped_allows(
             "SourceBackupRolesReadCopiesBack",
@@ -214,22 +219,6 @@ def copy_back_statements(receivers: RoleScope) -> list[Statement]:
             service_linked,
             GRANT_FOR_AWS_RESOURCE,
             through_storage,
-        ),
-        *scoped_allows(
-            "SourceBackupRolesCopyBackThroughAwsBackup",
-            BACKUP_KEY_ACTIONS,
-            "*",
-            backup_roles,
-            through_backup,
-        ),
-        *scoped_allows(
-            "SourceBackupRolesGrantToAwsBackupForCopiesBack",
-            ["kms:CreateGrant"],
-            "*",
-            backup_roles,
-            GRANT_FOR_AWS_RESOURCE,
-            through_backup,
-            VAULT_ENCRYPTION_CONTEXT,
         ),
     ]
 
@@ -253,10 +242,11 @@ def source_key_policy(source_account_id: str, destination_account_id: str) -> Po
     """Policy of a source vault key.
 
     Backups of fully managed resource types (EFS, DynamoDB advanced backup, S3, ...) are
-    encrypted with this key; the destination account copies them out, so it gets what the
-    Developer Guide's example gives a key AWS Backup uses: Decrypt, DescribeKey and
-    GenerateDataKey, and CreateGrant only for AWS resources, through AWS Backup, with the
-    vault encryption context.
+    encrypted with this key. The destination account gets what the Developer Guide's example
+    gives a key AWS Backup uses (Decrypt, DescribeKey, GenerateDataKey), and CreateGrant only
+    for AWS resources through AWS Backup: the copy-back job's role (in the destination
+    account) creates AWS Backup's grants on the key of the vault it copies into. The grant
+    statement has no encryption context condition (see the module's docstring).
     """
     destination = aws_principals([account_root(destination_account_id)])
     return document(
@@ -274,9 +264,7 @@ def source_key_policy(source_account_id: str, destination_account_id: str) -> Po
             "Principal": destination,
             "Action": ["kms:CreateGrant"],
             "Resource": "*",
-            "Condition": merge_conditions(
-                GRANT_FOR_AWS_RESOURCE, via_services(("backup",)), VAULT_ENCRYPTION_CONTEXT
-            ),
+            "Condition": merge_conditions(GRANT_FOR_AWS_RESOURCE, via_services(("backup",))),
         },
     )
 

@@ -221,30 +221,8 @@ def test_copy_back_of_snapshots_is_read_by_the_source_service_linked_role_only()
             policy, key_request(role(SOURCES[1]), "kms:ReEncryptFrom", service)
         ).allowed
     assert not evaluate_policy(policy, key_request(linked, "kms:ReEncryptFrom", None)).allowed
-
-
-def test_copy_back_of_fully_managed_types_goes_through_aws_backup_for_the_backup_roles_only() -> (
-    None
-):
-    policy = destination_key_policy(DEST, NAMED, NAMED)
-
-    # The backup service role and the service-linked role, through AWS Backup only.
-    for principal in (role(SOURCES[0]), role(SOURCES[0], SERVICE_LINKED_ROLE)):
-        for action in ("kms:Decrypt", "kms:GenerateDataKey"):
-            assert evaluate_policy(policy, key_request(principal, action, "backup")).allowed
-        vault_grant = grant_request(
-            principal, "backup", **{"kms:EncryptionContextKeys": ["aws:backup:backup-vault"]}
-        )
-        assert evaluate_policy(policy, vault_grant).allowed
-        assert not evaluate_policy(policy, key_request(principal, "kms:Decrypt", None)).allowed
-    # Any other principal of a source account, or anyone elsewhere: refused.
-    assert not evaluate_policy(
-        policy, key_request(role(SOURCES[0], "Admin"), "kms:Decrypt", "backup")
-    ).allowed
-    assert not evaluate_policy(
-        policy, key_request(role("333333333333"), "kms:Decrypt", "backup")
-    ).allowed
-    assert not evaluate_policy(policy, key_request(role(SOURCES[0]), "kms:Decrypt", "ec2")).allowed
+    # Not through AWS Backup: the role's own policy allows nothing there.
+    assert not evaluate_policy(policy, key_request(linked, "kms:ReEncryptFrom", "backup")).allowed
 
 
 def test_copy_back_in_an_organization_scope_matches_the_backup_roles_under_the_ous() -> None:
@@ -287,27 +265,36 @@ def test_a_source_vault_admits_copies_back_from_the_destination_only() -> None:
 
 
 def test_source_key_gives_the_destination_what_aws_backup_needs_and_nothing_more() -> None:
-    policy = grants(source_key_policy("111111111111", DEST))
+    """The destination account (the copy-back job's role) grants AWS Backup the source vault
+    key for AWS resources through AWS Backup, with or without the vault encryption context;
+    other accounts, and grants for anything else, are refused."""
+    source = "111111111111"
+    policy = source_key_policy(source, DEST)
+    key = f"arn:aws:kms:{REGION}:{source}:key/source"
+    copy_back_role = role(DEST, "aws-backup-copy-prod-copy-back")
+    via_backup = {"kms:ViaService": f"backup.{REGION}.amazonaws.com"}
+    for_aws = {**via_backup, "kms:GrantIsForAWSResource": "true"}
+    vault_context = {"kms:EncryptionContextKeys": ["aws:backup:backup-vault"]}
 
-    assert policy["KeyAdministrationByOwningAccount"][0] == {
-        "AWS": "arn:aws:iam::111111111111:root"
-    }
-    # AWS Backup Developer Guide, "AWS Backup permissions, grants, and deny statements".
-    assert policy["DestinationAccountCopiesBackups"] == (
-        {"AWS": f"arn:aws:iam::{DEST}:root"},
-        frozenset({"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"}),
-        None,
+    def decide(principal: str, action: str, context: dict[str, Any]) -> bool:
+        return evaluate_policy(policy, Request(principal, action, key, context)).allowed
+
+    assert decide(copy_back_role, "kms:CreateGrant", for_aws)
+    assert decide(copy_back_role, "kms:CreateGrant", {**for_aws, **vault_context})
+    assert decide(copy_back_role, "kms:DescribeKey", via_backup)
+    # Not a grant for something other than an AWS resource, not through another service, and
+    # nobody of another account.
+    assert not decide(copy_back_role, "kms:CreateGrant", via_backup)
+    assert not decide(
+        copy_back_role,
+        "kms:CreateGrant",
+        {**for_aws, "kms:ViaService": f"ec2.{REGION}.amazonaws.com"},
     )
-    assert policy["DestinationAccountGrantsToAwsBackupOnly"] == (
-        {"AWS": f"arn:aws:iam::{DEST}:root"},
-        frozenset({"kms:CreateGrant"}),
-        {
-            "Bool": {"kms:GrantIsForAWSResource": "true"},
-            "StringLike": {"kms:ViaService": "backup.*.amazonaws.com"},
-            "ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "aws:backup:backup-vault"},
-        },
+    assert not decide(
+        role(SOURCES[1], "aws-backup-copy-prod-copy-back"), "kms:CreateGrant", for_aws
     )
-    assert len(policy) == 3
+    # The owning account administers it.
+    assert decide(f"arn:aws:iam::{source}:root", "kms:PutKeyPolicy", {})
 
 
 def test_workload_key_statements_admit_only_the_destination_backup_service_linked_role() -> None:

@@ -73,6 +73,18 @@ class Organization:
         }
 
 
+def under_targeted_ou(config: StackConfig, organization: Organization, account: str) -> bool:
+    """Whether `account` sits under an OU the policy targets, at any depth."""
+    path = organization.paths.get(account, OUTSIDE_PATH)
+    targets = config.organization.policy_targets
+    return any(f"/{ou}" in f"/{path}" for ou in targets if ou.startswith("ou-"))
+
+
+def targets_a_root(config: StackConfig) -> bool:
+    """Whether the policy is attached to a root (it then reaches every account)."""
+    return any(target.startswith("r-") for target in config.organization.policy_targets)
+
+
 def expected_copier(config: StackConfig, organization: Organization, account: str) -> bool:
     """Whether `account`'s backup service role may copy into the central vaults, from the
     configuration's words: `accounts` the source accounts, `policyTargets` those and every
@@ -80,15 +92,22 @@ def expected_copier(config: StackConfig, organization: Organization, account: st
     sources = {source.account_id for source in config.source_accounts}
     targets = config.organization.policy_targets
     choice = config.copies_from
-    if choice == "organization" or (
-        choice == "policyTargets" and any(t.startswith("r-") for t in targets)
-    ):
+    if choice == "organization" or (choice == "policyTargets" and targets_a_root(config)):
         return True
     if choice == "accounts":
         return account in sources
-    path = organization.paths.get(account, OUTSIDE_PATH)
-    under = any(f"/{ou}" in f"/{path}" for ou in targets if ou.startswith("ou-"))
-    return account in sources or account in targets or under
+    return (
+        account in sources or account in targets or under_targeted_ou(config, organization, account)
+    )
+
+
+def expected_receiver(config: StackConfig, organization: Organization, account: str) -> bool:
+    """Whether copies back may reach `account` (it holds a source vault), from the
+    configuration's words: providers mode the source accounts; stackSets mode every account
+    under a targeted OU, or every account when a root is targeted."""
+    if config.organization.member_deployment == "providers":
+        return account in {source.account_id for source in config.source_accounts}
+    return targets_a_root(config) or under_targeted_ou(config, organization, account)
 
 
 def role(account: str, name: str) -> str:
@@ -255,7 +274,7 @@ def source_side(
 ) -> Iterator[Case]:
     """The member account's own hops: backup role trust and key, the source vault key read by
     the destination, copies back into the source vault, the exporter, forwarding."""
-    config, prefix = docs.config, docs.topology.prefix
+    config = docs.config
     documents = docs.member(member, region)
     backup_role = role(member, config.backup_plan.service_role_name)
     for principal, allowed in (("backup.amazonaws.com", True), ("ec2.amazonaws.com", False)):
@@ -301,29 +320,69 @@ def source_side(
             allowed,
         )
     if config.destination.allow_copy_back:
-        vault = (
-            f"arn:aws:backup:{region}:{member}:backup-vault:{config.backup_plan.source_vault_name}"
-        )
-        for principal, allowed in (
-            (role(destination, f"{prefix}-copy-back"), True),
-            (role(OUTSIDER, f"{prefix}-copy-back"), False),
-        ):
-            yield Case(
-                "copy-back.source-vault",
-                f"a copy back by {principal}",
-                Request(
-                    principal,
-                    "backup:CopyIntoBackupVault",
-                    vault,
-                    organization.context(principal.split(":")[4]),
-                ),
-                documents["source_vault"],
-                member,
-                (managed.BACKUP_SERVICE_ROLE,),
-                allowed=allowed,
-            )
+        yield from copy_back_source(docs, organization, documents, member, region)
     yield from exporter(docs, organization, documents, member, region)
     yield from forwarding(docs, organization, documents, member)
+
+
+def copy_back_source(
+    docs: StackDocuments,
+    organization: Organization,
+    documents: Mapping[str, Policy],
+    member: str,
+    region: str,
+) -> Iterator[Case]:
+    """A copy back into the source vault: the copy-back job's role puts the copy there and
+    grants AWS Backup the source vault key, with or without the vault encryption context (AWS
+    documents neither); nobody else."""
+    config, prefix = docs.config, docs.topology.prefix
+    destination = config.destination.account_id
+    copy_back_role = role(destination, f"{prefix}-copy-back")
+    vault = f"arn:aws:backup:{region}:{member}:backup-vault:{config.backup_plan.source_vault_name}"
+    for principal, allowed in (
+        (copy_back_role, True),
+        (role(OUTSIDER, f"{prefix}-copy-back"), False),
+    ):
+        yield Case(
+            "copy-back.source-vault",
+            f"a copy back by {principal}",
+            Request(
+                principal,
+                "backup:CopyIntoBackupVault",
+                vault,
+                organization.context(principal.split(":")[4]),
+            ),
+            documents["source_vault"],
+            member,
+            (managed.BACKUP_SERVICE_ROLE,),
+            allowed=allowed,
+        )
+    key = f"arn:aws:kms:{region}:{member}:key/source"
+    grant = {
+        "kms:ViaService": f"backup.{region}.amazonaws.com",
+        "kms:GrantIsForAWSResource": "true",
+    }
+    vault_context = {"kms:EncryptionContextKeys": ["aws:backup:backup-vault"]}
+    for label, principal, context, allowed in (
+        ("without an encryption context", copy_back_role, grant, True),
+        ("with the vault encryption context", copy_back_role, {**grant, **vault_context}, True),
+        ("in another account", role(OUTSIDER, f"{prefix}-copy-back"), grant, False),
+    ):
+        yield Case(
+            "copy-back.source-vault-key-grant",
+            f"CreateGrant by {principal} {label}",
+            Request(
+                principal,
+                "kms:CreateGrant",
+                key,
+                {**organization.context(principal.split(":")[4]), **context},
+            ),
+            documents["source_key"],
+            member,
+            (managed.BACKUP_SERVICE_ROLE,),
+            "kms",
+            allowed,
+        )
 
 
 def exporter(
@@ -466,7 +525,7 @@ def forwarding(
         )
 
 
-def central(docs: StackDocuments, members: list[str]) -> Iterator[Case]:
+def central(docs: StackDocuments, organization: Organization, members: list[str]) -> Iterator[Case]:
     """Hops of the central accounts: alerts, reports, restore testing, copy back of the key."""
     config, topology, prefix = docs.config, docs.topology, docs.topology.prefix
     destination = config.destination
@@ -540,67 +599,132 @@ def central(docs: StackDocuments, members: list[str]) -> Iterator[Case]:
                     allowed,
                 )
     if destination.allow_copy_back:
-        yield from copy_back_key(docs, members)
+        yield from copy_back_key(docs, organization, members)
 
 
-def copy_back_key(docs: StackDocuments, members: list[str]) -> Iterator[Case]:
-    """The source accounts' roles read copies back under the central key; nobody else."""
-    config = docs.config
-    destination = config.destination
-    organization = Organization(config.organization.id, {m: "r-ab12/ou-member" for m in members})
+def copy_back_key(
+    docs: StackDocuments, organization: Organization, members: list[str]
+) -> Iterator[Case]:
+    """Copies back under the central key, in each vault Region: the source accounts'
+    service-linked role reads snapshots through the storage services; the copy-back job's role
+    (destination account) grants AWS Backup the key for fully managed types. No source
+    principal uses it through AWS Backup. Who receives is restated from the configuration
+    (`expected_receiver`), not taken from `Topology`."""
+    for region in docs.config.destination.regions:
+        yield from _copy_back_key_in(docs, organization, members, region)
+
+
+def _copy_back_key_in(
+    docs: StackDocuments, organization: Organization, members: list[str], region: str
+) -> Iterator[Case]:
+    config, prefix = docs.config, docs.topology.prefix
+    destination = config.destination.account_id
     member = members[0]
-    backup_role = config.backup_plan.service_role_name
-    for region in destination.regions:
-        key = f"arn:aws:kms:{region}:{destination.account_id}:key/central"
-        policy = docs.policy(f"destination-{region}-key")
-        scoped = docs.topology.copy_back_scope
-        context = organization.context(member)
-        if scoped.ou_ids:
-            context = {
-                **context,
-                "aws:PrincipalOrgPaths": [f"{config.organization.id}/r-ab12/{scoped.ou_ids[0]}/"],
-            }
-        snapshot = {**context, "kms:ViaService": f"ec2.{region}.amazonaws.com"}
-        for principal, identity, allowed in (
-            (role(member, LINKED_ROLE), managed.BACKUP_SERVICE_LINKED_ROLE, True),
-            (role(member, "Admin"), managed.ADMINISTRATOR, False),
-            (role(OUTSIDER, LINKED_ROLE), managed.BACKUP_SERVICE_LINKED_ROLE, False),
-        ):
-            ctx = (
-                snapshot
-                if principal.split(":")[4] == member
-                else {
-                    **organization.context(OUTSIDER),
-                    "kms:ViaService": f"ec2.{region}.amazonaws.com",
-                }
-            )
-            yield Case(
-                "copy-back.central-key-snapshot",
-                f"ReEncryptFrom by {principal} in {region}",
-                Request(principal, "kms:ReEncryptFrom", key, ctx),
-                policy,
-                destination.account_id,
-                (identity,),
-                "kms",
-                allowed,
-            )
-        # Fully managed types: the key policy side only (AWS names no caller; see the catalogue).
-        managed_read = {**context, "kms:ViaService": f"backup.{region}.amazonaws.com"}
-        for principal, allowed in (
-            (role(member, backup_role), True),
-            (role(member, LINKED_ROLE), True),
-            (role(member, "Admin"), False),
-        ):
-            yield Case(
-                "copy-back.central-key-managed",
-                f"Decrypt by {principal} in {region} (key policy side)",
-                Request(principal, "kms:Decrypt", key, managed_read),
-                policy,
-                destination.account_id,
-                (managed.ADMINISTRATOR,),
-                "kms",
-                allowed,
-            )
+    key = f"arn:aws:kms:{region}:{destination}:key/central"
+    policy = docs.policy(f"destination-{region}-key")
+    grant = {"kms:GrantIsForAWSResource": "true"}
+
+    def through(service: str, principal: str, **extra: Any) -> dict[str, Any]:
+        via = {"kms:ViaService": f"{service}.{region}.amazonaws.com"}
+        return {**organization.context(principal.split(":")[4]), **via, **extra}
+
+    # (hop, principal, action, service, extra context, identity, allowed)
+    requests: list[tuple[str, str, str, str, dict[str, Any], Policy, bool]] = [
+        (
+            "copy-back.central-key-snapshot",
+            role(account, LINKED_ROLE),
+            "kms:ReEncryptFrom",
+            "ec2",
+            {},
+            managed.BACKUP_SERVICE_LINKED_ROLE,
+            expected_receiver(config, organization, account),
+        )
+        for account in [*members, OUTSIDER]
+    ]
+    snapshot = "copy-back.central-key-snapshot"
+    managed_types = "copy-back.central-key-grant"
+    copy_back_role = role(destination, f"{prefix}-copy-back")
+    requests += [
+        # Only the key policy decides these: the callers' identities allow everything.
+        (
+            snapshot,
+            role(member, "Admin"),
+            "kms:ReEncryptFrom",
+            "ec2",
+            {},
+            managed.ADMINISTRATOR,
+            False,
+        ),
+        (
+            snapshot,
+            role(member, LINKED_ROLE),
+            "kms:ReEncryptFrom",
+            "backup",
+            {},
+            managed.ADMINISTRATOR,
+            False,
+        ),
+        # The copy-back job's role, in the key's own account.
+        (
+            managed_types,
+            copy_back_role,
+            "kms:CreateGrant",
+            "backup",
+            grant,
+            managed.BACKUP_SERVICE_ROLE,
+            True,
+        ),
+        (
+            managed_types,
+            copy_back_role,
+            "kms:DescribeKey",
+            "backup",
+            {},
+            managed.BACKUP_SERVICE_ROLE,
+            True,
+        ),
+        # No source account's service-linked role through AWS Backup, whatever its own policy
+        # allowed (key policy side; the backup role's grant there is the copy in's, whose
+        # cases are copy-in.central-key), and no role of the copy-back role's name elsewhere.
+        (
+            managed_types,
+            role(member, LINKED_ROLE),
+            "kms:CreateGrant",
+            "backup",
+            {**grant, "kms:EncryptionContextKeys": ["aws:backup:backup-vault"]},
+            managed.ADMINISTRATOR,
+            False,
+        ),
+        (
+            managed_types,
+            role(member, LINKED_ROLE),
+            "kms:Decrypt",
+            "backup",
+            {},
+            managed.ADMINISTRATOR,
+            False,
+        ),
+        (
+            managed_types,
+            role(OUTSIDER, f"{prefix}-copy-back"),
+            "kms:CreateGrant",
+            "backup",
+            grant,
+            managed.BACKUP_SERVICE_ROLE,
+            False,
+        ),
+    ]
+    for hop, principal, action, service, extra, identity, allowed in requests:
+        yield Case(
+            hop,
+            f"{action} by {principal} through {service} in {region}",
+            Request(principal, action, key, through(service, principal, **extra)),
+            policy,
+            destination,
+            (identity,),
+            "kms",
+            allowed,
+        )
 
 
 def organization_hops(docs: StackDocuments, members: list[str], region: str) -> Iterator[Case]:
@@ -694,6 +818,6 @@ def stack_cases(
     for member in members:
         if member in topology.prepared_account_ids or topology.stack_sets:
             cases += source_side(docs, organization, member, region)
-    cases += central(docs, members)
+    cases += central(docs, organization, members)
     cases += organization_hops(docs, members, region)
     return cases
