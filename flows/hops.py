@@ -140,7 +140,7 @@ HOPS: tuple[Hop, ...] = (
         ),
         (LAG, KMS_KEYS, KMS_EXTERNAL, CROSS_ACCOUNT),
         "inferred",
-        "acceptance runbook step 4: CloudTrail CreateGrant on the central and DR keys, with the caller and kms:ViaService",
+        "acceptance runbook step 4: CloudTrail CreateGrant on the central and DR keys, with the caller and kms:ViaService; no call by the backup role through EC2 (the key no longer admits one)",
     ),
     Hop(
         "copy-in.workload-key",

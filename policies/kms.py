@@ -7,16 +7,18 @@ for exactly the operations a copy needs. Who calls KMS in a copy, and how:
 - **The source accounts' backup service role works through grants.** A copy job runs as the
   role of the plan that made the recovery point; on the destination vault key it creates a
   grant for AWS Backup (`kms:CreateGrant` with `kms:GrantIsForAWSResource`, through
-  `backup.*.amazonaws.com`), and AWS Backup uses the key under that grant. AWS's key policy for
-  copies into a vault on a customer managed key in another account (AWS Backup Developer Guide,
-  "Logically air-gapped vault", "Key policy for copy/restore": "For all copy scenarios, the
-  CMKs must be shared with the source copy role") admits that role for key use through
-  `backup.*` and for CreateGrant with `kms:GrantIsForAWSResource`. Cross-account KMS use needs
-  the caller's own IAM policy as well (AWS KMS Developer Guide, "Allowing users in other
-  accounts to use a KMS key"), and the role's managed policy (AWS Managed Policy Reference,
-  AWSBackupServiceRolePolicyForBackup) allows DescribeKey, CreateGrant for AWS resources, and
-  data-key calls only through DynamoDB and EC2: so the statements name that role alone
-  (`aws:PrincipalArn`), never every principal of an account or organization.
+  `backup.*.amazonaws.com`), and AWS Backup uses the key under that grant. "For all copy
+  scenarios, the CMKs must be shared with the source copy role" (AWS Backup Developer Guide,
+  "Logically air-gapped vault", "Key policy for copy/restore"), and "The source account's copy
+  role must have access permissions to both the source and destination CMKs" (same page, "IAM
+  Role": DescribeKey, and CreateGrant for AWS resources). Cross-account KMS use needs the
+  caller's own IAM policy as well (AWS KMS Developer Guide, "Allowing users in other accounts
+  to use a KMS key"), and the role's managed policy (AWS Managed Policy Reference,
+  AWSBackupServiceRolePolicyForBackup) allows it nothing else through AWS Backup: so the key
+  admits that role alone (`aws:PrincipalArn`, never every principal of an account or
+  organization), for DescribeKey and CreateGrant only. That is less than the page's key policy
+  example, which also lists Encrypt, Decrypt, ReEncrypt* and GenerateDataKey*; see
+  `COPY_ACTIONS` for why.
 - **The destination account's AWS Backup service-linked role writes snapshot copies** (EBS/EC2,
   RDS, Aurora, DocumentDB, Neptune, FSx: "The act of copying is performed by your destination
   account's service linked role", Developer Guide, "Creating backup copies across AWS
@@ -69,34 +71,32 @@ from policies.statements import (
 )
 
 # What the source accounts' backup service role may do with the destination vault key when a
-# copy lands in the central vault: write-side only (reading copies back exists only with copy
-# back, `copy_back_statements`). The role works through grants: it creates a grant for AWS
-# Backup on the key, and AWS Backup uses the key under that grant. AWS's key policy for copies
-# into a vault on a customer managed key in another account (AWS Backup Developer Guide,
-# "Logically air-gapped vault", "Key policy for copy/restore") admits the source copy role for
-# key use through `backup.*.amazonaws.com` and for `kms:CreateGrant` with
-# `kms:GrantIsForAWSResource`. What the role can actually call is also bounded by its own
-# managed policy, AWSBackupServiceRolePolicyForBackup (AWS Managed Policy Reference): DescribeKey,
-# CreateGrant for AWS resources, and data-key calls only through DynamoDB and EC2 (EBS).
-COPY_CRYPTO_ACTIONS = [
-    "kms:DescribeKey",
-    "kms:Encrypt",
-    "kms:GenerateDataKey*",
-    "kms:ReEncryptTo",
-]
+# copy lands in the central vault: describe it, and grant AWS Backup its use, through AWS
+# Backup only. The role works through grants ("The source account's copy role must have access
+# permissions to both the source and destination CMKs": DescribeKey, and CreateGrant with
+# `kms:GrantIsForAWSResource`; AWS Backup Developer Guide, "Logically air-gapped vault", "IAM
+# Role"), and AWS Backup uses the key under the grant.
+#
+# This deliberately grants less than that page's key policy for a copy ("Key policy for
+# copy/restore"), which gives the source copy role Encrypt, Decrypt, ReEncrypt*,
+# GenerateDataKey* and DescribeKey through `backup.*`: cross-account KMS use needs the caller's
+# own IAM policy too (AWS KMS Developer Guide, "Allowing users in other accounts to use a KMS
+# key"), and the role's managed policy (AWSBackupServiceRolePolicyForBackup, AWS Managed Policy
+# Reference) allows none of those data-key actions through AWS Backup (only DescribeKey and
+# CreateGrant there; data keys through DynamoDB, EC2 with the EBS context, and DSQL). Nor does
+# the key admit the role through EC2: the managed policy's EBS data-key calls through EC2 have
+# no documented caller in a cross-account copy, whose snapshot copies are written by the
+# destination account's own service-linked role ("The act of copying is performed by your
+# destination account's service linked role", "Creating backup copies across AWS accounts");
+# the acceptance runbook (step 4) records every KMS caller on the central keys, and an EBS copy
+# failing on the central key through EC2 is the sign to admit it. ListGrants and RevokeGrant
+# are not granted either: the managed policy allows the role neither.
+COPY_ACTIONS = ["kms:DescribeKey"]
+GRANT_ACTIONS = ["kms:CreateGrant"]
+GRANT_FOR_AWS_RESOURCE = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+COPY_SERVICES = ("backup",)
 # The Developer Guide's minimum for a key AWS Backup uses, plus DescribeKey (its example).
 BACKUP_KEY_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
-# Grants let AWS Backup and the storage services use the key on the account's behalf.
-GRANT_ACTIONS = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
-GRANT_FOR_AWS_RESOURCE = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
-# Services through which the source accounts' backup service role reaches the destination key
-# for a copy into the central vault: AWS Backup (every fully managed type) and EC2 (the
-# managed policy's EBS data-key calls). Not RDS: the role's managed policy allows it no key
-# use through RDS, and snapshot copies of RDS, Aurora, DocumentDB and Neptune are written by
-# the destination account's own AWS Backup service-linked role ("The act of copying is
-# performed by your destination account's service linked role", Developer Guide, "Creating
-# backup copies across AWS accounts"), which the key's administration statement covers.
-COPY_SERVICES = ("backup", "ec2")
 # What the destination account's AWS Backup service-linked role needs on a workload's key to
 # copy a snapshot-based recovery point out of the account (the key stays the resource's).
 WORKLOAD_KEY_ACTIONS = [
@@ -160,30 +160,24 @@ def destination_key_policy(
 
     Administration stays in the destination account, whose AWS Backup service-linked role
     writes snapshot copies. `copy_in` (the source accounts' backup service role, in the
-    accounts that may copy in) may use the key only through the services that write copies
-    (`COPY_SERVICES`), and create grants only for AWS resources.
+    accounts that may copy in) may only describe the key and create grants for AWS resources,
+    both through AWS Backup (`COPY_ACTIONS`, `GRANT_ACTIONS`).
 
     With `copy_back`, the accounts that have a source vault may read snapshot-based copies
     back into their vaults: their AWS Backup service-linked role, through the storage
     services (`copy_back_statements`). No other principal of theirs.
     """
-    through_copy_services = via_services(COPY_SERVICES)
+    through_backup = via_services(COPY_SERVICES)
     statements = [
         key_administration(destination_account_id),
+        *scoped_allows("SourceBackupRolesDescribeKey", COPY_ACTIONS, "*", copy_in, through_backup),
         *scoped_allows(
-            "SourceBackupRolesEncryptCopies",
-            COPY_CRYPTO_ACTIONS,
-            "*",
-            copy_in,
-            through_copy_services,
-        ),
-        *scoped_allows(
-            "SourceBackupRolesGrantToAwsServicesOnly",
+            "SourceBackupRolesGrantToAwsBackupOnly",
             GRANT_ACTIONS,
             "*",
             copy_in,
             GRANT_FOR_AWS_RESOURCE,
-            through_copy_services,
+            through_backup,
         ),
     ]
     if copy_back is not None:

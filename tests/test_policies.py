@@ -89,33 +89,38 @@ def grant_request(principal: str, service: str, **context: Any) -> Request:
 
 
 def test_the_destination_key_admits_copies_in_from_the_source_backup_role_only() -> None:
-    """Copy into the central vault: the source accounts' backup service role creates a grant for
-    AWS Backup and uses the key through AWS Backup (or EC2 for EBS); nobody else does."""
+    """Copy into the central vault: the source accounts' backup service role describes the key
+    and creates a grant for AWS Backup, through AWS Backup; nothing else, and nobody else (the
+    flow tests evaluate the same requests with the role's managed policy too)."""
     policy = destination_key_policy(DEST, NAMED)
     source_role = role(SOURCES[0])
 
     assert evaluate_policy(policy, grant_request(source_role, "backup")).allowed
     assert evaluate_policy(policy, key_request(source_role, "kms:DescribeKey", "backup")).allowed
-    assert evaluate_policy(
-        policy, key_request(source_role, "kms:GenerateDataKey", "backup")
-    ).allowed
-    assert evaluate_policy(
-        policy, key_request(source_role, "kms:GenerateDataKeyWithoutPlaintext", "ec2")
-    ).allowed
     # Another role of a source account; the backup role of an account that is not a source.
     assert not evaluate_policy(policy, grant_request(role(SOURCES[0], "Admin"), "backup")).allowed
     assert not evaluate_policy(policy, grant_request(role("333333333333"), "backup")).allowed
-    # Not through RDS (the role's policy allows it no key use there), not directly, not a grant
-    # for something other than an AWS resource, and no reading.
-    assert not evaluate_policy(policy, grant_request(source_role, "rds")).allowed
-    assert not evaluate_policy(
-        policy, key_request(source_role, "kms:GenerateDataKey", None)
-    ).allowed
+    # Not through EC2 or RDS, not directly, not a grant for something other than an AWS
+    # resource, no other grant operation, and no data-key use at all.
+    for service in ("ec2", "rds"):
+        assert not evaluate_policy(policy, grant_request(source_role, service)).allowed
     assert not evaluate_policy(
         policy, key_request(source_role, "kms:CreateGrant", "backup")
     ).allowed
-    for action in ("kms:Decrypt", "kms:ReEncryptFrom"):
-        for service in ("backup", "ec2", "rds"):
+    for action in ("kms:ListGrants", "kms:RevokeGrant"):
+        assert not evaluate_policy(
+            policy,
+            key_request(source_role, action, "backup", **{"kms:GrantIsForAWSResource": "true"}),
+        ).allowed
+    for action in (
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptTo",
+        "kms:ReEncryptFrom",
+    ):
+        for service in ("backup", "ec2", "rds", None):
             assert not evaluate_policy(policy, key_request(source_role, action, service)).allowed
 
 

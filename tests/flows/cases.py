@@ -191,6 +191,13 @@ class StackDocuments:
 
 def copy_in(docs: StackDocuments, organization: Organization, members: list[str]) -> Iterator[Case]:
     """The copy job's role into each central vault and key, and everyone else."""
+    for region in docs.config.destination.regions:
+        yield from _copy_in_to(docs, organization, members, region)
+
+
+def _copy_in_to(
+    docs: StackDocuments, organization: Organization, members: list[str], region: str
+) -> Iterator[Case]:
     config = docs.config
     destination = config.destination
     backup_role = config.backup_plan.service_role_name
@@ -198,52 +205,88 @@ def copy_in(docs: StackDocuments, organization: Organization, members: list[str]
     source_region = config.backup_plan.regions[0]
     callers = [(account, backup_role) for account in [*members, OUTSIDER]]
     callers += [(members[0], "Admin"), (members[0], other_environment)]
-    for region in destination.regions:
-        vault = f"arn:aws:backup:{region}:{destination.account_id}:backup-vault:{destination.vault_name}"
-        key = f"arn:aws:kms:{region}:{destination.account_id}:key/central"
-        for account, name in callers:
-            admitted = name == backup_role and expected_copier(config, organization, account)
-            identity = managed.BACKUP_SERVICE_ROLE if name != "Admin" else managed.ADMINISTRATOR
-            context = organization.context(account)
-            label = f"{name} of {account} into {region}"
-            yield Case(
-                "copy-in.vault",
-                label,
-                Request(role(account, name), "backup:CopyIntoBackupVault", vault, context),
-                docs.policy(f"destination-{region}-vault-policy"),
-                destination.account_id,
-                (identity,),
-                allowed=admitted,
+    vault = (
+        f"arn:aws:backup:{region}:{destination.account_id}:backup-vault:{destination.vault_name}"
+    )
+    key = f"arn:aws:kms:{region}:{destination.account_id}:key/central"
+    vault_policy = docs.policy(f"destination-{region}-vault-policy")
+    key_policy = docs.policy(f"destination-{region}-key")
+
+    def on_key(label: str, request: Request, identity: Policy, allowed: bool) -> Case:
+        return Case(
+            "copy-in.central-key",
+            label,
+            request,
+            key_policy,
+            destination.account_id,
+            (identity,),
+            "kms",
+            allowed,
+        )
+
+    for account, name in callers:
+        admitted = name == backup_role and expected_copier(config, organization, account)
+        identity = managed.BACKUP_SERVICE_ROLE if name != "Admin" else managed.ADMINISTRATOR
+        context = organization.context(account)
+        label = f"{name} of {account} into {region}"
+        yield Case(
+            "copy-in.vault",
+            label,
+            Request(role(account, name), "backup:CopyIntoBackupVault", vault, context),
+            vault_policy,
+            destination.account_id,
+            (identity,),
+            allowed=admitted,
+        )
+        # The request may reach KMS through the Region of the copy job or of the key.
+        for via in sorted({source_region, region}):
+            grant = {
+                **context,
+                "kms:ViaService": f"backup.{via}.amazonaws.com",
+                "kms:GrantIsForAWSResource": "true",
+            }
+            yield on_key(
+                f"CreateGrant by {label} (via {via})",
+                Request(role(account, name), "kms:CreateGrant", key, grant),
+                identity,
+                admitted,
             )
-            # The request may reach KMS through the Region of the copy job or of the key.
-            for via in sorted({source_region, region}):
-                grant = {
-                    **context,
-                    "kms:ViaService": f"backup.{via}.amazonaws.com",
-                    "kms:GrantIsForAWSResource": "true",
-                }
-                yield Case(
-                    "copy-in.central-key",
-                    f"{label} (via {via})",
-                    Request(role(account, name), "kms:CreateGrant", key, grant),
-                    docs.policy(f"destination-{region}-key"),
-                    destination.account_id,
-                    (identity,),
-                    "kms",
-                    admitted,
-                )
-            # Not through RDS: the role's own policy allows it no key use there.
-            rds = {**context, "kms:ViaService": f"rds.{region}.amazonaws.com"}
-            yield Case(
-                "copy-in.central-key",
-                f"{label} through rds",
-                Request(role(account, name), "kms:GenerateDataKey", key, rds),
-                docs.policy(f"destination-{region}-key"),
-                destination.account_id,
-                (identity,),
-                "kms",
-                False,
-            )
+        describe = {**context, "kms:ViaService": f"backup.{region}.amazonaws.com"}
+        yield on_key(
+            f"DescribeKey by {label}",
+            Request(role(account, name), "kms:DescribeKey", key, describe),
+            identity,
+            admitted,
+        )
+    # What the key policy alone must refuse the admitted backup role: each caller's identity
+    # allows the request, so only the key policy decides. The managed policy's EBS data-key
+    # calls through EC2 have no documented caller in a cross-account copy (the acceptance
+    # runbook records the central keys' callers); the rest no managed policy allows it, so only a
+    # role of that name with broader policies could ask.
+    copier = next(account for account in members if expected_copier(config, organization, account))
+    ebs = {"kms:EncryptionContextKeys": ["aws:ebs:id"]}
+    for_aws = {"kms:GrantIsForAWSResource": "true"}
+    for action, service, extra, identity in (
+        ("kms:GenerateDataKeyWithoutPlaintext", "ec2", ebs, managed.BACKUP_SERVICE_ROLE),
+        ("kms:ReEncryptTo", "ec2", ebs, managed.BACKUP_SERVICE_ROLE),
+        ("kms:Encrypt", "backup", {}, managed.ADMINISTRATOR),
+        ("kms:GenerateDataKey", "backup", {}, managed.ADMINISTRATOR),
+        ("kms:Decrypt", "backup", {}, managed.ADMINISTRATOR),
+        ("kms:ReEncryptFrom", "backup", {}, managed.ADMINISTRATOR),
+        ("kms:GenerateDataKey", "rds", {}, managed.ADMINISTRATOR),
+        ("kms:CreateGrant", "ec2", for_aws, managed.ADMINISTRATOR),
+        ("kms:CreateGrant", "backup", {}, managed.ADMINISTRATOR),
+        ("kms:ListGrants", "backup", for_aws, managed.ADMINISTRATOR),
+        ("kms:RevokeGrant", "backup", for_aws, managed.ADMINISTRATOR),
+    ):
+        via = {"kms:ViaService": f"{service}.{region}.amazonaws.com"}
+        context = {**organization.context(copier), **via, **extra}
+        yield on_key(
+            f"{action} through {service} by the backup role of {copier} in {region} (key policy side)",
+            Request(role(copier, backup_role), action, key, context),
+            identity,
+            False,
+        )
 
 
 def workload_key(docs: StackDocuments, member: str, region: str) -> Iterator[Case]:
