@@ -180,6 +180,20 @@ class Topology:
         units = tuple(sorted(target for target in targets if target.startswith("ou-")))
         return RoleScope(organization_id, role, account_ids=tuple(sorted(accounts)), ou_ids=units)
 
+    @property
+    def copy_back_role_name(self) -> str:
+        """The destination account's role copy jobs back to a source vault run as."""
+        return f"{self.prefix}-copy-back"
+
+    @property
+    def copy_back_role_arn(self) -> str | None:
+        """That role's ARN with `destination.allowCopyBack`, the only principal a source vault
+        admits copies back from; None without copy back."""
+        destination = self.config.destination
+        if not destination.allow_copy_back:
+            return None
+        return arns.iam_role(destination.account_id, self.copy_back_role_name)
+
     @cached_property
     def copy_back_scope(self) -> RoleScope:
         """The accounts that hold a source vault (copies back go there) and their backup

@@ -175,7 +175,7 @@ HOPS: tuple[Hop, ...] = (
             "kms:EncryptionContextKeys = aws:backup:backup-vault (CreateGrant)",
         ),
         NO_SOURCE_KEYS,
-        ("source key policy (the destination account root)",),
+        ("source key policy (the destination account root, through AWS Backup only)",),
         (ENCRYPTION, XACCT),
         "not documented",
         "acceptance runbook step 4: CloudTrail on the source vault key during an EFS copy names the caller",
@@ -190,7 +190,10 @@ HOPS: tuple[Hop, ...] = (
         "each source vault",
         ORG_KEYS,
         NO_SOURCE_KEYS,
-        ("source vault access policy (the destination account)", f"identity: {BACKUP_ROLE_POLICY}"),
+        (
+            "source vault access policy (the copy-back role by aws:PrincipalArn, under the destination account root)",
+            f"identity: {BACKUP_ROLE_POLICY}",
+        ),
         (XACCT, VAULT_POLICIES),
     ),
     Hop(

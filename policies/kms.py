@@ -47,7 +47,9 @@ for exactly the operations a copy needs. Who calls KMS in a copy, and how:
   User Guide, "Single-valued vs. multivalued context keys"), so requiring it would fail
   every such copy if they do not. Both cross-account grant statements (copy in on the central
   key, copy back on the source vault key) therefore follow the copy example; the acceptance
-  runbook records the grants' constraints in CloudTrail.
+  runbook records the grants' constraints in CloudTrail. For the same reason no statement pins
+  the grantee (`kms:GranteePrincipal`, `kms:GranteeServicePrincipal`: AWS KMS Developer Guide,
+  "Controlling access to grants"): AWS does not document who AWS Backup's grants are for.
 - `kms:ViaService` (AWS KMS Developer Guide, "kms:ViaService") is matched with `StringLike` and
   a Region wildcard, as every AWS Backup example does.
 """
@@ -238,11 +240,16 @@ def source_key_policy(source_account_id: str, destination_account_id: str) -> Po
     Backups of fully managed resource types (EFS, DynamoDB advanced backup, S3, ...) are
     encrypted with this key. The destination account gets what the Developer Guide's example
     gives a key AWS Backup uses (Decrypt, DescribeKey, GenerateDataKey), and CreateGrant only
-    for AWS resources through AWS Backup: the copy-back job's role (in the destination
-    account) creates AWS Backup's grants on the key of the vault it copies into. The grant
-    statement has no encryption context condition (see the module's docstring).
+    for AWS resources, both through AWS Backup only (`kms:ViaService` `backup.*`, as in every
+    AWS Backup key policy example; a direct call by any principal of the destination account
+    is refused): the copy-back job's role (in the destination account) describes the key and
+    creates AWS Backup's grants on it ("The source account's copy role must have access
+    permissions to both the source and destination CMKs", "Logically air-gapped vault", "IAM
+    Role"). The grant statement has no encryption context condition (see the module's
+    docstring).
     """
     destination = aws_principals([account_root(destination_account_id)])
+    through_backup = via_services(("backup",))
     return document(
         key_administration(source_account_id),
         {
@@ -251,6 +258,7 @@ def source_key_policy(source_account_id: str, destination_account_id: str) -> Po
             "Principal": destination,
             "Action": sorted(BACKUP_KEY_ACTIONS),
             "Resource": "*",
+            "Condition": through_backup,
         },
         {
             "Sid": "DestinationAccountGrantsToAwsBackupOnly",
@@ -258,7 +266,7 @@ def source_key_policy(source_account_id: str, destination_account_id: str) -> Po
             "Principal": destination,
             "Action": ["kms:CreateGrant"],
             "Resource": "*",
-            "Condition": merge_conditions(GRANT_FOR_AWS_RESOURCE, via_services(("backup",))),
+            "Condition": merge_conditions(GRANT_FOR_AWS_RESOURCE, through_backup),
         },
     )
 

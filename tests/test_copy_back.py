@@ -43,7 +43,7 @@ def _key_use(principal: str, action: str, region: str, context: dict[str, Any]) 
     )
 
 
-def test_each_source_vault_admits_copies_back_from_the_destination_only(
+def test_each_source_vault_admits_copies_back_from_the_copy_back_role_only(
     prod_run: OfflineRun,
 ) -> None:
     copy_role = f"arn:aws:iam::{PROD_DESTINATION}:role/aws-backup-copy-prod-copy-back"
@@ -66,6 +66,11 @@ def test_each_source_vault_admits_copies_back_from_the_destination_only(
         other_source = next(a for a in PROD_SOURCES if a != account)
         assert not evaluate_policy(
             policy, Request(f"arn:aws:iam::{other_source}:root", COPY_INTO, vault_arn)
+        ).allowed
+        # Another role of the destination account: only the copy-back role copies back.
+        assert not evaluate_policy(
+            policy,
+            Request(f"arn:aws:iam::{PROD_DESTINATION}:role/Admin", COPY_INTO, vault_arn),
         ).allowed
         assert not evaluate_policy(
             policy, Request(copy_role, "backup:DeleteRecoveryPoint", vault_arn)
@@ -162,6 +167,9 @@ def test_member_template_source_vault_admits_copies_back_like_providers_mode(
         assert evaluate_policy(policy, Request(copier, COPY_INTO, vault_arn)).allowed
         assert not evaluate_policy(
             policy, Request("arn:aws:iam::210987654321:root", COPY_INTO, vault_arn)
+        ).allowed
+        assert not evaluate_policy(
+            policy, Request(f"arn:aws:iam::{destination}:role/Admin", COPY_INTO, vault_arn)
         ).allowed
     inside = {
         "aws:PrincipalOrgID": "o-a1b2c3d4e5",

@@ -254,18 +254,20 @@ def test_copy_back_keeps_the_key_policy_within_kms_limits_for_a_hundred_accounts
         check_key_policy_size(destination_key_policy(DEST, too_many, too_many))
 
 
-def test_a_source_vault_admits_copies_back_from_the_destination_only() -> None:
+def test_a_source_vault_admits_copies_back_from_the_copy_back_role_only() -> None:
     vault = f"arn:aws:backup:{REGION}:{SOURCES[0]}:backup-vault:src"
-    policy = copy_back_vault_policy(vault, DEST)
     copy_role = f"arn:aws:iam::{DEST}:role/aws-backup-copy-prod-copy-back"
+    policy = copy_back_vault_policy(vault, DEST, copy_role)
 
-    assert evaluate_policy(policy, Request(copy_role, "backup:CopyIntoBackupVault", vault)).allowed
-    assert not evaluate_policy(
-        policy, Request(copy_role, "backup:DeleteRecoveryPoint", vault)
-    ).allowed
-    assert not evaluate_policy(
-        policy, Request(f"arn:aws:iam::{SOURCES[1]}:root", "backup:CopyIntoBackupVault", vault)
-    ).allowed
+    def decide(principal: str, action: str = "backup:CopyIntoBackupVault") -> bool:
+        return evaluate_policy(policy, Request(principal, action, vault)).allowed
+
+    assert decide(copy_role)
+    assert not decide(copy_role, "backup:DeleteRecoveryPoint")
+    # Another role of the destination account, and anyone of another account.
+    assert not decide(f"arn:aws:iam::{DEST}:role/Admin")
+    assert not decide(f"arn:aws:iam::{SOURCES[1]}:root")
+    assert not decide(f"arn:aws:iam::{SOURCES[1]}:role/aws-backup-copy-prod-copy-back")
     assert len(policy["Statement"]) == 1
 
 

@@ -351,11 +351,18 @@ def source_side(
         )
     destination = config.destination.account_id
     managed_read = {"kms:ViaService": f"backup.{region}.amazonaws.com"}
-    for account, allowed in ((destination, True), (OUTSIDER, False)):
+    # AWS names no caller: the key policy side only, for any principal of the account, through
+    # AWS Backup and never directly.
+    for account, context, allowed in (
+        (destination, managed_read, True),
+        (OUTSIDER, managed_read, False),
+        (destination, {}, False),
+    ):
+        how = "through AWS Backup" if context else "directly"
         yield Case(
             "copy-in.source-vault-key",
-            f"the source vault key read by account {account} (key policy side)",
-            Request(role(account, "SomeBackupCaller"), "kms:Decrypt", source_key, managed_read),
+            f"the source vault key read by account {account} {how} (key policy side)",
+            Request(role(account, "SomeBackupCaller"), "kms:Decrypt", source_key, context),
             documents["source_key"],
             member,
             (managed.ADMINISTRATOR,),
@@ -382,9 +389,11 @@ def copy_back_source(
     destination = config.destination.account_id
     copy_back_role = role(destination, f"{prefix}-copy-back")
     vault = f"arn:aws:backup:{region}:{member}:backup-vault:{config.backup_plan.source_vault_name}"
-    for principal, allowed in (
-        (copy_back_role, True),
-        (role(OUTSIDER, f"{prefix}-copy-back"), False),
+    for principal, identity, allowed in (
+        (copy_back_role, managed.BACKUP_SERVICE_ROLE, True),
+        (role(OUTSIDER, f"{prefix}-copy-back"), managed.BACKUP_SERVICE_ROLE, False),
+        # Another role of the destination account, whatever its own policies allow.
+        (role(destination, "Admin"), managed.ADMINISTRATOR, False),
     ):
         yield Case(
             "copy-back.source-vault",
@@ -397,7 +406,7 @@ def copy_back_source(
             ),
             documents["source_vault"],
             member,
-            (managed.BACKUP_SERVICE_ROLE,),
+            (identity,),
             allowed=allowed,
         )
     key = f"arn:aws:kms:{region}:{member}:key/source"
@@ -406,17 +415,31 @@ def copy_back_source(
         "kms:GrantIsForAWSResource": "true",
     }
     vault_context = {"kms:EncryptionContextKeys": ["aws:backup:backup-vault"]}
-    for label, principal, context, allowed in (
-        ("without an encryption context", copy_back_role, grant, True),
-        ("with the vault encryption context", copy_back_role, {**grant, **vault_context}, True),
-        ("in another account", role(OUTSIDER, f"{prefix}-copy-back"), grant, False),
+    describe = {"kms:ViaService": grant["kms:ViaService"]}
+    for label, principal, action, context, allowed in (
+        ("without an encryption context", copy_back_role, "kms:CreateGrant", grant, True),
+        (
+            "with the vault encryption context",
+            copy_back_role,
+            "kms:CreateGrant",
+            {**grant, **vault_context},
+            True,
+        ),
+        ("through AWS Backup", copy_back_role, "kms:DescribeKey", describe, True),
+        (
+            "in another account",
+            role(OUTSIDER, f"{prefix}-copy-back"),
+            "kms:CreateGrant",
+            grant,
+            False,
+        ),
     ):
         yield Case(
             "copy-back.source-vault-key-grant",
-            f"CreateGrant by {principal} {label}",
+            f"{action} by {principal} {label}",
             Request(
                 principal,
-                "kms:CreateGrant",
+                action,
                 key,
                 {**organization.context(principal.split(":")[4]), **context},
             ),
