@@ -45,6 +45,8 @@ class Case:
     identity: tuple[Policy, ...] = ()
     kind: ResourceKind = "generic"
     allowed: bool = True
+    # When allowed: the resource policy statements that may admit it, by Sid suffix (empty: any).
+    admitted_by: frozenset[str] = frozenset()
 
     def decide(self) -> Evaluation:
         """AWS's decision, as the offline evaluator models it."""
@@ -85,20 +87,41 @@ def targets_a_root(config: StackConfig) -> bool:
     return any(target.startswith("r-") for target in config.organization.policy_targets)
 
 
-def expected_copier(config: StackConfig, organization: Organization, account: str) -> bool:
-    """Whether `account`'s backup service role may copy into the central vaults, from the
-    configuration's words: `accounts` the source accounts, `policyTargets` those and every
-    account targeted or under a targeted OU (a root: everyone), `organization` everyone."""
+# The statements `policies.statements.scoped_allows` writes, by Sid suffix: the named accounts'
+# roots (no organization key), accounts under OUs (`aws:PrincipalOrgID` and
+# `aws:PrincipalOrgPaths`), the whole organization (`aws:PrincipalOrgID`).
+NAMED, UNDER_OUS, ORGANIZATION = "InNamedAccounts", "UnderTargetedOUs", "InOrganization"
+# Which of them still admit when the request lacks an organization key: a condition on an
+# absent key does not match (IAM User Guide, "Condition operators": "If the key that you
+# specify in a policy condition is not present in the request context, the values do not
+# match"; for `ForAnyValue`, "Single-valued vs. multivalued context keys").
+SURVIVE_WITHOUT = {
+    "aws:PrincipalOrgPaths": frozenset({NAMED, ORGANIZATION}),
+    "aws:PrincipalOrgID": frozenset({NAMED}),
+    "aws:PrincipalArn": frozenset(),
+}
+
+
+def copier_admissions(
+    config: StackConfig, organization: Organization, account: str
+) -> frozenset[str]:
+    """The statements that admit `account`'s backup service role into the central vaults, from
+    the configuration's words: `accounts` the source accounts (by name), `policyTargets` those
+    and the targeted accounts (by name) and every account under a targeted OU (by OU path; a
+    root: the organization), `organization` every account (the organization)."""
     sources = {source.account_id for source in config.source_accounts}
     targets = config.organization.policy_targets
     choice = config.copies_from
     if choice == "organization" or (choice == "policyTargets" and targets_a_root(config)):
-        return True
-    if choice == "accounts":
-        return account in sources
-    return (
-        account in sources or account in targets or under_targeted_ou(config, organization, account)
-    )
+        return frozenset({ORGANIZATION})
+    named = account in sources or (choice == "policyTargets" and account in targets)
+    under = choice == "policyTargets" and under_targeted_ou(config, organization, account)
+    return frozenset({NAMED} if named else set()) | frozenset({UNDER_OUS} if under else set())
+
+
+def expected_copier(config: StackConfig, organization: Organization, account: str) -> bool:
+    """Whether `account`'s backup service role may copy into the central vaults."""
+    return bool(copier_admissions(config, organization, account))
 
 
 def expected_receiver(config: StackConfig, organization: Organization, account: str) -> bool:
@@ -258,6 +281,8 @@ def _copy_in_to(
             identity,
             admitted,
         )
+        if name == backup_role:
+            yield from _without_organization_keys(docs, organization, account, region)
     # What the key policy alone must refuse the admitted backup role: each caller's identity
     # allows the request, so only the key policy decides. The managed policy's EBS data-key
     # calls through EC2 have no documented caller in a cross-account copy (the acceptance
@@ -279,13 +304,59 @@ def _copy_in_to(
         ("kms:ListGrants", "backup", for_aws, managed.ADMINISTRATOR),
         ("kms:RevokeGrant", "backup", for_aws, managed.ADMINISTRATOR),
     ):
-        via = {"kms:ViaService": f"{service}.{region}.amazonaws.com"}
-        context = {**organization.context(copier), **via, **extra}
+        service_via = {"kms:ViaService": f"{service}.{region}.amazonaws.com"}
+        context = {**organization.context(copier), **service_via, **extra}
         yield on_key(
             f"{action} through {service} by the backup role of {copier} in {region} (key policy side)",
             Request(role(copier, backup_role), action, key, context),
             identity,
             False,
+        )
+
+
+def _without_organization_keys(
+    docs: StackDocuments, organization: Organization, account: str, region: str
+) -> Iterator[Case]:
+    """The copy of `account`'s backup role if AWS Backup sent no `aws:PrincipalOrgPaths`, no
+    `aws:PrincipalOrgID` or no `aws:PrincipalArn` (AWS documents none of them for this request:
+    acceptance runbook step 4 proves one copy per admission path): which statement still
+    admits it, and which copies would fail."""
+    config = docs.config
+    destination = config.destination
+    backup_role = role(account, config.backup_plan.service_role_name)
+    admissions = copier_admissions(config, organization, account)
+    vault = (
+        f"arn:aws:backup:{region}:{destination.account_id}:backup-vault:{destination.vault_name}"
+    )
+    key = f"arn:aws:kms:{region}:{destination.account_id}:key/central"
+    grant = {
+        "kms:ViaService": f"backup.{region}.amazonaws.com",
+        "kms:GrantIsForAWSResource": "true",
+    }
+    for missing, surviving in SURVIVE_WITHOUT.items():
+        remaining = admissions & surviving
+        context = {**organization.context(account), missing: None}
+        label = f"{backup_role} into {region} without {missing}"
+        yield Case(
+            "copy-in.vault",
+            f"CopyIntoBackupVault by {label}",
+            Request(backup_role, "backup:CopyIntoBackupVault", vault, context),
+            docs.policy(f"destination-{region}-vault-policy"),
+            destination.account_id,
+            (managed.BACKUP_SERVICE_ROLE,),
+            allowed=bool(remaining),
+            admitted_by=remaining,
+        )
+        yield Case(
+            "copy-in.central-key",
+            f"CreateGrant by {label}",
+            Request(backup_role, "kms:CreateGrant", key, {**context, **grant}),
+            docs.policy(f"destination-{region}-key"),
+            destination.account_id,
+            (managed.BACKUP_SERVICE_ROLE,),
+            "kms",
+            bool(remaining),
+            remaining,
         )
 
 
