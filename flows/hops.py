@@ -343,15 +343,15 @@ HOPS: tuple[Hop, ...] = (
     Hop(
         "alerts.publish",
         "alerts",
-        "A central rule publishes to the alert topic",
+        "A central rule publishes to the alert topic (and so can any other rule of the monitoring account: the documented residual)",
         "`events.amazonaws.com`",
         "sns:Publish",
         "the alert topic",
         (),
         (
-            "every condition key: Condition blocks cannot be used in SNS topic policies for EventBridge",
+            "every condition key: Condition blocks are not supported in SNS topic policies for EventBridge",
         ),
-        ("topic policy",),
+        ("topic policy (events.amazonaws.com, this topic, no condition)",),
         (EB_RESOURCE_BASED,),
     ),
     Hop(

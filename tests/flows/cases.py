@@ -669,6 +669,23 @@ def central(docs: StackDocuments, organization: Organization, members: list[str]
     bus = topology.alert_bus
     if bus is not None:
         topic = f"arn:aws:sns:{bus.region}:{bus.access.account_id}:alerts-topic"
+        # The documented residual: the topic policy cannot tell which rule publishes ("You
+        # can't use Condition blocks in Amazon SNS topic policies for EventBridge"), so a rule
+        # the stack did not create, on any bus of the monitoring account, publishes as well.
+        stranger = f"arn:aws:events:{bus.region}:{bus.access.account_id}:rule/default/not-ours"
+        yield Case(
+            "alerts.publish",
+            f"Publish by events.amazonaws.com for {stranger} (the documented residual)",
+            Request(
+                "events.amazonaws.com",
+                "sns:Publish",
+                topic,
+                {"aws:SourceArn": stranger, "aws:SourceAccount": bus.access.account_id},
+            ),
+            docs.policy("alerts-topic-policy"),
+            bus.access.account_id,
+            allowed=True,
+        )
         for principal, allowed in (("events.amazonaws.com", True), ("sns.amazonaws.com", False)):
             yield Case(
                 "alerts.publish",
