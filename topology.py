@@ -162,16 +162,16 @@ class Topology:
         the accounts `destination.allowCopiesFrom` chooses (`StackConfig.copies_from`).
 
         `accounts`: the source accounts. `policyTargets`: the union of the accounts under the
-        targeted OUs (`aws:PrincipalOrgPaths`), the targeted accounts and the source accounts; a
-        targeted root is the whole organization. `organization`: every account of the
-        organization, only when a stack file says so.
+        targeted OUs (`aws:PrincipalOrgPaths`), the targeted accounts and the source accounts (a
+        targeted root needs `organization` instead: `config.rules`). `organization`: every
+        account of the organization, only when a stack file says so.
         """
         config = self.config
         organization_id = config.organization.id
         role = self.backup_role_names
         sources = tuple(source.account_id for source in config.source_accounts)
         choice = config.copies_from
-        if choice == "organization" or (choice == "policyTargets" and self.targets_root):
+        if choice == "organization":
             return RoleScope(organization_id, role, whole_organization=True)
         if choice == "accounts":
             return RoleScope(organization_id, role, account_ids=sources)

@@ -107,12 +107,12 @@ def copier_admissions(
 ) -> frozenset[str]:
     """The statements that admit `account`'s backup service role into the central vaults, from
     the configuration's words: `accounts` the source accounts (by name), `policyTargets` those
-    and the targeted accounts (by name) and every account under a targeted OU (by OU path; a
-    root: the organization), `organization` every account (the organization)."""
+    and the targeted accounts (by name) and every account under a targeted OU (by OU path),
+    `organization` every account (the organization)."""
     sources = {source.account_id for source in config.source_accounts}
     targets = config.organization.policy_targets
     choice = config.copies_from
-    if choice == "organization" or (choice == "policyTargets" and targets_a_root(config)):
+    if choice == "organization":
         return frozenset({ORGANIZATION})
     named = account in sources or (choice == "policyTargets" and account in targets)
     under = choice == "policyTargets" and under_targeted_ou(config, organization, account)
