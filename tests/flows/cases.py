@@ -138,6 +138,31 @@ def role(account: str, name: str) -> str:
     return f"arn:aws:iam::{account}:role/{name}"
 
 
+def on_central_key(
+    docs: StackDocuments,
+    region: str,
+    hop: str,
+    label: str,
+    request: Request,
+    identity: Policy,
+    allowed: bool,
+    admitted_by: frozenset[str] = frozenset(),
+) -> Case:
+    """A request on the destination vault key of `region`, decided by its key policy and the
+    caller's `identity`."""
+    return Case(
+        hop,
+        label,
+        request,
+        docs.policy(f"destination-{region}-key"),
+        docs.config.destination.account_id,
+        (identity,),
+        "kms",
+        allowed,
+        admitted_by,
+    )
+
+
 class StackDocuments:
     """The documents one offline run rendered, found by resource, for either member mode."""
 
@@ -233,18 +258,10 @@ def _copy_in_to(
     )
     key = f"arn:aws:kms:{region}:{destination.account_id}:key/central"
     vault_policy = docs.policy(f"destination-{region}-vault-policy")
-    key_policy = docs.policy(f"destination-{region}-key")
 
     def on_key(label: str, request: Request, identity: Policy, allowed: bool) -> Case:
-        return Case(
-            "copy-in.central-key",
-            label,
-            request,
-            key_policy,
-            destination.account_id,
-            (identity,),
-            "kms",
-            allowed,
+        return on_central_key(
+            docs, region, "copy-in.central-key", label, request, identity, allowed
         )
 
     for account, name in callers:
@@ -347,14 +364,13 @@ def _without_organization_keys(
             allowed=bool(remaining),
             admitted_by=remaining,
         )
-        yield Case(
+        yield on_central_key(
+            docs,
+            region,
             "copy-in.central-key",
             f"CreateGrant by {label}",
             Request(backup_role, "kms:CreateGrant", key, {**context, **grant}),
-            docs.policy(f"destination-{region}-key"),
-            destination.account_id,
-            (managed.BACKUP_SERVICE_ROLE,),
-            "kms",
+            managed.BACKUP_SERVICE_ROLE,
             bool(remaining),
             remaining,
         )
@@ -742,14 +758,13 @@ def central(docs: StackDocuments, organization: Organization, members: list[str]
                 (restore_role, managed.RESTORE_ROLE, True),
                 (role(members[0], "Admin"), managed.ADMINISTRATOR, False),
             ):
-                yield Case(
+                yield on_central_key(
+                    docs,
+                    region,
                     "restore-testing.central-key",
                     f"Decrypt by {principal} in {region}",
                     Request(principal, "kms:Decrypt", key, via),
-                    docs.policy(f"destination-{region}-key"),
-                    destination.account_id,
-                    (identity,),
-                    "kms",
+                    identity,
                     allowed,
                 )
     if destination.allow_copy_back:
@@ -775,7 +790,6 @@ def _copy_back_key_in(
     destination = config.destination.account_id
     member = members[0]
     key = f"arn:aws:kms:{region}:{destination}:key/central"
-    policy = docs.policy(f"destination-{region}-key")
     grant = {"kms:GrantIsForAWSResource": "true"}
 
     def through(service: str, principal: str, **extra: Any) -> dict[str, Any]:
@@ -869,14 +883,13 @@ def _copy_back_key_in(
         ),
     ]
     for hop, principal, action, service, extra, identity, allowed in requests:
-        yield Case(
+        yield on_central_key(
+            docs,
+            region,
             hop,
             f"{action} by {principal} through {service} in {region}",
             Request(principal, action, key, through(service, principal, **extra)),
-            policy,
-            destination,
-            (identity,),
-            "kms",
+            identity,
             allowed,
         )
 
