@@ -112,7 +112,8 @@ def test_the_destination_key_admits_copies_in_from_the_source_backup_role_only()
             policy,
             key_request(source_role, action, "backup", **{"kms:GrantIsForAWSResource": "true"}),
         ).allowed
-    for action in (
+    services: tuple[str | None, ...] = ("backup", "ec2", "rds", None)
+    for data_action in (
         "kms:Encrypt",
         "kms:Decrypt",
         "kms:GenerateDataKey",
@@ -120,8 +121,10 @@ def test_the_destination_key_admits_copies_in_from_the_source_backup_role_only()
         "kms:ReEncryptTo",
         "kms:ReEncryptFrom",
     ):
-        for service in ("backup", "ec2", "rds", None):
-            assert not evaluate_policy(policy, key_request(source_role, action, service)).allowed
+        for through in services:
+            assert not evaluate_policy(
+                policy, key_request(source_role, data_action, through)
+            ).allowed
 
 
 def test_copies_in_from_targeted_ous_need_the_ou_path_and_the_backup_role() -> None:
