@@ -81,10 +81,11 @@ typecheck: $(DEV)
 unit: $(DEV)
 	$(PY) -m pytest -q
 
-## Benchmarks: DynamoDB exporter, offline plan and doctor at org scale (PART=exporter|plan|doctor: one).
+## Benchmarks: DynamoDB exporter, offline plan (and policy sizes) and doctor at org scale (PART=exporter|plan|doctor: one).
 bench: $(DEV)
 	$(if $(filter all exporter,$(PART)),$(PY) bench/exporter.py)
 	$(if $(filter all plan,$(PART)),$(PY) bench/plan.py)
+	$(if $(filter all plan,$(PART)),$(PY) bench/policy_sizes.py)
 	$(if $(filter all doctor,$(PART)),$(PY) bench/doctor.py)
 
 ## Remove the venv, build/ and the tool caches.

@@ -175,7 +175,7 @@ def member_template_args(
         regions=plan.regions,
         primary_region=topology.iam_region,
         destination_account_id=config.destination.account_id,
-        allow_copy_back=config.destination.allow_copy_back,
+        copy_back_role_arn=topology.copy_back_role_arn,
         source_vault_name=plan.source_vault_name,
         source_key_alias=f"alias/{prefix}-source-vault",
         service_role=(

@@ -162,16 +162,16 @@ class Topology:
         the accounts `destination.allowCopiesFrom` chooses (`StackConfig.copies_from`).
 
         `accounts`: the source accounts. `policyTargets`: the union of the accounts under the
-        targeted OUs (`aws:PrincipalOrgPaths`), the targeted accounts and the source accounts; a
-        targeted root is the whole organization. `organization`: every account of the
-        organization, only when a stack file says so.
+        targeted OUs (`aws:PrincipalOrgPaths`), the targeted accounts and the source accounts (a
+        targeted root needs `organization` instead: `config.rules`). `organization`: every
+        account of the organization, only when a stack file says so.
         """
         config = self.config
         organization_id = config.organization.id
         role = self.backup_role_names
         sources = tuple(source.account_id for source in config.source_accounts)
         choice = config.copies_from
-        if choice == "organization" or (choice == "policyTargets" and self.targets_root):
+        if choice == "organization":
             return RoleScope(organization_id, role, whole_organization=True)
         if choice == "accounts":
             return RoleScope(organization_id, role, account_ids=sources)
@@ -179,6 +179,20 @@ class Topology:
         accounts = {target for target in targets if target.isdigit()} | set(sources)
         units = tuple(sorted(target for target in targets if target.startswith("ou-")))
         return RoleScope(organization_id, role, account_ids=tuple(sorted(accounts)), ou_ids=units)
+
+    @property
+    def copy_back_role_name(self) -> str:
+        """The destination account's role copy jobs back to a source vault run as."""
+        return f"{self.prefix}-copy-back"
+
+    @property
+    def copy_back_role_arn(self) -> str | None:
+        """That role's ARN with `destination.allowCopyBack`, the only principal a source vault
+        admits copies back from; None without copy back."""
+        destination = self.config.destination
+        if not destination.allow_copy_back:
+            return None
+        return arns.iam_role(destination.account_id, self.copy_back_role_name)
 
     @cached_property
     def copy_back_scope(self) -> RoleScope:

@@ -28,8 +28,8 @@ class SourceAccountArgs:
     # Set: this stack owns the account's AWS Backup Region settings here; None: it leaves
     # them alone (they are account-wide and may belong to someone else).
     region_settings: RegionSettingsConfig | None = None
-    # Let the destination account copy recovery points back into this vault.
-    allow_copy_back: bool = False
+    # Let this role of the destination account copy recovery points back into this vault.
+    copy_back_role_arn: str | None = None
 
 
 class SourceAccount(pulumi.ComponentResource):
@@ -67,7 +67,7 @@ class SourceAccount(pulumi.ComponentResource):
             # Deleting the vault would need every recovery point in it deleted first.
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=True)),
         )
-        if args.allow_copy_back:
+        if args.copy_back_role_arn is not None:
             aws.backup.VaultPolicy(
                 f"{name}-vault-policy",
                 region=args.region,
@@ -76,6 +76,7 @@ class SourceAccount(pulumi.ComponentResource):
                     copy_back_vault_policy(
                         arns.backup_vault(args.region, args.account_id, args.vault_name),
                         args.destination_account_id,
+                        args.copy_back_role_arn,
                     )
                 ),
                 opts=child,

@@ -49,8 +49,8 @@ class DestinationConfig(AccountAccess):
         description="Accounts whose backup service role may copy into the central vaults. "
         "accounts: the sourceAccounts (the default in providers mode); policyTargets: every "
         "account under the targeted OUs, and the targeted and source accounts (the default in "
-        "stackSets mode); organization: every account of the organization, an explicit "
-        "opt-in (docs/architecture.md, Who may copy in)",
+        "stackSets mode; a targeted root needs organization); organization: every account of "
+        "the organization, an explicit opt-in (docs/architecture.md, Who may copy in)",
     )
     vault_lock: VaultLockConfig | None = Field(default=None, description="Vault Lock")
     allow_copy_back: Bool = Field(
@@ -67,3 +67,10 @@ class DestinationConfig(AccountAccess):
     def regions(self) -> tuple[str, ...]:
         """The primary Region, then the DR Region if any."""
         return (self.region,) if self.dr_region is None else (self.region, self.dr_region)
+
+    def copies_from(self, member_deployment: str) -> CopyAccess:
+        """`allowCopiesFrom`, or its default: the source accounts in providers mode, the
+        policy's targets in stackSets mode (which lists no source accounts)."""
+        if self.allow_copies_from is not None:
+            return self.allow_copies_from
+        return "accounts" if member_deployment == "providers" else "policyTargets"

@@ -110,6 +110,22 @@ def _lifecycle_fits(delete_key: str, cold_key: str, delete: int, cold: int | Non
         )
 
 
+def _root_copy_in_rules(
+    organization: OrganizationConfig, destination: DestinationConfig
+) -> Iterable[str]:
+    """A targeted root reaches every account, so `policyTargets` would admit the whole
+    organization into the central vaults: that must be said, not implied."""
+    roots = [target for target in organization.policy_targets if target.startswith("r-")]
+    if roots and destination.copies_from(organization.member_deployment) == "policyTargets":
+        how = "policyTargets" if destination.allow_copies_from else "its default, policyTargets,"
+        yield (
+            f"destination.allowCopiesFrom: organization.policyTargets targets the root "
+            f"{roots[0]}, so {how} would let every account of the organization copy into the "
+            "central vaults; set destination.allowCopiesFrom: organization to say so (the "
+            "whole organization is an explicit opt-in), or target OUs instead of the root"
+        )
+
+
 def cross_section_rules(
     organization: OrganizationConfig | None,
     destination: DestinationConfig | None,
@@ -146,6 +162,8 @@ def cross_section_rules(
             "memberDeployment: stackSets has none of: use policyTargets (the default there) or "
             "remove the key"
         )
+    if organization is not None and destination is not None:
+        yield from _root_copy_in_rules(organization, destination)
     source_ids = None if sources is None else {source.account_id for source in sources}
     if organization is not None:
         for index, target in enumerate(organization.policy_targets):

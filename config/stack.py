@@ -98,12 +98,8 @@ class StackConfig:
 
     @property
     def copies_from(self) -> CopyAccess:
-        """`destination.allowCopiesFrom`, or its default: the source accounts in providers mode,
-        the policy's targets in stackSets mode (which lists no source accounts)."""
-        chosen = self.destination.allow_copies_from
-        if chosen is not None:
-            return chosen
-        return "accounts" if self.organization.member_deployment == "providers" else "policyTargets"
+        """`destination.allowCopiesFrom`, or its default for the member deployment mode."""
+        return self.destination.copies_from(self.organization.member_deployment)
 
     @property
     def monitoring_access(self) -> AccountAccess | None:

@@ -62,7 +62,7 @@ def declare_copy_back_role(topology: Topology, providers: ProviderRegistry) -> B
     return BackupServiceRole(
         "destination-copy-back",
         BackupServiceRoleArgs(
-            role_name=f"{topology.prefix}-copy-back",
+            role_name=topology.copy_back_role_name,
             role_path="/",
             managed_policies=COPY_JOB_ROLE_POLICIES,
             provider=providers.get(destination.account, destination.region),

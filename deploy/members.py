@@ -67,7 +67,7 @@ def declare_prepared_accounts(
                     destination_account_id=config.destination.account_id,
                     provider=provider,
                     region_settings=region_settings if settings_here else None,
-                    allow_copy_back=config.destination.allow_copy_back,
+                    copy_back_role_arn=topology.copy_back_role_arn,
                 ),
             )
             prepared.vault_arns[f"{account_id}/{region}"] = source.vault_arn

@@ -68,6 +68,7 @@ BACKUP_ROLE = (
 LINKED_ROLE = (
     "`arn:aws:iam::<account>:role/aws-service-role/backup.amazonaws.com/AWSServiceRoleForBackup`"
 )
+COPY_BACK_ROLE = "`arn:aws:iam::<destination>:role/<prefix>-copy-back` (the copy-back job's role)"
 ORG_KEYS = (
     "aws:PrincipalArn",
     "aws:PrincipalAccount",
@@ -139,7 +140,7 @@ HOPS: tuple[Hop, ...] = (
         ),
         (LAG, KMS_KEYS, KMS_EXTERNAL, CROSS_ACCOUNT),
         "inferred",
-        "acceptance runbook step 4: CloudTrail CreateGrant on the central and DR keys, with the caller and kms:ViaService",
+        "acceptance runbook step 4: CloudTrail CreateGrant on the central and DR keys, with the caller and kms:ViaService; no call by the backup role through EC2 (the key no longer admits one)",
     ),
     Hop(
         "copy-in.workload-key",
@@ -174,7 +175,7 @@ HOPS: tuple[Hop, ...] = (
             "kms:EncryptionContextKeys = aws:backup:backup-vault (CreateGrant)",
         ),
         NO_SOURCE_KEYS,
-        ("source key policy (the destination account root)",),
+        ("source key policy (the destination account root, through AWS Backup only)",),
         (ENCRYPTION, XACCT),
         "not documented",
         "acceptance runbook step 4: CloudTrail on the source vault key during an EFS copy names the caller",
@@ -184,13 +185,38 @@ HOPS: tuple[Hop, ...] = (
         "copy-back.source-vault",
         "copy-back",
         "A copy back lands in the source vault",
-        "`arn:aws:iam::<destination>:role/<prefix>-copy-back`",
+        COPY_BACK_ROLE,
         "backup:CopyIntoBackupVault",
         "each source vault",
         ORG_KEYS,
         NO_SOURCE_KEYS,
-        ("source vault access policy (the destination account)", f"identity: {BACKUP_ROLE_POLICY}"),
+        (
+            "source vault access policy (the copy-back role by aws:PrincipalArn, under the destination account root)",
+            f"identity: {BACKUP_ROLE_POLICY}",
+        ),
         (XACCT, VAULT_POLICIES),
+    ),
+    Hop(
+        "copy-back.source-vault-key-grant",
+        "copy-back",
+        "The copy-back job's role grants AWS Backup the source vault key (fully managed types: EFS, DynamoDB, S3)",
+        COPY_BACK_ROLE,
+        "kms:CreateGrant (for AWS resources), kms:DescribeKey",
+        "each source vault key",
+        (
+            "kms:ViaService = backup.<region>",
+            "kms:GrantIsForAWSResource",
+            "kms:EncryptionContextKeys = aws:backup:backup-vault, or none: not documented for a copy's grant",
+            *ORG_KEYS,
+        ),
+        NO_SOURCE_KEYS,
+        (
+            "source key policy (the destination account, through AWS Backup, for AWS resources; no encryption context condition)",
+            f"identity: {BACKUP_ROLE_POLICY} (KMSPermissions, KMSCreateGrantPermissions)",
+        ),
+        (LAG, ENCRYPTION, KMS_EXTERNAL, CROSS_ACCOUNT),
+        "not documented",
+        "acceptance runbook step 7: CloudTrail CreateGrant on the source vault key during the EFS and DynamoDB copies back, with its caller, granteePrincipal and constraints (encryption context)",
     ),
     Hop(
         "copy-back.central-key-snapshot",
@@ -200,7 +226,7 @@ HOPS: tuple[Hop, ...] = (
         "kms:ReEncryptFrom, kms:CreateGrant, kms:DescribeKey, kms:ListGrants, kms:GenerateDataKeyWithoutPlaintext",
         "each destination vault key",
         (
-            "kms:ViaService = ec2|rds|fsx.<region>",
+            "kms:ViaService = ec2|rds|fsx.<region> (never backup: the role's policy allows nothing through AWS Backup)",
             "kms:GrantIsForAWSResource (CreateGrant)",
             *ORG_KEYS,
         ),
@@ -211,21 +237,21 @@ HOPS: tuple[Hop, ...] = (
         "acceptance runbook step 7: the EBS or RDS copy back completes; CloudTrail names the caller",
     ),
     Hop(
-        "copy-back.central-key-managed",
+        "copy-back.central-key-grant",
         "copy-back",
-        "A fully managed copy back (EFS, DynamoDB) is read under the central key",
-        "the source account's backup service role or service-linked role (AWS does not name it)",
-        "kms:Decrypt, kms:DescribeKey, kms:GenerateDataKey; kms:CreateGrant with the vault context",
-        "each destination vault key",
-        ("kms:ViaService = backup.<region>", *ORG_KEYS),
+        "The copy-back job's role grants AWS Backup the central key (fully managed types: EFS, DynamoDB, S3)",
+        COPY_BACK_ROLE,
+        "kms:CreateGrant (for AWS resources), kms:DescribeKey",
+        "each destination vault key (the role's own account)",
+        ("kms:ViaService = backup.<region>", "kms:GrantIsForAWSResource", *ORG_KEYS[:2]),
         NO_SOURCE_KEYS,
         (
-            "destination key policy (copy-back statements)",
-            "identity: neither role's managed policy allows kms:Decrypt through backup.* (so AWS Backup must act under a grant)",
+            "destination key policy (account root delegates to IAM)",
+            f"identity: {BACKUP_ROLE_POLICY} (KMSPermissions, KMSCreateGrantPermissions)",
         ),
-        (ENCRYPTION, BACKUP_ROLE_POLICY, LINKED_ROLE_POLICY),
-        "not documented",
-        "acceptance runbook step 7: the EFS and DynamoDB copies back complete; CloudTrail names who called KMS",
+        (LAG, BACKUP_ROLE_POLICY, LINKED_ROLE_POLICY),
+        "inferred",
+        "acceptance runbook step 7: CloudTrail on the central key during the EFS and DynamoDB copies back names the copy-back role as the caller of CreateGrant; no source account principal calls it",
     ),
     # --- DynamoDB export ----------------------------------------------------------------------
     Hop(
@@ -317,15 +343,15 @@ HOPS: tuple[Hop, ...] = (
     Hop(
         "alerts.publish",
         "alerts",
-        "A central rule publishes to the alert topic",
+        "A central rule publishes to the alert topic (and so can any other rule of the monitoring account: the documented residual)",
         "`events.amazonaws.com`",
         "sns:Publish",
         "the alert topic",
         (),
         (
-            "every condition key: Condition blocks cannot be used in SNS topic policies for EventBridge",
+            "every condition key: Condition blocks are not supported in SNS topic policies for EventBridge",
         ),
-        ("topic policy",),
+        ("topic policy (events.amazonaws.com, this topic, no condition)",),
         (EB_RESOURCE_BASED,),
     ),
     Hop(

@@ -3,19 +3,31 @@
 A cross-account request needs an Allow in the caller's identity policies as well as in the
 resource's policy (IAM User Guide, "Cross-account policy evaluation logic"), so a flow test
 evaluates both. The roles AWS Backup uses carry AWS managed policies; only their statements
-about the flows' actions (KMS, vault copies) are reproduced here, verbatim, from the AWS
-Managed Policy Reference:
+about the flows' actions (every KMS statement, and the vault copy statements) are reproduced
+here, verbatim, Sids included. The versions are the default ones the AWS Managed Policy
+Reference shows (version id and "Edited time"):
 
-- AWSBackupServiceRolePolicyForBackup (version v29, 2026-02-12):
+- AWSBackupServiceRolePolicyForBackup, **v30**, edited 2026-02-23 19:42 UTC:
   https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSBackupServiceRolePolicyForBackup.html
-- AWSBackupServiceLinkedRolePolicyForBackup (version v16), the policy of
-  `AWSServiceRoleForBackup`:
+- AWSBackupServiceLinkedRolePolicyForBackup, **v31**, edited 2026-02-12 17:59 UTC, the policy
+  of `AWSServiceRoleForBackup`:
   https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSBackupServiceLinkedRolePolicyForBackup.html
-- AWSBackupServiceRolePolicyForRestores (version v25, 2025-11-10):
+- AWSBackupServiceRolePolicyForRestores, **v35**, edited 2026-02-12 17:57 UTC:
   https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSBackupServiceRolePolicyForRestores.html
 
-AWS edits these policies (the acceptance runbook re-reads the live versions); a change to their
-KMS statements is a change to what the flows can do, so it is worth a test run here too.
+Where the statements come from. The reference pages' version ids and dates above were read
+from the stored copies of those pages, but not their JSON past the first statements: the KMS
+statements were read from the `GetPolicyVersion` output that the public zoph-io/IAMTrail
+archive stores for each policy, whose `VersionId` and `CreateDate` are exactly the reference's
+(v30 2026-02-23T19:42:11Z, v31 2026-02-12T17:59:36Z, v35 2026-02-12T17:57:30Z). Every
+conclusion the flow tests draw from an identity ("denied by the role's own policy") rests on
+that copy. The acceptance runbook compares the live default versions with these before it
+starts; a change of their KMS statements is a change to what the flows can do.
+
+Changes from the versions excerpted before (v29, v16, v25): the KMS statements of the backup
+role policy gained `KMSDSQLPermissions` (Decrypt through Aurora DSQL with the
+`aws:dsql:ClusterId` encryption context); those of the service-linked role and restore
+policies are unchanged.
 """
 
 from __future__ import annotations
@@ -31,7 +43,9 @@ def _document(*statements: dict[str, Any]) -> PolicyDocument:
 
 
 # The backup service role the backup policy names (and the copy-back role): vault copies, and
-# KMS only through grants for AWS resources, DynamoDB, and EBS-context data keys through EC2.
+# KMS only through grants for AWS resources, DynamoDB, EBS-context data keys through EC2, and
+# Decrypt through Aurora DSQL. Nothing through AWS Backup (`backup.*`) but DescribeKey and
+# CreateGrant, which carry no kms:ViaService condition.
 BACKUP_SERVICE_ROLE = _document(
     {
         "Sid": "BackupVaultPermissions",
@@ -72,6 +86,16 @@ BACKUP_SERVICE_ROLE = _document(
         "Condition": {
             "ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "aws:ebs:id"},
             "StringLike": {"kms:ViaService": ["ec2.*.amazonaws.com"]},
+        },
+    },
+    {
+        "Sid": "KMSDSQLPermissions",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt"],
+        "Resource": "*",
+        "Condition": {
+            "StringLike": {"kms:ViaService": ["dsql.*.amazonaws.com"]},
+            "ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "aws:dsql:ClusterId"},
         },
     },
 )

@@ -195,11 +195,11 @@ def topic_key_policy(account_id: str) -> PolicyDocument:
 
     Amazon SNS Developer Guide, "Key management" → "Enable compatibility between event
     sources from AWS services and encrypted topics": the key policy must let
-    `events.amazonaws.com` use `kms:GenerateDataKey*` and `kms:Decrypt`, and adding
-    `aws:SourceAccount`, `aws:SourceArn` or `aws:SourceOrgID` to that key policy statement is
-    not supported for EventBridge to encrypted topics: the request KMS evaluates does not
-    carry them, so such a condition denies every alert. The statement therefore has no
-    condition, like the topic policy's (`topic_policy`).
+    `events.amazonaws.com` use `kms:GenerateDataKey*` and `kms:Decrypt`, and "Adding the
+    `aws:SourceAccount`, `aws:SourceArn`, and `aws:SourceOrgID` to a AWS KMS policy is not
+    supported for EventBridge-to-encrypted topics" (how such a condition behaves is not
+    documented). The statement therefore has no condition, like the topic policy's
+    (`topic_policy`).
     """
     return document(
         key_administration(account_id),
@@ -218,11 +218,13 @@ def topic_policy(topic_arn: str, account_id: str) -> PolicyDocument:
 
     EventBridge User Guide, "Using resource-based policies for Amazon EventBridge" → "Amazon SNS
     permissions": "You can't use Condition blocks in Amazon SNS topic policies for
-    EventBridge". A statement conditioned on `aws:SourceArn` would never match and every alert
-    would be dropped, the only trace a FailedInvocations count on the central rules. So the
-    EventBridge statement names this topic and nothing else, with no condition; which rules
-    publish is decided by the targets the stack creates (the central rules, in this account),
-    and `make doctor` and the acceptance runbook watch FailedInvocations.
+    EventBridge". A condition such as `aws:SourceArn` is therefore not supported (EventBridge
+    User Guide); how such a statement behaves is not documented. So the EventBridge statement
+    names this topic and nothing else, with no condition. The documented residual: the policy
+    cannot tell which rule publishes, so any rule of this account (on any bus) that targets the
+    topic can publish to it, not only the central rules the stack creates (a flow test shows
+    it). Delivery is proven once by the acceptance runbook (step 8, the rules'
+    FailedInvocations); this policy does not watch it.
     """
     return document(
         {

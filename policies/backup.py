@@ -48,22 +48,31 @@ def vault_access_policy(vault_arn: str, copiers: RoleScope) -> PolicyDocument:
     )
 
 
-def copy_back_vault_policy(vault_arn: str, destination_account_id: str) -> PolicyDocument:
-    """A source vault's access policy admitting copies back from the destination account.
+def copy_back_vault_policy(
+    vault_arn: str, destination_account_id: str, copy_back_role_arn: str
+) -> PolicyDocument:
+    """A source vault's access policy admitting copies back from the destination's copy-back
+    role only.
 
     AWS Backup restores only in the account that holds the recovery point ("AWS Backup does
     not support recovering resources from one AWS account to another. However, you can copy
     a backup from one account to a different account and then restore it in that account",
     Developer Guide, "Creating backup copies across AWS accounts"); the copy back into this
     vault is refused unless its access policy allows `backup:CopyIntoBackupVault` (same page).
+    The copy job runs as the role it is started with, so, as for the central vaults, only that
+    role is admitted (`aws:PrincipalArn`, which is the role's ARN for its sessions: IAM User
+    Guide, "AWS global condition context keys"), under the destination account's root as the
+    principal, as `workload_key_statements` does: the policy then does not depend on the role
+    existing when it is set (a member account's stack instance may come before it).
     """
     return document(
         {
-            "Sid": "AllowCopiesBackFromDestinationAccount",
+            "Sid": "AllowCopiesBackFromDestinationCopyBackRole",
             "Effect": "Allow",
             "Principal": aws_principals([account_root(destination_account_id)]),
             "Action": COPY_INTO_VAULT,
             "Resource": vault_arn,
+            "Condition": {"ArnLike": {"aws:PrincipalArn": copy_back_role_arn}},
         }
     )
 

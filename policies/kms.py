@@ -7,16 +7,18 @@ for exactly the operations a copy needs. Who calls KMS in a copy, and how:
 - **The source accounts' backup service role works through grants.** A copy job runs as the
   role of the plan that made the recovery point; on the destination vault key it creates a
   grant for AWS Backup (`kms:CreateGrant` with `kms:GrantIsForAWSResource`, through
-  `backup.*.amazonaws.com`), and AWS Backup uses the key under that grant. AWS's key policy for
-  copies into a vault on a customer managed key in another account (AWS Backup Developer Guide,
-  "Logically air-gapped vault", "Key policy for copy/restore": "For all copy scenarios, the
-  CMKs must be shared with the source copy role") admits that role for key use through
-  `backup.*` and for CreateGrant with `kms:GrantIsForAWSResource`. Cross-account KMS use needs
-  the caller's own IAM policy as well (AWS KMS Developer Guide, "Allowing users in other
-  accounts to use a KMS key"), and the role's managed policy (AWS Managed Policy Reference,
-  AWSBackupServiceRolePolicyForBackup) allows DescribeKey, CreateGrant for AWS resources, and
-  data-key calls only through DynamoDB and EC2: so the statements name that role alone
-  (`aws:PrincipalArn`), never every principal of an account or organization.
+  `backup.*.amazonaws.com`), and AWS Backup uses the key under that grant. "For all copy
+  scenarios, the CMKs must be shared with the source copy role" (AWS Backup Developer Guide,
+  "Logically air-gapped vault", "Key policy for copy/restore"), and "The source account's copy
+  role must have access permissions to both the source and destination CMKs" (same page, "IAM
+  Role": DescribeKey, and CreateGrant for AWS resources). Cross-account KMS use needs the
+  caller's own IAM policy as well (AWS KMS Developer Guide, "Allowing users in other accounts
+  to use a KMS key"), and the role's managed policy (AWS Managed Policy Reference,
+  AWSBackupServiceRolePolicyForBackup) allows it nothing else through AWS Backup: so the key
+  admits that role alone (`aws:PrincipalArn`, never every principal of an account or
+  organization), for DescribeKey and CreateGrant only. That is less than the page's key policy
+  example, which also lists Encrypt, Decrypt, ReEncrypt* and GenerateDataKey*; see
+  `COPY_ACTIONS` for why.
 - **The destination account's AWS Backup service-linked role writes snapshot copies** (EBS/EC2,
   RDS, Aurora, DocumentDB, Neptune, FSx: "The act of copying is performed by your destination
   account's service linked role", Developer Guide, "Creating backup copies across AWS
@@ -26,13 +28,28 @@ for exactly the operations a copy needs. Who calls KMS in a copy, and how:
   ListGrants, ReEncryptFrom, GenerateDataKeyWithoutPlaintext and CreateGrant through `ec2.*`,
   `rds.*` and `fsx.*`.
 - **Fully managed types** (EFS, DynamoDB advanced backup, S3) are encrypted with the key of the
-  vault they land in; the source vault key admits the destination account (Developer Guide,
-  "Encryption for backups in AWS Backup", "AWS Backup permissions, grants, and deny
-  statements": "At a minimum, the key policy requires kms:CreateGrant, kms:GenerateDataKey,
-  kms:Decrypt", its example conditioning CreateGrant on `kms:GrantIsForAWSResource`,
-  `kms:ViaService` `backup.*.amazonaws.com` and the `aws:backup:backup-vault` encryption context
-  key). Which destination principal decrypts is not documented: the acceptance runbook records
-  it in CloudTrail.
+  vault they land in. A copy job's role needs DescribeKey and CreateGrant (for AWS resources)
+  on the keys of both vaults ("The source account's copy role must have access permissions to
+  both the source and destination CMKs", "Logically air-gapped vault", "IAM Role"): for a copy
+  back that role is the destination's copy-back role, which reaches the central key through its
+  own account's administration statement, and the source vault key through
+  `source_key_policy`'s statements for the destination account (the Developer Guide's minimum
+  for a key AWS Backup uses, "Encryption for backups in AWS Backup": "At a minimum, the key
+  policy requires kms:CreateGrant, kms:GenerateDataKey, kms:Decrypt"). No principal of a source
+  account is admitted to the central key through AWS Backup: neither its backup service role
+  nor its service-linked role may call Decrypt or GenerateDataKey there by its own policy.
+- **Grants for a copy carry no documented encryption context.** The Developer Guide's key
+  policy example for a vault key conditions CreateGrant on the `aws:backup:backup-vault`
+  encryption context key, but the only AWS example for a copy role's grant on another
+  account's key ("Key policy for copy/restore") conditions it on `kms:GrantIsForAWSResource`
+  and `kms:ViaService` only, and AWS does not document that the grants of a cross-account copy
+  carry that context. A `ForAnyValue` condition on a key the request lacks never matches (IAM
+  User Guide, "Single-valued vs. multivalued context keys"), so requiring it would fail
+  every such copy if they do not. Both cross-account grant statements (copy in on the central
+  key, copy back on the source vault key) therefore follow the copy example; the acceptance
+  runbook records the grants' constraints in CloudTrail. For the same reason no statement pins
+  the grantee (`kms:GranteePrincipal`, `kms:GranteeServicePrincipal`: AWS KMS Developer Guide,
+  "Controlling access to grants"): AWS does not document who AWS Backup's grants are for.
 - `kms:ViaService` (AWS KMS Developer Guide, "kms:ViaService") is matched with `StringLike` and
   a Region wildcard, as every AWS Backup example does.
 """
@@ -56,34 +73,32 @@ from policies.statements import (
 )
 
 # What the source accounts' backup service role may do with the destination vault key when a
-# copy lands in the central vault: write-side only (reading copies back exists only with copy
-# back, `copy_back_statements`). The role works through grants: it creates a grant for AWS
-# Backup on the key, and AWS Backup uses the key under that grant. AWS's key policy for copies
-# into a vault on a customer managed key in another account (AWS Backup Developer Guide,
-# "Logically air-gapped vault", "Key policy for copy/restore") admits the source copy role for
-# key use through `backup.*.amazonaws.com` and for `kms:CreateGrant` with
-# `kms:GrantIsForAWSResource`. What the role can actually call is also bounded by its own
-# managed policy, AWSBackupServiceRolePolicyForBackup (AWS Managed Policy Reference): DescribeKey,
-# CreateGrant for AWS resources, and data-key calls only through DynamoDB and EC2 (EBS).
-COPY_CRYPTO_ACTIONS = [
-    "kms:DescribeKey",
-    "kms:Encrypt",
-    "kms:GenerateDataKey*",
-    "kms:ReEncryptTo",
-]
+# copy lands in the central vault: describe it, and grant AWS Backup its use, through AWS
+# Backup only. The role works through grants ("The source account's copy role must have access
+# permissions to both the source and destination CMKs": DescribeKey, and CreateGrant with
+# `kms:GrantIsForAWSResource`; AWS Backup Developer Guide, "Logically air-gapped vault", "IAM
+# Role"), and AWS Backup uses the key under the grant.
+#
+# This deliberately grants less than that page's key policy for a copy ("Key policy for
+# copy/restore"), which gives the source copy role Encrypt, Decrypt, ReEncrypt*,
+# GenerateDataKey* and DescribeKey through `backup.*`: cross-account KMS use needs the caller's
+# own IAM policy too (AWS KMS Developer Guide, "Allowing users in other accounts to use a KMS
+# key"), and the role's managed policy (AWSBackupServiceRolePolicyForBackup, AWS Managed Policy
+# Reference) allows none of those data-key actions through AWS Backup (only DescribeKey and
+# CreateGrant there; data keys through DynamoDB, EC2 with the EBS context, and DSQL). Nor does
+# the key admit the role through EC2: the managed policy's EBS data-key calls through EC2 have
+# no documented caller in a cross-account copy, whose snapshot copies are written by the
+# destination account's own service-linked role ("The act of copying is performed by your
+# destination account's service linked role", "Creating backup copies across AWS accounts");
+# the acceptance runbook (step 4) records every KMS caller on the central keys, and an EBS copy
+# failing on the central key through EC2 is the sign to admit it. ListGrants and RevokeGrant
+# are not granted either: the managed policy allows the role neither.
+COPY_ACTIONS = ["kms:DescribeKey"]
+GRANT_ACTIONS = ["kms:CreateGrant"]
+GRANT_FOR_AWS_RESOURCE = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+COPY_SERVICES = ("backup",)
 # The Developer Guide's minimum for a key AWS Backup uses, plus DescribeKey (its example).
 BACKUP_KEY_ACTIONS = ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
-# Grants let AWS Backup and the storage services use the key on the account's behalf.
-GRANT_ACTIONS = ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"]
-GRANT_FOR_AWS_RESOURCE = {"Bool": {"kms:GrantIsForAWSResource": "true"}}
-# Services through which the source accounts' backup service role reaches the destination key
-# for a copy into the central vault: AWS Backup (every fully managed type) and EC2 (the
-# managed policy's EBS data-key calls). Not RDS: the role's managed policy allows it no key
-# use through RDS, and snapshot copies of RDS, Aurora, DocumentDB and Neptune are written by
-# the destination account's own AWS Backup service-linked role ("The act of copying is
-# performed by your destination account's service linked role", Developer Guide, "Creating
-# backup copies across AWS accounts"), which the key's administration statement covers.
-COPY_SERVICES = ("backup", "ec2")
 # What the destination account's AWS Backup service-linked role needs on a workload's key to
 # copy a snapshot-based recovery point out of the account (the key stays the resource's).
 WORKLOAD_KEY_ACTIONS = [
@@ -98,21 +113,14 @@ BACKUP_SERVICE_LINKED_ROLE = "aws-service-role/backup.amazonaws.com/AWSServiceRo
 # FSx) is read by the receiving account's AWS Backup service-linked role through the storage
 # service; its managed policy (AWSBackupServiceLinkedRolePolicyForBackup) allows DescribeKey,
 # and ListGrants, ReEncryptFrom, GenerateDataKeyWithoutPlaintext and CreateGrant through
-# `ec2.*`, `rds.*` and `fsx.*` (AWS Managed Policy Reference).
-COPY_BACK_SERVICES = ("backup", "ec2", "fsx", "rds")
+# `ec2.*`, `rds.*` and `fsx.*` (AWS Managed Policy Reference), and nothing through AWS Backup.
+COPY_BACK_SERVICES = ("ec2", "fsx", "rds")
 COPY_BACK_SNAPSHOT_ACTIONS = [
     "kms:DescribeKey",
     "kms:GenerateDataKeyWithoutPlaintext",
     "kms:ListGrants",
     "kms:ReEncryptFrom",
 ]
-# Fully managed types (EFS, DynamoDB advanced backup, S3) are re-encrypted by AWS Backup, under
-# an identity AWS does not name: the receiving accounts' backup service role and AWS Backup
-# service-linked role get what the copy out gives the destination on a source vault key
-# (`source_key_policy`), through AWS Backup with the vault encryption context.
-VAULT_ENCRYPTION_CONTEXT = {
-    "ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "aws:backup:backup-vault"}
-}
 # KMS quota: "The maximum length of a key policy document is 32 KB (32,768 bytes)" (AWS KMS
 # Developer Guide, "Resource quotas", Key policy document size).
 MAX_KEY_POLICY_BYTES = 32_768
@@ -154,32 +162,24 @@ def destination_key_policy(
 
     Administration stays in the destination account, whose AWS Backup service-linked role
     writes snapshot copies. `copy_in` (the source accounts' backup service role, in the
-    accounts that may copy in) may use the key only through the services that write copies
-    (`COPY_SERVICES`), and create grants only for AWS resources.
+    accounts that may copy in) may only describe the key and create grants for AWS resources,
+    both through AWS Backup (`COPY_ACTIONS`, `GRANT_ACTIONS`).
 
-    With `copy_back`, the accounts that have a source vault may read what this key encrypts
-    back into their vaults: their AWS Backup service-linked role through the storage services
-    (snapshot-based types), and their backup service role or service-linked role through AWS
-    Backup with the vault encryption context (fully managed types). No other principal of
-    theirs.
+    With `copy_back`, the accounts that have a source vault may read snapshot-based copies
+    back into their vaults: their AWS Backup service-linked role, through the storage
+    services (`copy_back_statements`). No other principal of theirs.
     """
-    through_copy_services = via_services(COPY_SERVICES)
+    through_backup = via_services(COPY_SERVICES)
     statements = [
         key_administration(destination_account_id),
+        *scoped_allows("SourceBackupRolesDescribeKey", COPY_ACTIONS, "*", copy_in, through_backup),
         *scoped_allows(
-            "SourceBackupRolesEncryptCopies",
-            COPY_CRYPTO_ACTIONS,
-            "*",
-            copy_in,
-            through_copy_services,
-        ),
-        *scoped_allows(
-            "SourceBackupRolesGrantToAwsServicesOnly",
+            "SourceBackupRolesGrantToAwsBackupOnly",
             GRANT_ACTIONS,
             "*",
             copy_in,
             GRANT_FOR_AWS_RESOURCE,
-            through_copy_services,
+            through_backup,
         ),
     ]
     if copy_back is not None:
@@ -188,17 +188,18 @@ def destination_key_policy(
 
 
 def copy_back_statements(receivers: RoleScope) -> list[Statement]:
-    """What copies back from the destination vault key into the source vaults need.
+    """What copies back of snapshot-based types from the destination vault key need.
 
-    `receivers` names the accounts with a source vault and their backup service role; the
-    snapshot statements admit only those accounts' AWS Backup service-linked role.
+    `receivers` names the accounts with a source vault; only their AWS Backup service-linked
+    role is admitted, through EC2, RDS and FSx. A copy back of a fully managed type (EFS,
+    DynamoDB, S3) needs nothing here: the copy job runs as the destination's copy-back role,
+    which creates AWS Backup's grants on this key in its own account (the administration
+    statement delegates to its IAM policy), and no principal of a source account can use this
+    key through AWS Backup: neither the backup service role's nor the service-linked role's
+    managed policy allows Decrypt or GenerateDataKey through `backup.*`.
     """
     service_linked = replace(receivers, role_names=(BACKUP_SERVICE_LINKED_ROLE,))
-    backup_roles = replace(
-        receivers, role_names=(*receivers.role_names, BACKUP_SERVICE_LINKED_ROLE)
-    )
     through_storage = via_services(COPY_BACK_SERVICES)
-    through_backup = via_services(("backup",))
     return [
         *scoped_allows(
             "SourceBackupRolesReadCopiesBack",
@@ -214,22 +215,6 @@ def copy_back_statements(receivers: RoleScope) -> list[Statement]:
             service_linked,
             GRANT_FOR_AWS_RESOURCE,
             through_storage,
-        ),
-        *scoped_allows(
-            "SourceBackupRolesCopyBackThroughAwsBackup",
-            BACKUP_KEY_ACTIONS,
-            "*",
-            backup_roles,
-            through_backup,
-        ),
-        *scoped_allows(
-            "SourceBackupRolesGrantToAwsBackupForCopiesBack",
-            ["kms:CreateGrant"],
-            "*",
-            backup_roles,
-            GRANT_FOR_AWS_RESOURCE,
-            through_backup,
-            VAULT_ENCRYPTION_CONTEXT,
         ),
     ]
 
@@ -253,12 +238,18 @@ def source_key_policy(source_account_id: str, destination_account_id: str) -> Po
     """Policy of a source vault key.
 
     Backups of fully managed resource types (EFS, DynamoDB advanced backup, S3, ...) are
-    encrypted with this key; the destination account copies them out, so it gets what the
-    Developer Guide's example gives a key AWS Backup uses: Decrypt, DescribeKey and
-    GenerateDataKey, and CreateGrant only for AWS resources, through AWS Backup, with the
-    vault encryption context.
+    encrypted with this key. The destination account gets what the Developer Guide's example
+    gives a key AWS Backup uses (Decrypt, DescribeKey, GenerateDataKey), and CreateGrant only
+    for AWS resources, both through AWS Backup only (`kms:ViaService` `backup.*`, as in every
+    AWS Backup key policy example; a direct call by any principal of the destination account
+    is refused): the copy-back job's role (in the destination account) describes the key and
+    creates AWS Backup's grants on it ("The source account's copy role must have access
+    permissions to both the source and destination CMKs", "Logically air-gapped vault", "IAM
+    Role"). The grant statement has no encryption context condition (see the module's
+    docstring).
     """
     destination = aws_principals([account_root(destination_account_id)])
+    through_backup = via_services(("backup",))
     return document(
         key_administration(source_account_id),
         {
@@ -267,6 +258,7 @@ def source_key_policy(source_account_id: str, destination_account_id: str) -> Po
             "Principal": destination,
             "Action": sorted(BACKUP_KEY_ACTIONS),
             "Resource": "*",
+            "Condition": through_backup,
         },
         {
             "Sid": "DestinationAccountGrantsToAwsBackupOnly",
@@ -274,9 +266,7 @@ def source_key_policy(source_account_id: str, destination_account_id: str) -> Po
             "Principal": destination,
             "Action": ["kms:CreateGrant"],
             "Resource": "*",
-            "Condition": merge_conditions(
-                GRANT_FOR_AWS_RESOURCE, via_services(("backup",)), VAULT_ENCRYPTION_CONTEXT
-            ),
+            "Condition": merge_conditions(GRANT_FOR_AWS_RESOURCE, through_backup),
         },
     )
 

@@ -129,8 +129,8 @@ class MemberTemplateArgs:
     service_role: ServiceRoleSpec | None
     exporter: ExporterSpec | None
     alerts: AlertsSpec | None = None
-    # The source vault admits copies back from the destination account.
-    allow_copy_back: bool = False
+    # The source vault admits copies back from this role of the destination account.
+    copy_back_role_arn: str | None = None
     audit: AuditSpec | None = None
     doctor: DoctorRoleSpec | None = None
 
@@ -140,11 +140,12 @@ def _source_vault(args: MemberTemplateArgs) -> dict[str, Any]:
         "BackupVaultName": args.source_vault_name,
         "EncryptionKeyArn": get_att("SourceVaultKey", "Arn"),
     }
-    if args.allow_copy_back:
+    if args.copy_back_role_arn is not None:
         vault["AccessPolicy"] = sub(
             copy_back_vault_policy(
                 arns.backup_vault(REGION, ACCOUNT, args.source_vault_name),
                 args.destination_account_id,
+                args.copy_back_role_arn,
             )
         )
     return {

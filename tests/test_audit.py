@@ -160,7 +160,10 @@ def test_a_targeted_root_is_reported_as_root() -> None:
     def root(organization: dict[str, Any]) -> None:
         organization["policyTargets"] = ["r-ab12"]
 
-    plans = report_plans(run_with("sandbox", organization=root))
+    def whole_organization(destination: dict[str, Any]) -> None:
+        destination["allowCopiesFrom"] = "organization"
+
+    plans = report_plans(run_with("sandbox", organization=root, destination=whole_organization))
 
     for plan in plans.values():
         assert plan.inputs["reportSetting"]["accounts"] == ["ROOT"]

@@ -1,6 +1,6 @@
 """destination.allowCopyBack: a copy back from the central vault into a source vault is
-admitted by that vault and readable by the source account's AWS Backup role, and nothing
-else changes hands."""
+admitted by that vault, its snapshots are readable by the source account's AWS Backup
+service-linked role, and nothing else changes hands."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _key_use(principal: str, action: str, region: str, context: dict[str, Any]) 
     )
 
 
-def test_each_source_vault_admits_copies_back_from_the_destination_only(
+def test_each_source_vault_admits_copies_back_from_the_copy_back_role_only(
     prod_run: OfflineRun,
 ) -> None:
     copy_role = f"arn:aws:iam::{PROD_DESTINATION}:role/aws-backup-copy-prod-copy-back"
@@ -66,6 +66,11 @@ def test_each_source_vault_admits_copies_back_from_the_destination_only(
         other_source = next(a for a in PROD_SOURCES if a != account)
         assert not evaluate_policy(
             policy, Request(f"arn:aws:iam::{other_source}:root", COPY_INTO, vault_arn)
+        ).allowed
+        # Another role of the destination account: only the copy-back role copies back.
+        assert not evaluate_policy(
+            policy,
+            Request(f"arn:aws:iam::{PROD_DESTINATION}:role/Admin", COPY_INTO, vault_arn),
         ).allowed
         assert not evaluate_policy(
             policy, Request(copy_role, "backup:DeleteRecoveryPoint", vault_arn)
@@ -91,24 +96,16 @@ def test_the_destination_keys_let_the_source_accounts_read_copies_back_and_nobod
             assert not evaluate_policy(
                 policy, through("ec2", _key_use(admin, "kms:ReEncryptFrom", region, in_org))
             ).allowed
-            # Fully managed types: through AWS Backup, for the backup service role and the
-            # service-linked role only.
+            # Fully managed types: nobody of a source account reads through AWS Backup (the
+            # copy-back job's role in the destination account grants AWS Backup the key).
             service_role = f"arn:aws:iam::{source}:role/aws-backup-copy-prod-backup-service"
-            assert evaluate_policy(
-                policy, _key_use(service_role, "kms:Decrypt", region, in_org)
-            ).allowed
-            assert evaluate_policy(
-                policy, _key_use(backup_role, "kms:Decrypt", region, in_org)
-            ).allowed
-            assert not evaluate_policy(
-                policy, _key_use(admin, "kms:Decrypt", region, in_org)
-            ).allowed
+            for principal in (service_role, backup_role, admin):
+                assert not evaluate_policy(
+                    policy, _key_use(principal, "kms:Decrypt", region, in_org)
+                ).allowed
         # allowCopiesFrom: policyTargets admits copies in from the targeted OU too, but copies
         # back only reach the accounts this stack gave a source vault.
         stranger = f"arn:aws:iam::123123123123:{BACKUP_ROLE}"
-        assert not evaluate_policy(
-            policy, _key_use(stranger, "kms:Decrypt", region, in_org)
-        ).allowed
         assert not evaluate_policy(
             policy, through("ec2", _key_use(stranger, "kms:ReEncryptFrom", region, in_org))
         ).allowed
@@ -171,6 +168,9 @@ def test_member_template_source_vault_admits_copies_back_like_providers_mode(
         assert not evaluate_policy(
             policy, Request("arn:aws:iam::210987654321:root", COPY_INTO, vault_arn)
         ).allowed
+        assert not evaluate_policy(
+            policy, Request(f"arn:aws:iam::{destination}:role/Admin", COPY_INTO, vault_arn)
+        ).allowed
     inside = {
         "aws:PrincipalOrgID": "o-a1b2c3d4e5",
         "aws:PrincipalOrgPaths": ["o-a1b2c3d4e5/r-ab12/ou-ab12-sbx11111/"],
@@ -179,9 +179,9 @@ def test_member_template_source_vault_admits_copies_back_like_providers_mode(
     for region, key_policy in _destination_key_policies(sandbox_run).items():
         read = Request(
             f"arn:aws:iam::{member}:{BACKUP_ROLE}",
-            "kms:Decrypt",
+            "kms:ReEncryptFrom",
             f"arn:aws:kms:{region}:{destination}:key/k",
-            {"kms:ViaService": f"backup.{region}.amazonaws.com", **inside},
+            {"kms:ViaService": f"ec2.{region}.amazonaws.com", **inside},
         )
         assert evaluate_policy(key_policy, read).allowed
         assert not evaluate_policy(

@@ -46,6 +46,8 @@ def text(relative: str) -> str:
                 "their existing copies stay in the central vaults until they expire",
                 "destination.copies-from-outside-scope",
                 "Corrected rationale",
+                "Roll the scope change out dev, then sandbox, then prod",
+                "one copy per admission path",
             ],
         ),
         (
@@ -57,7 +59,20 @@ def text(relative: str) -> str:
                 "one EFS and one DynamoDB",
                 "userIdentity.arn",
                 "simulate-custom-policy",
+                "Roll out dev, then sandbox, then prod",
+                "one copy per admission path",
+                "record the request's `constraints`",
+                "Prove online: no EC2 path for the source role",
+                "The residual: any rule in the monitoring account can publish",
             ],
+        ),
+        (
+            "docs/architecture.md",
+            ["We deviate from that page's other statement", '"Vault access policies": "Regardless'],
+        ),
+        (
+            "docs/organization-scale.md",
+            ["Policy sizes and account limits", "220 source accounts with `allowCopyBack`"],
         ),
     ],
 )

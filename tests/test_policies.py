@@ -89,34 +89,42 @@ def grant_request(principal: str, service: str, **context: Any) -> Request:
 
 
 def test_the_destination_key_admits_copies_in_from_the_source_backup_role_only() -> None:
-    """Copy into the central vault: the source accounts' backup service role creates a grant for
-    AWS Backup and uses the key through AWS Backup (or EC2 for EBS); nobody else does."""
+    """Copy into the central vault: the source accounts' backup service role describes the key
+    and creates a grant for AWS Backup, through AWS Backup; nothing else, and nobody else (the
+    flow tests evaluate the same requests with the role's managed policy too)."""
     policy = destination_key_policy(DEST, NAMED)
     source_role = role(SOURCES[0])
 
     assert evaluate_policy(policy, grant_request(source_role, "backup")).allowed
     assert evaluate_policy(policy, key_request(source_role, "kms:DescribeKey", "backup")).allowed
-    assert evaluate_policy(
-        policy, key_request(source_role, "kms:GenerateDataKey", "backup")
-    ).allowed
-    assert evaluate_policy(
-        policy, key_request(source_role, "kms:GenerateDataKeyWithoutPlaintext", "ec2")
-    ).allowed
     # Another role of a source account; the backup role of an account that is not a source.
     assert not evaluate_policy(policy, grant_request(role(SOURCES[0], "Admin"), "backup")).allowed
     assert not evaluate_policy(policy, grant_request(role("333333333333"), "backup")).allowed
-    # Not through RDS (the role's policy allows it no key use there), not directly, not a grant
-    # for something other than an AWS resource, and no reading.
-    assert not evaluate_policy(policy, grant_request(source_role, "rds")).allowed
-    assert not evaluate_policy(
-        policy, key_request(source_role, "kms:GenerateDataKey", None)
-    ).allowed
+    # Not through EC2 or RDS, not directly, not a grant for something other than an AWS
+    # resource, no other grant operation, and no data-key use at all.
+    for service in ("ec2", "rds"):
+        assert not evaluate_policy(policy, grant_request(source_role, service)).allowed
     assert not evaluate_policy(
         policy, key_request(source_role, "kms:CreateGrant", "backup")
     ).allowed
-    for action in ("kms:Decrypt", "kms:ReEncryptFrom"):
-        for service in ("backup", "ec2", "rds"):
-            assert not evaluate_policy(policy, key_request(source_role, action, service)).allowed
+    for action in ("kms:ListGrants", "kms:RevokeGrant"):
+        assert not evaluate_policy(
+            policy,
+            key_request(source_role, action, "backup", **{"kms:GrantIsForAWSResource": "true"}),
+        ).allowed
+    services: tuple[str | None, ...] = ("backup", "ec2", "rds", None)
+    for data_action in (
+        "kms:Encrypt",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptTo",
+        "kms:ReEncryptFrom",
+    ):
+        for through in services:
+            assert not evaluate_policy(
+                policy, key_request(source_role, data_action, through)
+            ).allowed
 
 
 def test_copies_in_from_targeted_ous_need_the_ou_path_and_the_backup_role() -> None:
@@ -221,30 +229,8 @@ def test_copy_back_of_snapshots_is_read_by_the_source_service_linked_role_only()
             policy, key_request(role(SOURCES[1]), "kms:ReEncryptFrom", service)
         ).allowed
     assert not evaluate_policy(policy, key_request(linked, "kms:ReEncryptFrom", None)).allowed
-
-
-def test_copy_back_of_fully_managed_types_goes_through_aws_backup_for_the_backup_roles_only() -> (
-    None
-):
-    policy = destination_key_policy(DEST, NAMED, NAMED)
-
-    # The backup service role and the service-linked role, through AWS Backup only.
-    for principal in (role(SOURCES[0]), role(SOURCES[0], SERVICE_LINKED_ROLE)):
-        for action in ("kms:Decrypt", "kms:GenerateDataKey"):
-            assert evaluate_policy(policy, key_request(principal, action, "backup")).allowed
-        vault_grant = grant_request(
-            principal, "backup", **{"kms:EncryptionContextKeys": ["aws:backup:backup-vault"]}
-        )
-        assert evaluate_policy(policy, vault_grant).allowed
-        assert not evaluate_policy(policy, key_request(principal, "kms:Decrypt", None)).allowed
-    # Any other principal of a source account, or anyone elsewhere: refused.
-    assert not evaluate_policy(
-        policy, key_request(role(SOURCES[0], "Admin"), "kms:Decrypt", "backup")
-    ).allowed
-    assert not evaluate_policy(
-        policy, key_request(role("333333333333"), "kms:Decrypt", "backup")
-    ).allowed
-    assert not evaluate_policy(policy, key_request(role(SOURCES[0]), "kms:Decrypt", "ec2")).allowed
+    # Not through AWS Backup: the role's own policy allows nothing there.
+    assert not evaluate_policy(policy, key_request(linked, "kms:ReEncryptFrom", "backup")).allowed
 
 
 def test_copy_back_in_an_organization_scope_matches_the_backup_roles_under_the_ous() -> None:
@@ -271,43 +257,54 @@ def test_copy_back_keeps_the_key_policy_within_kms_limits_for_a_hundred_accounts
         check_key_policy_size(destination_key_policy(DEST, too_many, too_many))
 
 
-def test_a_source_vault_admits_copies_back_from_the_destination_only() -> None:
+def test_a_source_vault_admits_copies_back_from_the_copy_back_role_only() -> None:
     vault = f"arn:aws:backup:{REGION}:{SOURCES[0]}:backup-vault:src"
-    policy = copy_back_vault_policy(vault, DEST)
     copy_role = f"arn:aws:iam::{DEST}:role/aws-backup-copy-prod-copy-back"
+    policy = copy_back_vault_policy(vault, DEST, copy_role)
 
-    assert evaluate_policy(policy, Request(copy_role, "backup:CopyIntoBackupVault", vault)).allowed
-    assert not evaluate_policy(
-        policy, Request(copy_role, "backup:DeleteRecoveryPoint", vault)
-    ).allowed
-    assert not evaluate_policy(
-        policy, Request(f"arn:aws:iam::{SOURCES[1]}:root", "backup:CopyIntoBackupVault", vault)
-    ).allowed
+    def decide(principal: str, action: str = "backup:CopyIntoBackupVault") -> bool:
+        return evaluate_policy(policy, Request(principal, action, vault)).allowed
+
+    assert decide(copy_role)
+    assert not decide(copy_role, "backup:DeleteRecoveryPoint")
+    # Another role of the destination account, and anyone of another account.
+    assert not decide(f"arn:aws:iam::{DEST}:role/Admin")
+    assert not decide(f"arn:aws:iam::{SOURCES[1]}:root")
+    assert not decide(f"arn:aws:iam::{SOURCES[1]}:role/aws-backup-copy-prod-copy-back")
     assert len(policy["Statement"]) == 1
 
 
 def test_source_key_gives_the_destination_what_aws_backup_needs_and_nothing_more() -> None:
-    policy = grants(source_key_policy("111111111111", DEST))
+    """The destination account (the copy-back job's role) grants AWS Backup the source vault
+    key for AWS resources through AWS Backup, with or without the vault encryption context;
+    other accounts, and grants for anything else, are refused."""
+    source = "111111111111"
+    policy = source_key_policy(source, DEST)
+    key = f"arn:aws:kms:{REGION}:{source}:key/source"
+    copy_back_role = role(DEST, "aws-backup-copy-prod-copy-back")
+    via_backup = {"kms:ViaService": f"backup.{REGION}.amazonaws.com"}
+    for_aws = {**via_backup, "kms:GrantIsForAWSResource": "true"}
+    vault_context = {"kms:EncryptionContextKeys": ["aws:backup:backup-vault"]}
 
-    assert policy["KeyAdministrationByOwningAccount"][0] == {
-        "AWS": "arn:aws:iam::111111111111:root"
-    }
-    # AWS Backup Developer Guide, "AWS Backup permissions, grants, and deny statements".
-    assert policy["DestinationAccountCopiesBackups"] == (
-        {"AWS": f"arn:aws:iam::{DEST}:root"},
-        frozenset({"kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"}),
-        None,
+    def decide(principal: str, action: str, context: dict[str, Any]) -> bool:
+        return evaluate_policy(policy, Request(principal, action, key, context)).allowed
+
+    assert decide(copy_back_role, "kms:CreateGrant", for_aws)
+    assert decide(copy_back_role, "kms:CreateGrant", {**for_aws, **vault_context})
+    assert decide(copy_back_role, "kms:DescribeKey", via_backup)
+    # Not a grant for something other than an AWS resource, not through another service, and
+    # nobody of another account.
+    assert not decide(copy_back_role, "kms:CreateGrant", via_backup)
+    assert not decide(
+        copy_back_role,
+        "kms:CreateGrant",
+        {**for_aws, "kms:ViaService": f"ec2.{REGION}.amazonaws.com"},
     )
-    assert policy["DestinationAccountGrantsToAwsBackupOnly"] == (
-        {"AWS": f"arn:aws:iam::{DEST}:root"},
-        frozenset({"kms:CreateGrant"}),
-        {
-            "Bool": {"kms:GrantIsForAWSResource": "true"},
-            "StringLike": {"kms:ViaService": "backup.*.amazonaws.com"},
-            "ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "aws:backup:backup-vault"},
-        },
+    assert not decide(
+        role(SOURCES[1], "aws-backup-copy-prod-copy-back"), "kms:CreateGrant", for_aws
     )
-    assert len(policy) == 3
+    # The owning account administers it.
+    assert decide(f"arn:aws:iam::{source}:root", "kms:PutKeyPolicy", {})
 
 
 def test_workload_key_statements_admit_only_the_destination_backup_service_linked_role() -> None:

@@ -672,6 +672,12 @@ PROD_RULES += [
 ]
 RULES_FOR_NON_OWNERS = [
     (
+        "a targeted root admits the whole organization only when the stack file says so",
+        _set("organization.policyTargets", ["r-ab12"]),
+        "destination.allowCopiesFrom: organization.policyTargets targets the root r-ab12, so "
+        "its default, policyTargets, would let every account",
+    ),
+    (
         "only the owner creates the resource policy",
         _set("organization.createResourcePolicy", True),
         "organization.createResourcePolicy: belongs to the organization's delegation",

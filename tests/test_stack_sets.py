@@ -284,7 +284,10 @@ def test_a_targeted_root_prepares_the_management_account_through_its_provider() 
     def root(organization: dict[str, Any]) -> None:
         organization["policyTargets"] = ["r-ab12"]
 
-    run = sandbox_with(organization=root)
+    def whole_organization(destination: dict[str, Any]) -> None:
+        destination["allowCopiesFrom"] = "organization"
+
+    run = sandbox_with(organization=root, destination=whole_organization)
 
     sources = run.of_type("backup:index:SourceAccount")
     assert sorted(s.name for s in sources) == [

@@ -45,6 +45,8 @@ class Case:
     identity: tuple[Policy, ...] = ()
     kind: ResourceKind = "generic"
     allowed: bool = True
+    # When allowed: the resource policy statements that may admit it, by Sid suffix (empty: any).
+    admitted_by: frozenset[str] = frozenset()
 
     def decide(self) -> Evaluation:
         """AWS's decision, as the offline evaluator models it."""
@@ -73,27 +75,92 @@ class Organization:
         }
 
 
-def expected_copier(config: StackConfig, organization: Organization, account: str) -> bool:
-    """Whether `account`'s backup service role may copy into the central vaults, from the
-    configuration's words: `accounts` the source accounts, `policyTargets` those and every
-    account targeted or under a targeted OU (a root: everyone), `organization` everyone."""
+def under_targeted_ou(config: StackConfig, organization: Organization, account: str) -> bool:
+    """Whether `account` sits under an OU the policy targets, at any depth."""
+    path = organization.paths.get(account, OUTSIDE_PATH)
+    targets = config.organization.policy_targets
+    return any(f"/{ou}" in f"/{path}" for ou in targets if ou.startswith("ou-"))
+
+
+def targets_a_root(config: StackConfig) -> bool:
+    """Whether the policy is attached to a root (it then reaches every account)."""
+    return any(target.startswith("r-") for target in config.organization.policy_targets)
+
+
+# The statements `policies.statements.scoped_allows` writes, by Sid suffix: the named accounts'
+# roots (no organization key), accounts under OUs (`aws:PrincipalOrgID` and
+# `aws:PrincipalOrgPaths`), the whole organization (`aws:PrincipalOrgID`).
+NAMED, UNDER_OUS, ORGANIZATION = "InNamedAccounts", "UnderTargetedOUs", "InOrganization"
+# Which of them still admit when the request lacks an organization key: a condition on an
+# absent key does not match (IAM User Guide, "Condition operators": "If the key that you
+# specify in a policy condition is not present in the request context, the values do not
+# match"; for `ForAnyValue`, "Single-valued vs. multivalued context keys").
+SURVIVE_WITHOUT = {
+    "aws:PrincipalOrgPaths": frozenset({NAMED, ORGANIZATION}),
+    "aws:PrincipalOrgID": frozenset({NAMED}),
+    "aws:PrincipalArn": frozenset(),
+}
+
+
+def copier_admissions(
+    config: StackConfig, organization: Organization, account: str
+) -> frozenset[str]:
+    """The statements that admit `account`'s backup service role into the central vaults, from
+    the configuration's words: `accounts` the source accounts (by name), `policyTargets` those
+    and the targeted accounts (by name) and every account under a targeted OU (by OU path),
+    `organization` every account (the organization)."""
     sources = {source.account_id for source in config.source_accounts}
     targets = config.organization.policy_targets
     choice = config.copies_from
-    if choice == "organization" or (
-        choice == "policyTargets" and any(t.startswith("r-") for t in targets)
-    ):
-        return True
-    if choice == "accounts":
-        return account in sources
-    path = organization.paths.get(account, OUTSIDE_PATH)
-    under = any(f"/{ou}" in f"/{path}" for ou in targets if ou.startswith("ou-"))
-    return account in sources or account in targets or under
+    if choice == "organization":
+        return frozenset({ORGANIZATION})
+    named = account in sources or (choice == "policyTargets" and account in targets)
+    under = choice == "policyTargets" and under_targeted_ou(config, organization, account)
+    return frozenset({NAMED} if named else set()) | frozenset({UNDER_OUS} if under else set())
+
+
+def expected_copier(config: StackConfig, organization: Organization, account: str) -> bool:
+    """Whether `account`'s backup service role may copy into the central vaults."""
+    return bool(copier_admissions(config, organization, account))
+
+
+def expected_receiver(config: StackConfig, organization: Organization, account: str) -> bool:
+    """Whether copies back may reach `account` (it holds a source vault), from the
+    configuration's words: providers mode the source accounts; stackSets mode every account
+    under a targeted OU, or every account when a root is targeted."""
+    if config.organization.member_deployment == "providers":
+        return account in {source.account_id for source in config.source_accounts}
+    return targets_a_root(config) or under_targeted_ou(config, organization, account)
 
 
 def role(account: str, name: str) -> str:
     """A role ARN (its path in the name)."""
     return f"arn:aws:iam::{account}:role/{name}"
+
+
+def on_central_key(
+    docs: StackDocuments,
+    region: str,
+    hop: str,
+    label: str,
+    request: Request,
+    identity: Policy,
+    allowed: bool,
+    admitted_by: frozenset[str] = frozenset(),
+) -> Case:
+    """A request on the destination vault key of `region`, decided by its key policy and the
+    caller's `identity`."""
+    return Case(
+        hop,
+        label,
+        request,
+        docs.policy(f"destination-{region}-key"),
+        docs.config.destination.account_id,
+        (identity,),
+        "kms",
+        allowed,
+        admitted_by,
+    )
 
 
 class StackDocuments:
@@ -172,6 +239,13 @@ class StackDocuments:
 
 def copy_in(docs: StackDocuments, organization: Organization, members: list[str]) -> Iterator[Case]:
     """The copy job's role into each central vault and key, and everyone else."""
+    for region in docs.config.destination.regions:
+        yield from _copy_in_to(docs, organization, members, region)
+
+
+def _copy_in_to(
+    docs: StackDocuments, organization: Organization, members: list[str], region: str
+) -> Iterator[Case]:
     config = docs.config
     destination = config.destination
     backup_role = config.backup_plan.service_role_name
@@ -179,52 +253,127 @@ def copy_in(docs: StackDocuments, organization: Organization, members: list[str]
     source_region = config.backup_plan.regions[0]
     callers = [(account, backup_role) for account in [*members, OUTSIDER]]
     callers += [(members[0], "Admin"), (members[0], other_environment)]
-    for region in destination.regions:
-        vault = f"arn:aws:backup:{region}:{destination.account_id}:backup-vault:{destination.vault_name}"
-        key = f"arn:aws:kms:{region}:{destination.account_id}:key/central"
-        for account, name in callers:
-            admitted = name == backup_role and expected_copier(config, organization, account)
-            identity = managed.BACKUP_SERVICE_ROLE if name != "Admin" else managed.ADMINISTRATOR
-            context = organization.context(account)
-            label = f"{name} of {account} into {region}"
-            yield Case(
-                "copy-in.vault",
-                label,
-                Request(role(account, name), "backup:CopyIntoBackupVault", vault, context),
-                docs.policy(f"destination-{region}-vault-policy"),
-                destination.account_id,
-                (identity,),
-                allowed=admitted,
+    vault = (
+        f"arn:aws:backup:{region}:{destination.account_id}:backup-vault:{destination.vault_name}"
+    )
+    key = f"arn:aws:kms:{region}:{destination.account_id}:key/central"
+    vault_policy = docs.policy(f"destination-{region}-vault-policy")
+
+    def on_key(label: str, request: Request, identity: Policy, allowed: bool) -> Case:
+        return on_central_key(
+            docs, region, "copy-in.central-key", label, request, identity, allowed
+        )
+
+    for account, name in callers:
+        admitted = name == backup_role and expected_copier(config, organization, account)
+        identity = managed.BACKUP_SERVICE_ROLE if name != "Admin" else managed.ADMINISTRATOR
+        context = organization.context(account)
+        label = f"{name} of {account} into {region}"
+        yield Case(
+            "copy-in.vault",
+            label,
+            Request(role(account, name), "backup:CopyIntoBackupVault", vault, context),
+            vault_policy,
+            destination.account_id,
+            (identity,),
+            allowed=admitted,
+        )
+        # The request may reach KMS through the Region of the copy job or of the key.
+        for via in sorted({source_region, region}):
+            grant = {
+                **context,
+                "kms:ViaService": f"backup.{via}.amazonaws.com",
+                "kms:GrantIsForAWSResource": "true",
+            }
+            yield on_key(
+                f"CreateGrant by {label} (via {via})",
+                Request(role(account, name), "kms:CreateGrant", key, grant),
+                identity,
+                admitted,
             )
-            # The request may reach KMS through the Region of the copy job or of the key.
-            for via in sorted({source_region, region}):
-                grant = {
-                    **context,
-                    "kms:ViaService": f"backup.{via}.amazonaws.com",
-                    "kms:GrantIsForAWSResource": "true",
-                }
-                yield Case(
-                    "copy-in.central-key",
-                    f"{label} (via {via})",
-                    Request(role(account, name), "kms:CreateGrant", key, grant),
-                    docs.policy(f"destination-{region}-key"),
-                    destination.account_id,
-                    (identity,),
-                    "kms",
-                    admitted,
-                )
-            # Not through RDS: the role's own policy allows it no key use there.
-            rds = {**context, "kms:ViaService": f"rds.{region}.amazonaws.com"}
-            yield Case(
-                "copy-in.central-key",
-                f"{label} through rds",
-                Request(role(account, name), "kms:GenerateDataKey", key, rds),
-                docs.policy(f"destination-{region}-key"),
-                destination.account_id,
-                (identity,),
-                "kms",
-                False,
-            )
+        describe = {**context, "kms:ViaService": f"backup.{region}.amazonaws.com"}
+        yield on_key(
+            f"DescribeKey by {label}",
+            Request(role(account, name), "kms:DescribeKey", key, describe),
+            identity,
+            admitted,
+        )
+        if name == backup_role:
+            yield from _without_organization_keys(docs, organization, account, region)
+    # What the key policy alone must refuse the admitted backup role: each caller's identity
+    # allows the request, so only the key policy decides. The managed policy's EBS data-key
+    # calls through EC2 have no documented caller in a cross-account copy (the acceptance
+    # runbook records the central keys' callers); the rest no managed policy allows it, so only a
+    # role of that name with broader policies could ask.
+    copier = next(account for account in members if expected_copier(config, organization, account))
+    ebs = {"kms:EncryptionContextKeys": ["aws:ebs:id"]}
+    for_aws = {"kms:GrantIsForAWSResource": "true"}
+    for action, service, extra, identity in (
+        ("kms:GenerateDataKeyWithoutPlaintext", "ec2", ebs, managed.BACKUP_SERVICE_ROLE),
+        ("kms:ReEncryptTo", "ec2", ebs, managed.BACKUP_SERVICE_ROLE),
+        ("kms:Encrypt", "backup", {}, managed.ADMINISTRATOR),
+        ("kms:GenerateDataKey", "backup", {}, managed.ADMINISTRATOR),
+        ("kms:Decrypt", "backup", {}, managed.ADMINISTRATOR),
+        ("kms:ReEncryptFrom", "backup", {}, managed.ADMINISTRATOR),
+        ("kms:GenerateDataKey", "rds", {}, managed.ADMINISTRATOR),
+        ("kms:CreateGrant", "ec2", for_aws, managed.ADMINISTRATOR),
+        ("kms:CreateGrant", "backup", {}, managed.ADMINISTRATOR),
+        ("kms:ListGrants", "backup", for_aws, managed.ADMINISTRATOR),
+        ("kms:RevokeGrant", "backup", for_aws, managed.ADMINISTRATOR),
+    ):
+        service_via = {"kms:ViaService": f"{service}.{region}.amazonaws.com"}
+        context = {**organization.context(copier), **service_via, **extra}
+        yield on_key(
+            f"{action} through {service} by the backup role of {copier} in {region} (key policy side)",
+            Request(role(copier, backup_role), action, key, context),
+            identity,
+            False,
+        )
+
+
+def _without_organization_keys(
+    docs: StackDocuments, organization: Organization, account: str, region: str
+) -> Iterator[Case]:
+    """The copy of `account`'s backup role if AWS Backup sent no `aws:PrincipalOrgPaths`, no
+    `aws:PrincipalOrgID` or no `aws:PrincipalArn` (AWS documents none of them for this request:
+    acceptance runbook step 4 proves one copy per admission path): which statement still
+    admits it, and which copies would fail."""
+    config = docs.config
+    destination = config.destination
+    backup_role = role(account, config.backup_plan.service_role_name)
+    admissions = copier_admissions(config, organization, account)
+    vault = (
+        f"arn:aws:backup:{region}:{destination.account_id}:backup-vault:{destination.vault_name}"
+    )
+    key = f"arn:aws:kms:{region}:{destination.account_id}:key/central"
+    grant = {
+        "kms:ViaService": f"backup.{region}.amazonaws.com",
+        "kms:GrantIsForAWSResource": "true",
+    }
+    for missing, surviving in SURVIVE_WITHOUT.items():
+        remaining = admissions & surviving
+        context = {**organization.context(account), missing: None}
+        label = f"{backup_role} into {region} without {missing}"
+        yield Case(
+            "copy-in.vault",
+            f"CopyIntoBackupVault by {label}",
+            Request(backup_role, "backup:CopyIntoBackupVault", vault, context),
+            docs.policy(f"destination-{region}-vault-policy"),
+            destination.account_id,
+            (managed.BACKUP_SERVICE_ROLE,),
+            allowed=bool(remaining),
+            admitted_by=remaining,
+        )
+        yield on_central_key(
+            docs,
+            region,
+            "copy-in.central-key",
+            f"CreateGrant by {label}",
+            Request(backup_role, "kms:CreateGrant", key, {**context, **grant}),
+            managed.BACKUP_SERVICE_ROLE,
+            bool(remaining),
+            remaining,
+        )
 
 
 def workload_key(docs: StackDocuments, member: str, region: str) -> Iterator[Case]:
@@ -255,7 +404,7 @@ def source_side(
 ) -> Iterator[Case]:
     """The member account's own hops: backup role trust and key, the source vault key read by
     the destination, copies back into the source vault, the exporter, forwarding."""
-    config, prefix = docs.config, docs.topology.prefix
+    config = docs.config
     documents = docs.member(member, region)
     backup_role = role(member, config.backup_plan.service_role_name)
     for principal, allowed in (("backup.amazonaws.com", True), ("ec2.amazonaws.com", False)):
@@ -289,11 +438,18 @@ def source_side(
         )
     destination = config.destination.account_id
     managed_read = {"kms:ViaService": f"backup.{region}.amazonaws.com"}
-    for account, allowed in ((destination, True), (OUTSIDER, False)):
+    # AWS names no caller: the key policy side only, for any principal of the account, through
+    # AWS Backup and never directly.
+    for account, context, allowed in (
+        (destination, managed_read, True),
+        (OUTSIDER, managed_read, False),
+        (destination, {}, False),
+    ):
+        how = "through AWS Backup" if context else "directly"
         yield Case(
             "copy-in.source-vault-key",
-            f"the source vault key read by account {account} (key policy side)",
-            Request(role(account, "SomeBackupCaller"), "kms:Decrypt", source_key, managed_read),
+            f"the source vault key read by account {account} {how} (key policy side)",
+            Request(role(account, "SomeBackupCaller"), "kms:Decrypt", source_key, context),
             documents["source_key"],
             member,
             (managed.ADMINISTRATOR,),
@@ -301,29 +457,85 @@ def source_side(
             allowed,
         )
     if config.destination.allow_copy_back:
-        vault = (
-            f"arn:aws:backup:{region}:{member}:backup-vault:{config.backup_plan.source_vault_name}"
-        )
-        for principal, allowed in (
-            (role(destination, f"{prefix}-copy-back"), True),
-            (role(OUTSIDER, f"{prefix}-copy-back"), False),
-        ):
-            yield Case(
-                "copy-back.source-vault",
-                f"a copy back by {principal}",
-                Request(
-                    principal,
-                    "backup:CopyIntoBackupVault",
-                    vault,
-                    organization.context(principal.split(":")[4]),
-                ),
-                documents["source_vault"],
-                member,
-                (managed.BACKUP_SERVICE_ROLE,),
-                allowed=allowed,
-            )
+        yield from copy_back_source(docs, organization, documents, member, region)
     yield from exporter(docs, organization, documents, member, region)
     yield from forwarding(docs, organization, documents, member)
+
+
+def copy_back_source(
+    docs: StackDocuments,
+    organization: Organization,
+    documents: Mapping[str, Policy],
+    member: str,
+    region: str,
+) -> Iterator[Case]:
+    """A copy back into the source vault: the copy-back job's role puts the copy there and
+    grants AWS Backup the source vault key, with or without the vault encryption context (AWS
+    documents neither); nobody else."""
+    config, prefix = docs.config, docs.topology.prefix
+    destination = config.destination.account_id
+    copy_back_role = role(destination, f"{prefix}-copy-back")
+    vault = f"arn:aws:backup:{region}:{member}:backup-vault:{config.backup_plan.source_vault_name}"
+    for principal, identity, allowed in (
+        (copy_back_role, managed.BACKUP_SERVICE_ROLE, True),
+        (role(OUTSIDER, f"{prefix}-copy-back"), managed.BACKUP_SERVICE_ROLE, False),
+        # Another role of the destination account, whatever its own policies allow.
+        (role(destination, "Admin"), managed.ADMINISTRATOR, False),
+    ):
+        yield Case(
+            "copy-back.source-vault",
+            f"a copy back by {principal}",
+            Request(
+                principal,
+                "backup:CopyIntoBackupVault",
+                vault,
+                organization.context(principal.split(":")[4]),
+            ),
+            documents["source_vault"],
+            member,
+            (identity,),
+            allowed=allowed,
+        )
+    key = f"arn:aws:kms:{region}:{member}:key/source"
+    grant = {
+        "kms:ViaService": f"backup.{region}.amazonaws.com",
+        "kms:GrantIsForAWSResource": "true",
+    }
+    vault_context = {"kms:EncryptionContextKeys": ["aws:backup:backup-vault"]}
+    describe = {"kms:ViaService": grant["kms:ViaService"]}
+    for label, principal, action, context, allowed in (
+        ("without an encryption context", copy_back_role, "kms:CreateGrant", grant, True),
+        (
+            "with the vault encryption context",
+            copy_back_role,
+            "kms:CreateGrant",
+            {**grant, **vault_context},
+            True,
+        ),
+        ("through AWS Backup", copy_back_role, "kms:DescribeKey", describe, True),
+        (
+            "in another account",
+            role(OUTSIDER, f"{prefix}-copy-back"),
+            "kms:CreateGrant",
+            grant,
+            False,
+        ),
+    ):
+        yield Case(
+            "copy-back.source-vault-key-grant",
+            f"{action} by {principal} {label}",
+            Request(
+                principal,
+                action,
+                key,
+                {**organization.context(principal.split(":")[4]), **context},
+            ),
+            documents["source_key"],
+            member,
+            (managed.BACKUP_SERVICE_ROLE,),
+            "kms",
+            allowed,
+        )
 
 
 def exporter(
@@ -466,13 +678,30 @@ def forwarding(
         )
 
 
-def central(docs: StackDocuments, members: list[str]) -> Iterator[Case]:
+def central(docs: StackDocuments, organization: Organization, members: list[str]) -> Iterator[Case]:
     """Hops of the central accounts: alerts, reports, restore testing, copy back of the key."""
     config, topology, prefix = docs.config, docs.topology, docs.topology.prefix
     destination = config.destination
     bus = topology.alert_bus
     if bus is not None:
         topic = f"arn:aws:sns:{bus.region}:{bus.access.account_id}:alerts-topic"
+        # The documented residual: the topic policy cannot tell which rule publishes ("You
+        # can't use Condition blocks in Amazon SNS topic policies for EventBridge"), so a rule
+        # the stack did not create, on any bus of the monitoring account, publishes as well.
+        stranger = f"arn:aws:events:{bus.region}:{bus.access.account_id}:rule/default/not-ours"
+        yield Case(
+            "alerts.publish",
+            f"Publish by events.amazonaws.com for {stranger} (the documented residual)",
+            Request(
+                "events.amazonaws.com",
+                "sns:Publish",
+                topic,
+                {"aws:SourceArn": stranger, "aws:SourceAccount": bus.access.account_id},
+            ),
+            docs.policy("alerts-topic-policy"),
+            bus.access.account_id,
+            allowed=True,
+        )
         for principal, allowed in (("events.amazonaws.com", True), ("sns.amazonaws.com", False)):
             yield Case(
                 "alerts.publish",
@@ -529,78 +758,140 @@ def central(docs: StackDocuments, members: list[str]) -> Iterator[Case]:
                 (restore_role, managed.RESTORE_ROLE, True),
                 (role(members[0], "Admin"), managed.ADMINISTRATOR, False),
             ):
-                yield Case(
+                yield on_central_key(
+                    docs,
+                    region,
                     "restore-testing.central-key",
                     f"Decrypt by {principal} in {region}",
                     Request(principal, "kms:Decrypt", key, via),
-                    docs.policy(f"destination-{region}-key"),
-                    destination.account_id,
-                    (identity,),
-                    "kms",
+                    identity,
                     allowed,
                 )
     if destination.allow_copy_back:
-        yield from copy_back_key(docs, members)
+        yield from copy_back_key(docs, organization, members)
 
 
-def copy_back_key(docs: StackDocuments, members: list[str]) -> Iterator[Case]:
-    """The source accounts' roles read copies back under the central key; nobody else."""
-    config = docs.config
-    destination = config.destination
-    organization = Organization(config.organization.id, {m: "r-ab12/ou-member" for m in members})
+def copy_back_key(
+    docs: StackDocuments, organization: Organization, members: list[str]
+) -> Iterator[Case]:
+    """Copies back under the central key, in each vault Region: the source accounts'
+    service-linked role reads snapshots through the storage services; the copy-back job's role
+    (destination account) grants AWS Backup the key for fully managed types. No source
+    principal uses it through AWS Backup. Who receives is restated from the configuration
+    (`expected_receiver`), not taken from `Topology`."""
+    for region in docs.config.destination.regions:
+        yield from _copy_back_key_in(docs, organization, members, region)
+
+
+def _copy_back_key_in(
+    docs: StackDocuments, organization: Organization, members: list[str], region: str
+) -> Iterator[Case]:
+    config, prefix = docs.config, docs.topology.prefix
+    destination = config.destination.account_id
     member = members[0]
-    backup_role = config.backup_plan.service_role_name
-    for region in destination.regions:
-        key = f"arn:aws:kms:{region}:{destination.account_id}:key/central"
-        policy = docs.policy(f"destination-{region}-key")
-        scoped = docs.topology.copy_back_scope
-        context = organization.context(member)
-        if scoped.ou_ids:
-            context = {
-                **context,
-                "aws:PrincipalOrgPaths": [f"{config.organization.id}/r-ab12/{scoped.ou_ids[0]}/"],
-            }
-        snapshot = {**context, "kms:ViaService": f"ec2.{region}.amazonaws.com"}
-        for principal, identity, allowed in (
-            (role(member, LINKED_ROLE), managed.BACKUP_SERVICE_LINKED_ROLE, True),
-            (role(member, "Admin"), managed.ADMINISTRATOR, False),
-            (role(OUTSIDER, LINKED_ROLE), managed.BACKUP_SERVICE_LINKED_ROLE, False),
-        ):
-            ctx = (
-                snapshot
-                if principal.split(":")[4] == member
-                else {
-                    **organization.context(OUTSIDER),
-                    "kms:ViaService": f"ec2.{region}.amazonaws.com",
-                }
-            )
-            yield Case(
-                "copy-back.central-key-snapshot",
-                f"ReEncryptFrom by {principal} in {region}",
-                Request(principal, "kms:ReEncryptFrom", key, ctx),
-                policy,
-                destination.account_id,
-                (identity,),
-                "kms",
-                allowed,
-            )
-        # Fully managed types: the key policy side only (AWS names no caller; see the catalogue).
-        managed_read = {**context, "kms:ViaService": f"backup.{region}.amazonaws.com"}
-        for principal, allowed in (
-            (role(member, backup_role), True),
-            (role(member, LINKED_ROLE), True),
-            (role(member, "Admin"), False),
-        ):
-            yield Case(
-                "copy-back.central-key-managed",
-                f"Decrypt by {principal} in {region} (key policy side)",
-                Request(principal, "kms:Decrypt", key, managed_read),
-                policy,
-                destination.account_id,
-                (managed.ADMINISTRATOR,),
-                "kms",
-                allowed,
-            )
+    key = f"arn:aws:kms:{region}:{destination}:key/central"
+    grant = {"kms:GrantIsForAWSResource": "true"}
+
+    def through(service: str, principal: str, **extra: Any) -> dict[str, Any]:
+        via = {"kms:ViaService": f"{service}.{region}.amazonaws.com"}
+        return {**organization.context(principal.split(":")[4]), **via, **extra}
+
+    # (hop, principal, action, service, extra context, identity, allowed)
+    requests: list[tuple[str, str, str, str, dict[str, Any], Policy, bool]] = [
+        (
+            "copy-back.central-key-snapshot",
+            role(account, LINKED_ROLE),
+            "kms:ReEncryptFrom",
+            "ec2",
+            {},
+            managed.BACKUP_SERVICE_LINKED_ROLE,
+            expected_receiver(config, organization, account),
+        )
+        for account in [*members, OUTSIDER]
+    ]
+    snapshot = "copy-back.central-key-snapshot"
+    managed_types = "copy-back.central-key-grant"
+    copy_back_role = role(destination, f"{prefix}-copy-back")
+    requests += [
+        # Only the key policy decides these: the callers' identities allow everything.
+        (
+            snapshot,
+            role(member, "Admin"),
+            "kms:ReEncryptFrom",
+            "ec2",
+            {},
+            managed.ADMINISTRATOR,
+            False,
+        ),
+        (
+            snapshot,
+            role(member, LINKED_ROLE),
+            "kms:ReEncryptFrom",
+            "backup",
+            {},
+            managed.ADMINISTRATOR,
+            False,
+        ),
+        # The copy-back job's role, in the key's own account.
+        (
+            managed_types,
+            copy_back_role,
+            "kms:CreateGrant",
+            "backup",
+            grant,
+            managed.BACKUP_SERVICE_ROLE,
+            True,
+        ),
+        (
+            managed_types,
+            copy_back_role,
+            "kms:DescribeKey",
+            "backup",
+            {},
+            managed.BACKUP_SERVICE_ROLE,
+            True,
+        ),
+        # No source account's service-linked role through AWS Backup, whatever its own policy
+        # allowed (key policy side; the backup role's grant there is the copy in's, whose
+        # cases are copy-in.central-key), and no role of the copy-back role's name elsewhere.
+        (
+            managed_types,
+            role(member, LINKED_ROLE),
+            "kms:CreateGrant",
+            "backup",
+            {**grant, "kms:EncryptionContextKeys": ["aws:backup:backup-vault"]},
+            managed.ADMINISTRATOR,
+            False,
+        ),
+        (
+            managed_types,
+            role(member, LINKED_ROLE),
+            "kms:Decrypt",
+            "backup",
+            {},
+            managed.ADMINISTRATOR,
+            False,
+        ),
+        (
+            managed_types,
+            role(OUTSIDER, f"{prefix}-copy-back"),
+            "kms:CreateGrant",
+            "backup",
+            grant,
+            managed.BACKUP_SERVICE_ROLE,
+            False,
+        ),
+    ]
+    for hop, principal, action, service, extra, identity, allowed in requests:
+        yield on_central_key(
+            docs,
+            region,
+            hop,
+            f"{action} by {principal} through {service} in {region}",
+            Request(principal, action, key, through(service, principal, **extra)),
+            identity,
+            allowed,
+        )
 
 
 def organization_hops(docs: StackDocuments, members: list[str], region: str) -> Iterator[Case]:
@@ -694,6 +985,6 @@ def stack_cases(
     for member in members:
         if member in topology.prepared_account_ids or topology.stack_sets:
             cases += source_side(docs, organization, member, region)
-    cases += central(docs, members)
+    cases += central(docs, organization, members)
     cases += organization_hops(docs, members, region)
     return cases

@@ -161,6 +161,26 @@ def test_every_flow_is_allowed_for_its_caller_and_denied_for_the_others(name: st
     assert not failures, "\n\n".join(failures)
 
 
+def test_without_an_organization_key_only_the_statements_that_do_not_need_it_admit() -> None:
+    """The copy-in cases without `aws:PrincipalOrgPaths` or `aws:PrincipalOrgID` (AWS documents
+    neither for the requests AWS Backup makes): a named account is still admitted by its
+    account's statement, an account admitted only by its OU path is not, so that a missing key
+    shows which copies would fail (the acceptance runbook proves each admission path)."""
+    wrong = []
+    checked = 0
+    for case in (case for name in sorted(STACKS) for case in cases_of(name)):
+        if not case.admitted_by:
+            continue
+        checked += 1
+        decision = case.decide()
+        assert decision.resource is not None
+        sids = [s.sid or "" for s in decision.resource.deciding]
+        if not sids or not all(sid.endswith(tuple(case.admitted_by)) for sid in sids):
+            wrong.append(f"{case.label}: admitted by {sids}, expected {sorted(case.admitted_by)}")
+    assert checked, "no case without an organization key is admitted in any stack"
+    assert wrong == []
+
+
 def test_every_hop_of_the_catalogue_is_exercised_both_ways() -> None:
     """The catalogue and the tests stay in step: each hop has an allowed and a denied case."""
     allowed: set[str] = set()
