@@ -167,13 +167,15 @@ def test_two_owners_of_an_accounts_region_settings_are_refused(tmp_path: Path) -
 
 def test_the_same_bucket_name_anywhere_is_refused(tmp_path: Path) -> None:
     def same_bucket(config: dict[str, Any]) -> None:
-        config[f"{PROJECT}:dynamodbExport"]["bucket"]["name"] = "dynamodb-backup-dev"
+        config[f"{PROJECT}:dynamodbExport"]["bucket"]["name"] = "dynamodb-backup-dev-333333333333"
 
     root = folder(tmp_path, dev=example("dev"), prod=changed("prod", same_bucket))
 
     messages = check_stack("prod", root=root).collisions
 
-    assert any("S3 bucket 'dynamodb-backup-dev' across AWS" in m for m in messages), messages
+    assert any("S3 bucket 'dynamodb-backup-dev-333333333333' across AWS" in m for m in messages), (
+        messages
+    )
 
 
 def test_a_stack_with_secrets_or_esc_is_checked_in_part_and_says_so(
@@ -258,7 +260,7 @@ def test_plan_and_validate_refuse_a_collision_with_exit_2_and_no_trace(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def same_bucket(config: dict[str, Any]) -> None:
-        config[f"{PROJECT}:dynamodbExport"]["bucket"]["name"] = "dynamodb-backup-dev"
+        config[f"{PROJECT}:dynamodbExport"]["bucket"]["name"] = "dynamodb-backup-dev-333333333333"
 
     root = folder(tmp_path, dev=example("dev"), prod=changed("prod", same_bucket))
     monkeypatch.setattr(plan, "ROOT", root)
@@ -274,7 +276,10 @@ def test_plan_and_validate_refuse_a_collision_with_exit_2_and_no_trace(
     assert main(["--stack", "prod", *extra]) == 2
 
     err = capsys.readouterr().err
-    assert "error: stacks 'prod' and 'dev' would both create S3 bucket 'dynamodb-backup-dev'" in err
+    assert (
+        "error: stacks 'prod' and 'dev' would both create S3 bucket 'dynamodb-backup-dev-333333333333'"
+        in err
+    )
     assert "Traceback" not in err
     assert not out.exists()
 

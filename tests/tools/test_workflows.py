@@ -1,0 +1,44 @@
+"""The GitHub Actions workflows: pinned actions, and who gets which credentials."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+USES = re.compile(
+    r"^\s*(?:-\s+)?uses:\s*(?P<action>[^@\s]+)@(?P<ref>\S+)(?:\s+#\s*(?P<comment>.*))?$"
+)
+# Each pinned commit and the release tag it is, read from the action's own repository with
+# `git tag --points-at <sha>`. A new pin adds its row after the same check.
+RELEASES = {
+    ("actions/checkout", "11bd71901bbe5b1630ceea73d27597364c9af683"): "v4.2.2",
+    ("actions/setup-python", "0b93645e9fea7318ecaed2b359559ac225c90a2b"): "v5.3.0",
+    ("actions/upload-artifact", "ea165f8d65b6e75b540449e92b4886f43607fa02"): "v4.6.2",
+    ("aws-actions/configure-aws-credentials", "e3dd6a429d7300a6a4c196c26e071d42e0343502"): "v4.0.2",
+    ("pulumi/actions", "c7fad9e2f0b79653172b36538b8b34b3c0291952"): "v6.0.0",
+}
+
+
+def workflow_files() -> list[Path]:
+    return sorted(WORKFLOWS.glob("*.yml"))
+
+
+def test_every_action_is_pinned_to_a_commit_whose_comment_names_its_release() -> None:
+    pins = []
+    for path in workflow_files():
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            match = USES.match(line)
+            if match is not None:
+                pins.append(
+                    (f"{path.name}:{number}", match["action"], match["ref"], match["comment"])
+                )
+
+    assert pins
+    for where, action, ref, comment in pins:
+        assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{where}: {action}@{ref} is not a commit SHA"
+        assert (action, ref) in RELEASES, f"{where}: check which release {action}@{ref} is"
+        assert comment == RELEASES[action, ref], (
+            f"{where}: {action}@{ref} is {RELEASES[action, ref]}, the comment says {comment!r}"
+        )
