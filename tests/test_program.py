@@ -67,9 +67,15 @@ def test_providers_assume_the_configured_role_as_typed_args(dev_run: OfflineRun)
     }
 
     # The serialized input carries `roleArn`: a plain dict would have been dropped (pulumi-aws#5271).
-    assert roles["222222222222"][0]["roleArn"] == "arn:aws:iam::222222222222:role/BackupDeployer"
-    assert roles["111111111111"][0]["roleArn"] == "arn:aws:iam::111111111111:role/BackupDeployer"
-    assert roles["000000000000"][0]["roleArn"] == "arn:aws:iam::000000000000:role/BackupDeployer"
+    assert (
+        roles["222222222222"][0]["roleArn"] == "arn:aws:iam::222222222222:role/BackupDeployer-dev"
+    )
+    assert (
+        roles["111111111111"][0]["roleArn"] == "arn:aws:iam::111111111111:role/BackupDeployer-dev"
+    )
+    assert (
+        roles["000000000000"][0]["roleArn"] == "arn:aws:iam::000000000000:role/BackupDeployer-dev"
+    )
 
 
 def test_one_provider_per_account_serves_every_region(prod_run: OfflineRun) -> None:
@@ -112,7 +118,7 @@ def test_pull_request_previews_assume_the_preview_role_under_the_same_provider_n
     # The role is an input, not part of the name: a preview shows no provider replaced.
     assert previewed.keys() == updated.keys()
     assert previewed["aws-444444444444"] == "arn:aws:iam::444444444444:role/BackupPreviewer"
-    assert updated["aws-444444444444"] == "arn:aws:iam::444444444444:role/BackupDeployer"
+    assert updated["aws-444444444444"] == "arn:aws:iam::444444444444:role/BackupDeployer-prod"
     # An account without a preview role previews with its deploy role.
     assert previewed["aws-555555555555"] == updated["aws-555555555555"]
 
