@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+from typing import Any
+
+import yaml
+
+from providers import PREVIEW_ROLES_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -42,3 +48,66 @@ def test_every_action_is_pinned_to_a_commit_whose_comment_names_its_release() ->
         assert comment == RELEASES[action, ref], (
             f"{where}: {action}@{ref} is {RELEASES[action, ref]}, the comment says {comment!r}"
         )
+
+
+CREDENTIALS = (
+    "vars.AWS_DEPLOY_ROLE_ARN",
+    "vars.AWS_PREVIEW_ROLE_ARN",
+    "secrets.PULUMI_ACCESS_TOKEN",
+)
+
+
+def load(name: str) -> dict[str, Any]:
+    content: dict[str, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
+    return content
+
+
+def jobs() -> dict[str, dict[str, Any]]:
+    """Every job of every workflow, as `<file>/<job id>`."""
+    return {
+        f"{path.name}/{job_id}": job
+        for path in workflow_files()
+        for job_id, job in load(path.name)["jobs"].items()
+    }
+
+
+def _step_envs(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return [job.get("env") or {}, *((step.get("env") or {}) for step in job.get("steps", []))]
+
+
+def test_only_the_pull_request_preview_assumes_the_preview_roles() -> None:
+    switched = {
+        name: [
+            env[PREVIEW_ROLES_VARIABLE] for env in _step_envs(job) if PREVIEW_ROLES_VARIABLE in env
+        ]
+        for name, job in jobs().items()
+    }
+
+    assert {name: values for name, values in switched.items() if values} == {
+        "pull-request.yml/preview": ["true"]
+    }
+    for path in workflow_files():
+        assert PREVIEW_ROLES_VARIABLE not in json.dumps(load(path.name).get("env") or {})
+    # The switch is set on the step that previews, and that step does not refresh.
+    [preview_step] = [
+        step
+        for step in jobs()["pull-request.yml/preview"]["steps"]
+        if PREVIEW_ROLES_VARIABLE in (step.get("env") or {})
+    ]
+    assert preview_step["with"]["command"] == "preview"
+    assert preview_step["with"]["refresh"] is False
+
+
+def test_every_install_in_a_workflow_is_from_a_lock_file_with_hashes() -> None:
+    installs = [
+        (name, step["run"])
+        for name, job in jobs().items()
+        for step in job.get("steps", [])
+        if "pip install" in step.get("run", "")
+    ]
+
+    assert installs
+    for name, command in installs:
+        assert "--require-hashes" in command, name
+        requirement_files = re.findall(r"-r\s+(\S+)", command)
+        assert requirement_files and all(f.endswith(".lock") for f in requirement_files), name
