@@ -71,6 +71,38 @@ def jobs() -> dict[str, dict[str, Any]]:
     }
 
 
+def credentials_used(node: Any) -> set[str]:
+    text = json.dumps(node)
+    return {name for name in CREDENTIALS if name in text}
+
+
+def test_credentials_are_read_only_in_jobs_that_name_their_environment() -> None:
+    # Environment variables and secrets reach only jobs that name the environment (GitHub Docs,
+    # "Managing environments for deployment"): none at workflow level, every user in one.
+    for path in workflow_files():
+        workflow = load(path.name)
+        assert not credentials_used({k: v for k, v in workflow.items() if k != "jobs"}), path.name
+    users = {name: job for name, job in jobs().items() if credentials_used(job)}
+
+    assert {name: job.get("environment") for name, job in users.items()} == {
+        "deploy.yml/dev": "dev",
+        "deploy.yml/prod": "prod",
+        "pull-request.yml/preview": "preview",
+    }
+
+
+def test_no_environment_shares_a_deploy_role_or_a_job_with_another() -> None:
+    environments = {name: job.get("environment") for name, job in jobs().items()}
+    named = [env for env in environments.values() if env is not None]
+
+    # One job per environment, so a role or token set in one environment serves one job.
+    assert len(named) == len(set(named)), environments
+    preview = jobs()["pull-request.yml/preview"]
+    assert credentials_used(preview) == {"vars.AWS_PREVIEW_ROLE_ARN", "secrets.PULUMI_ACCESS_TOKEN"}
+    for name in ("deploy.yml/dev", "deploy.yml/prod"):
+        assert "vars.AWS_PREVIEW_ROLE_ARN" not in credentials_used(jobs()[name]), name
+
+
 def _step_envs(job: dict[str, Any]) -> list[dict[str, Any]]:
     return [job.get("env") or {}, *((step.get("env") or {}) for step in job.get("steps", []))]
 
