@@ -15,7 +15,8 @@ ifeq ($(filter all exporter plan doctor,$(PART)),)
 $(error PART=$(PART): use all, exporter, plan or doctor)
 endif
 # `make doctor`: FORMAT=json prints only the findings as JSON; ARGS passes options through
-# (--allow-deploy-role, --before-deploy, --all).
+# (--allow-deploy-role, --before-deploy, --all; for `make pipeline-policies`: --pipeline-account,
+# --repository).
 FORMAT ?= text
 ARGS ?=
 # Two stamps, so that `make plan` alone gets a lean venv: what the program and the offline
@@ -36,7 +37,7 @@ COMPILE := env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL PIP_CON
 
 # `make` alone lists the targets rather than installing anything.
 .DEFAULT_GOAL := help
-.PHONY: help plan validate doctor schema plan-diff test lint typecheck unit bench lock clean
+.PHONY: help plan validate doctor schema plan-diff pipeline-policies test lint typecheck unit bench lock clean
 
 ## List the targets, from the `## ` line above each one.
 help:
@@ -74,6 +75,10 @@ schema: $(RUNTIME)
 ## What a change does to each stack's offline plan, against BASE=origin/main.
 plan-diff: $(RUNTIME)
 	$(PY) -m tools.plan_diff --base $(BASE)
+
+## IAM documents of the pipeline's roles for one stack (STACK=dev, ARGS=--pipeline-account ...), as JSON.
+pipeline-policies: $(RUNTIME)
+	$(PY) -m tools.pipeline_policies --stack $(STACK)$(if $(ARGS), $(ARGS))
 
 ## The whole offline suite: lint, types, workflow lint, tests.
 test: lint typecheck unit
