@@ -442,6 +442,13 @@ def _singleton_statements(scope: DeployScope) -> list[Statement]:
                 "Resource": "*",
             },
             {
+                # The provider's default tags on the resource policy (docs/organization-scale.md).
+                "Sid": "TagTheResourcePolicyOwnedByThisEnvironment",
+                "Effect": "Allow",
+                "Action": ["organizations:TagResource", "organizations:UntagResource"],
+                "Resource": f"arn:{PARTITION}:organizations::*:resourcepolicy/o-*/*",
+            },
+            {
                 "Sid": "DelegatedAdministratorsOwnedByThisEnvironment",
                 "Effect": "Allow",
                 "Action": [

@@ -306,6 +306,9 @@ def test_account_wide_singletons_only_for_the_owning_stacks_role() -> None:
     ):
         assert may(PROD, action, "*"), action
         assert not may(DEV, action, "*"), action
+    resource_policy = "arn:aws:organizations::000000000000:resourcepolicy/o-a1b2c3d4e5/rp-1a2b3c4d"
+    assert may(PROD, "organizations:TagResource", resource_policy)
+    assert not may(DEV, "organizations:TagResource", resource_policy)
     assert may(PROD, "organizations:RegisterDelegatedAdministrator", account, backup)
     assert not may(DEV, "organizations:RegisterDelegatedAdministrator", account, backup)
     assert not may(
