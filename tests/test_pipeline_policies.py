@@ -26,6 +26,7 @@ from policies.pipeline import (
     oidc_provider_arn,
     pipeline_role_name,
 )
+from tools import pipeline_policies
 from tools.cross_stack import NAMED
 from tools.offline import OfflineRun, RecordedResource, run_program
 from tools.pipeline_policies import deploy_scope, docs_documents, shown_in_docs
@@ -463,3 +464,38 @@ def test_the_documents_in_docs_pipeline_are_the_builders_output() -> None:
             f"docs/pipeline.md, {name}: run `venv/bin/python -m tools.pipeline_policies "
             f"--update-docs`:\n{json.dumps(document, indent=2)}"
         )
+
+
+def test_make_pipeline_policies_prints_a_stacks_documents(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["--stack", "prod", "--pipeline-account", PIPELINE_ACCOUNT, "--repository", REPOSITORY]
+
+    assert pipeline_policies.main(args) == 0
+
+    documents = json.loads(capsys.readouterr().out)
+    assert sorted(documents) == sorted(
+        [
+            "PipelinePreview trust",
+            "PipelinePreview permissions",
+            "BackupPreviewer trust",
+            "BackupPreviewer permissions",
+            "PipelineDeploy-prod trust",
+            "PipelineDeploy-prod permissions",
+            "BackupDeployer-prod trust",
+            "BackupDeployer-prod permissions",
+        ]
+    )
+    condition = documents["PipelineDeploy-prod trust"]["Statement"][0]["Condition"]
+    assert condition["StringEquals"]["token.actions.githubusercontent.com:sub"] == (
+        f"repo:{REPOSITORY}:environment:prod"
+    )
+
+
+def test_make_pipeline_policies_names_a_missing_stack_without_a_trace(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert pipeline_policies.main(["--stack", "nosuch"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("error: no stack file Pulumi.nosuch.yaml") and "Traceback" not in err

@@ -100,11 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--stack is required (or --update-docs)")
     try:
         scope = deploy_scope(args.stack)
-    except ConfigError as error:
-        print(f"error: stack {args.stack}: {error}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (ConfigError, FileNotFoundError) as error:
+        where = f"stack {args.stack}: " if isinstance(error, ConfigError) else ""
+        print(f"error: {where}{error}", file=sys.stderr)
         return 2
     documents = example_documents(Pipeline(args.pipeline_account, args.repository), [scope])
     print(json.dumps(documents, indent=2))
