@@ -43,7 +43,8 @@ and service-side behaviour (which keys a service actually puts in the request co
 list of operations that work across accounts, a service's own checks). The context is what
 the caller assumes it to be; only the keys AWS documents for the principal itself are filled
 in (see `Request`). Anything else it does not model raises rather than passes: NotAction,
-NotResource, NotPrincipal, Federated and CanonicalUser principals, BinaryEquals, unknown
+NotResource, NotPrincipal, Federated principals other than IAM OIDC providers (SAML,
+Cognito, public web identity providers), CanonicalUser principals, BinaryEquals, unknown
 operators, a plain operator on a context key with several values.
 """
 
@@ -263,7 +264,8 @@ def check_policy(policy: Mapping[str, Any], policy_type: PolicyType = "resource"
     """Read a document the way `evaluate_policy` does, without a request.
 
     Raises NotImplementedError for anything the evaluator does not model (NotAction,
-    NotResource, NotPrincipal, Federated or CanonicalUser principals, BinaryEquals) and
+    NotResource, NotPrincipal, Federated principals other than OIDC providers, CanonicalUser
+    principals, BinaryEquals) and
     ValueError for a malformed document or an unknown operator, so that a test can show every
     document it relies on is one the evaluator reads completely.
     """
@@ -345,6 +347,10 @@ def evaluate(
     5. An IAM caller in another account, any kind: an identity policy must allow and the
        resource policy must allow the caller or its account.
 
+    6. A web identity (an IAM OIDC provider's token, AssumeRoleWithWebIdentity): the role's
+       trust policy alone decides; it must name the provider as Federated ("Create a role for
+       OpenID Connect federation").
+
     The account root user is allowed by its own account without identity policies ("all
     requests are implicitly denied with the exception of the AWS account root user").
     `resource_account` is required for an IAM caller; for `kms` and `role_trust` the resource
@@ -363,6 +369,13 @@ def evaluate(
         if identity_policies:
             raise ValueError("a service principal has no identity policies: leave them out")
         return _service_decision(resource)
+    if request.caller.kind == "web_identity" and (
+        identity_policies or resource_kind != "role_trust"
+    ):
+        raise ValueError(
+            "a web identity only assumes a role: give the role's trust policy as resource_policy, "
+            "resource_kind='role_trust', and no identity policies"
+        )
     if resource_account is None or not ACCOUNT_ID.fullmatch(resource_account):
         raise ValueError(f"resource_account {resource_account!r}: give the owner's 12-digit id")
     identity = tuple(

@@ -1,4 +1,4 @@
-"""The Principal element: accounts, roles, sessions and service principals."""
+"""The Principal element: accounts, roles, sessions, service principals and OIDC providers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from flows.matching import strings
 from flows.request import Caller
-from flows.types import ACCOUNT_ID
+from flows.types import ACCOUNT_ID, OIDC_PROVIDER
 
 # --- principals --------------------------------------------------------------------------------
 
@@ -22,13 +22,18 @@ def principal_values(element: Any, where: str) -> list[tuple[str, str]]:
         raise ValueError(f"{where}: Principal must be \"*\" or an object such as {{'AWS': ...}}")
     pairs = []
     for kind, values in element.items():
-        if kind in ("Federated", "CanonicalUser"):
+        if kind == "CanonicalUser":
             raise NotImplementedError(f"{where}: Principal {kind!r} is not modelled")
-        if kind not in ("AWS", "Service"):
+        if kind not in ("AWS", "Service", "Federated"):
             raise ValueError(f"{where}: unknown principal type {kind!r}")
         for value in strings(values, f"{where}: Principal {kind}"):
             if kind == "AWS" and value != "*":
                 _principal_arn(value, where)
+            if kind == "Federated" and not OIDC_PROVIDER.fullmatch(value):
+                # SAML providers, Amazon Cognito and the public web identity providers.
+                raise NotImplementedError(
+                    f"{where}: Principal Federated {value!r}: only IAM OIDC providers are modelled"
+                )
             pairs.append((kind, value))
     return pairs
 
@@ -47,6 +52,12 @@ def _principal_arn(value: str, where: str) -> tuple[str, str, str, str]:
 
 
 def _aws_principal(value: str, caller: Caller, where: str) -> Match | None:
+    if caller.kind == "web_identity":
+        # A web identity is no IAM principal of the provider's account: {"AWS": ...} never
+        # names it (its trust statement names the provider as Federated).
+        if value == "*":
+            raise NotImplementedError(f"{where}: {{'AWS': '*'}} for a web identity is not modelled")
+        return None
     if value == "*":
         if caller.kind == "service":
             # AWS documents "*" and {"AWS": "*"} as equivalent for anonymous users only, and
@@ -80,7 +91,10 @@ def principal_match(element: Any, caller: Caller, where: str) -> Match | None:
     found: list[Match] = []
     for kind, value in principal_values(element, where):
         names_service = kind == "Service" and caller.kind == "service" and caller.name == value
-        if kind == "*" or names_service:
+        names_provider = (
+            kind == "Federated" and caller.kind == "web_identity" and caller.name == value
+        )
+        if kind == "*" or names_service or names_provider:
             found.append("direct")
         elif kind == "AWS":
             match = _aws_principal(value, caller, where)

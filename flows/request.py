@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from flows.types import ACCOUNT_ID, SERVICE_PRINCIPAL, ContextValue, PrincipalKind
+from flows.types import ACCOUNT_ID, OIDC_PROVIDER, SERVICE_PRINCIPAL, ContextValue, PrincipalKind
 
 # --- the request -------------------------------------------------------------------------------
 
@@ -31,6 +31,8 @@ def _parse_caller(principal: str) -> Caller:
             "federated user, account root) nor a service principal such as 'events.amazonaws.com'"
         )
     _, partition, service, _, account, resource = parts
+    if OIDC_PROVIDER.fullmatch(principal):
+        return Caller("web_identity", principal, partition, account)
     if service == "iam" and resource == "root":
         return Caller("root", principal, partition, account)
     if service == "iam" and resource.startswith("user/"):
@@ -61,7 +63,11 @@ class Request:
 
     `principal` is an IAM ARN (`arn:aws:iam::111122223333:role/Name`, `...:user/Name`,
     `...:root`, `arn:aws:sts::111122223333:assumed-role/Name/session`,
-    `...:federated-user/Name`) or a service principal (`events.amazonaws.com`). A role ARN
+    `...:federated-user/Name`), a service principal (`events.amazonaws.com`), or an IAM OIDC
+    identity provider (`arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com`)
+    for AssumeRoleWithWebIdentity with a token it issued, whose claims the test gives as context
+    keys such as `token.actions.githubusercontent.com:sub` (IAM User Guide, "Available keys for
+    AWS OIDC federation"); no other key is filled in for it. A role ARN
     stands for a session of that role whose session name does not matter. `context` maps
     condition keys (case insensitive) to a value, a list of values, or None for "absent".
 
@@ -126,7 +132,9 @@ class Request:
         """The request context as evaluated: lower-cased keys, derived keys, absent ones left out."""
         caller = self.caller
         derived: dict[str, ContextValue] = {}
-        if caller.kind == "service":
+        if caller.kind == "web_identity":
+            pass  # an unsigned call: only the token's claims, which the context gives
+        elif caller.kind == "service":
             derived["aws:principalisawsservice"] = "true"
             derived["aws:principalservicename"] = caller.name
             if self.principal_account is not None:

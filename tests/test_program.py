@@ -14,6 +14,7 @@ from config import ConfigError
 from config.backup_plan import REGION_SETTINGS_MANAGEMENT_TYPES, REGION_SETTINGS_OPT_IN_TYPES
 from config.loader import load_stack_file
 from policies.backup import MAX_BACKUP_POLICY_CHARACTERS
+from providers import PREVIEW_ROLES_VARIABLE, PreviewSwitchError
 from tests.support.org_policies import without_operators
 from tools.offline import OfflineRun, RecordedResource, run_program
 
@@ -66,9 +67,15 @@ def test_providers_assume_the_configured_role_as_typed_args(dev_run: OfflineRun)
     }
 
     # The serialized input carries `roleArn`: a plain dict would have been dropped (pulumi-aws#5271).
-    assert roles["222222222222"][0]["roleArn"] == "arn:aws:iam::222222222222:role/BackupDeployer"
-    assert roles["111111111111"][0]["roleArn"] == "arn:aws:iam::111111111111:role/BackupDeployer"
-    assert roles["000000000000"][0]["roleArn"] == "arn:aws:iam::000000000000:role/BackupDeployer"
+    assert (
+        roles["222222222222"][0]["roleArn"] == "arn:aws:iam::222222222222:role/BackupDeployer-dev"
+    )
+    assert (
+        roles["111111111111"][0]["roleArn"] == "arn:aws:iam::111111111111:role/BackupDeployer-dev"
+    )
+    assert (
+        roles["000000000000"][0]["roleArn"] == "arn:aws:iam::000000000000:role/BackupDeployer-dev"
+    )
 
 
 def test_one_provider_per_account_serves_every_region(prod_run: OfflineRun) -> None:
@@ -84,27 +91,69 @@ def test_one_provider_per_account_serves_every_region(prod_run: OfflineRun) -> N
     assert len({v.provider_ref for v in vaults}) == 1
 
 
-def test_previews_assume_the_preview_role_under_the_same_provider_names() -> None:
+def _assumed_roles(run: OfflineRun) -> dict[str, str]:
+    return {
+        p.name: json.loads(p.inputs["assumeRoles"])[0]["roleArn"]
+        for p in run.of_type("pulumi:providers:aws")
+    }
+
+
+def _prod_without_destination_preview_role() -> dict[str, str]:
     project, config = load_stack_file("prod")
     destination = json.loads(config[f"{project}:destination"])
     del destination["previewRoleArn"]
     config[f"{project}:destination"] = json.dumps(destination)
+    return config
 
-    def roles(run: OfflineRun) -> dict[str, str]:
-        return {
-            p.name: json.loads(p.inputs["assumeRoles"])[0]["roleArn"]
-            for p in run.of_type("pulumi:providers:aws")
-        }
 
-    previewed = roles(run_program("prod", config, preview=True))
-    updated = roles(run_program("prod", config))
+def test_pull_request_previews_assume_the_preview_role_under_the_same_provider_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = _prod_without_destination_preview_role()
+    updated = _assumed_roles(run_program("prod", config))
+    monkeypatch.setenv(PREVIEW_ROLES_VARIABLE, "true")
+
+    previewed = _assumed_roles(run_program("prod", config, preview=True))
 
     # The role is an input, not part of the name: a preview shows no provider replaced.
     assert previewed.keys() == updated.keys()
     assert previewed["aws-444444444444"] == "arn:aws:iam::444444444444:role/BackupPreviewer"
-    assert updated["aws-444444444444"] == "arn:aws:iam::444444444444:role/BackupDeployer"
+    assert updated["aws-444444444444"] == "arn:aws:iam::444444444444:role/BackupDeployer-prod"
     # An account without a preview role previews with its deploy role.
     assert previewed["aws-555555555555"] == updated["aws-555555555555"]
+
+
+def test_any_other_preview_assumes_the_deploy_roles(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A human's `pulumi up` (its preview phase) and a drift check (`pulumi preview
+    # --expect-no-changes`) run without the switch: no provider input differs from the update.
+    monkeypatch.delenv(PREVIEW_ROLES_VARIABLE, raising=False)
+    updated = run_program("prod")
+
+    previewed = run_program("prod", preview=True)
+
+    assert {p.name: p.inputs for p in previewed.of_type("pulumi:providers:aws")} == {
+        p.name: p.inputs for p in updated.of_type("pulumi:providers:aws")
+    }
+    monkeypatch.setenv(PREVIEW_ROLES_VARIABLE, "false")
+    assert _assumed_roles(run_program("prod", preview=True)) == _assumed_roles(updated)
+
+
+@pytest.mark.parametrize(
+    ("value", "preview", "message"),
+    [
+        ("yes", True, "BACKUP_COPY_USE_PREVIEW_ROLES='yes': use true"),
+        ("true", False, "BACKUP_COPY_USE_PREVIEW_ROLES=true is for `pulumi preview` only"),
+    ],
+)
+def test_a_bad_preview_switch_is_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch, value: str, preview: bool, message: str
+) -> None:
+    monkeypatch.setenv(PREVIEW_ROLES_VARIABLE, value)
+
+    with pytest.raises(PreviewSwitchError) as error:
+        run_program("dev", preview=preview)
+
+    assert str(error.value).startswith(message)
 
 
 def test_provider_without_role_uses_ambient_credentials() -> None:

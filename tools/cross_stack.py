@@ -12,6 +12,11 @@ Two stacks that attach their backup policies where the same accounts inherit bot
 select resources by the same tag with a common value, back those resources up twice: that is
 reported as a warning (OU membership cannot be known offline, so only shared targets, a
 targeted root or shared source accounts count as overlap).
+
+Two stacks that name the same `roleArn` are a warning too: whoever may deploy one of them (its
+pipeline role) may then change the other's resources, so each environment's deploy roles must be
+its own, even in an account the environments share (docs/pipeline.md, "Deploy roles per
+environment").
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any, Literal
 
 from config import ConfigError, StackConfig
 from config.errors import Marks
-from config.loader import ROOT, parse_source, read_stack, stack_names
+from config.loader import ROOT, parse_source, project_values, read_stack, stack_names
 from tools.offline import OfflineRun, run_program
 
 Level = Literal["global", "organization", "account", "region"]
@@ -172,6 +177,8 @@ class Side:
     config: StackConfig
     claims: Mapping[Claim, str]
     marks: Marks
+    # Each `roleArn` the stack file names -> the key paths naming it.
+    roles: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 def _named_key(claim: Claim, config: StackConfig) -> str:
@@ -276,6 +283,45 @@ def double_backup_warning(
     )
 
 
+def role_arn_paths(values: Any) -> dict[str, list[str]]:
+    """Every `roleArn` in a stack's project values -> the key paths naming it, in file order."""
+    found: dict[str, list[str]] = {}
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, Mapping):
+            for key, child in value.items():
+                child_path = f"{where}.{key}" if where else str(key)
+                if key == "roleArn" and isinstance(child, str):
+                    found.setdefault(child, []).append(child_path)
+                else:
+                    walk(child, child_path)
+        elif isinstance(value, list):
+            for index, child in enumerate(value):
+                walk(child, f"{where}[{index}]")
+
+    walk(values, "")
+    return found
+
+
+def shared_role_warnings(mine: Side, theirs: Side) -> list[str]:
+    """One warning per deploy role both stacks assume, naming each stack's key paths and lines."""
+
+    def paths(side: Side, role_arn: str) -> str:
+        named = []
+        for path in side.roles[role_arn]:
+            line = side.marks.line(path)
+            named.append(f"{path} ({side.marks.file}:{line})" if line else path)
+        return f"{side.stack}: {', '.join(named)}"
+
+    return [
+        f"stacks {mine.stack!r} and {theirs.stack!r} both deploy through {role_arn} "
+        f"({paths(mine, role_arn)}; {paths(theirs, role_arn)}): whoever may deploy one may "
+        "change the other's resources; give each environment deploy roles of its own, even in "
+        'a shared account (docs/pipeline.md, "Deploy roles per environment")'
+        for role_arn in sorted(mine.roles.keys() & theirs.roles.keys())
+    ]
+
+
 def _side(stack: str, root: Path, run: OfflineRun | None = None) -> tuple[Side | None, list[str]]:
     """The stack's side of a comparison and its notes (partial, ...); no side when the values
     it needs could not be read. Raises ConfigError when the stack is invalid."""
@@ -285,7 +331,8 @@ def _side(stack: str, root: Path, run: OfflineRun | None = None) -> tuple[Side |
         return None, notes
     if run is None:
         run = run_program(stack, source.encoded)
-    return Side(stack, config, claims(run, config.organization.id), source.marks), notes
+    roles = role_arn_paths(project_values(source.project, source.encoded))
+    return Side(stack, config, claims(run, config.organization.id), source.marks, roles), notes
 
 
 def check_stack(stack: str, run: OfflineRun | None = None, root: Path = ROOT) -> CheckResult:
@@ -321,6 +368,7 @@ def check_stack(stack: str, run: OfflineRun | None = None, root: Path = ROOT) ->
         warning = double_backup_warning(stack, mine.config, other, theirs.config)
         if warning is not None:
             result.warnings.append(warning)
+        result.warnings.extend(shared_role_warnings(mine, theirs))
     return result
 
 

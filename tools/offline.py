@@ -309,7 +309,9 @@ def run_program(
     The stack's config is `read_stack`'s: the stack file as Pulumi reads it, ESC imports
     resolved by the Pulumi CLI where it is installed, secrets left out. `config` replaces it
     when given (for tests of bad input); `preview` runs the program as `pulumi preview` would
-    (`pulumi.runtime.is_dry_run()` is true).
+    (`pulumi.runtime.is_dry_run()` is true). Providers assume the preview roles only when
+    BACKUP_COPY_USE_PREVIEW_ROLES=true is in the environment, as in the pull-request workflow
+    (providers.py).
     """
     if config is None:
         source = read_stack(stack, root)

@@ -73,7 +73,7 @@ def test_only_the_delegated_administrators_roles_may_assume_it(sandbox_run: Offl
         return evaluate_policy(trust, Request(principal_arn, "sts:AssumeRole", role_arn)).allowed
 
     assert may_assume(f"arn:aws:iam::{DELEGATE}:role/BackupPreviewer")
-    assert may_assume(f"arn:aws:iam::{DELEGATE}:role/BackupDeployer")
+    assert may_assume(f"arn:aws:iam::{DELEGATE}:role/BackupDeployer-sandbox")
     assert not may_assume(f"arn:aws:iam::{DELEGATE}:role/SomeoneElse")
     assert not may_assume(f"arn:aws:iam::{MEMBER}:role/BackupPreviewer")
     assert not may_assume(f"arn:aws:iam::{MANAGEMENT}:role/BackupPreviewer")
@@ -87,7 +87,7 @@ def test_without_a_delegate_the_management_account_runs_the_doctor() -> None:
     assert (role["RoleName"], role["Path"]) == ("Doctor", "/audit/")
     assert trust["Principal"] == {"AWS": f"arn:aws:iam::{MANAGEMENT}:root"}
     assert trust["Condition"]["ArnEquals"]["aws:PrincipalArn"] == [
-        f"arn:aws:iam::{MANAGEMENT}:role/BackupDeployer",
+        f"arn:aws:iam::{MANAGEMENT}:role/BackupDeployer-sandbox",
         f"arn:aws:iam::{MANAGEMENT}:role/BackupPreviewer",
     ]
 

@@ -3,24 +3,21 @@ only the runtime requirements (it runs in the deploy workflow's venv)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-from tests.tools.test_makefile import ROOT, imported_outside_runtime, make
+from tests.tools import test_makefile
+from tests.tools.test_makefile import imported_outside_runtime
 
 
 def dry_run(tmp_path: Path, *args: str) -> list[str]:
-    # A copy without a venv: make shows every install step it would take.
-    for name in ("Makefile", "requirements.txt", "requirements-dev.txt"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    return make("-n", *args, cwd=tmp_path).splitlines()
+    return test_makefile.dry_run(tmp_path, *args).splitlines()
 
 
 def test_make_doctor_installs_the_runtime_only_and_passes_its_options(tmp_path: Path) -> None:
     commands = dry_run(tmp_path, "doctor", "STACK=prod", "FORMAT=json", "ARGS=--allow-deploy-role")
 
-    assert any("-r requirements.txt" in line for line in commands)
-    assert not any("requirements-dev.txt" in line for line in commands)
+    assert any("-r requirements.lock" in line for line in commands)
+    assert not any("requirements-dev" in line for line in commands)
     assert commands[-1] == (
         "venv/bin/python -m tools.doctor --stack prod --format json --allow-deploy-role"
     )

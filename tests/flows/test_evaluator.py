@@ -1569,6 +1569,110 @@ def test_principal_account_deny_except_one_account() -> None:
     assert alone(document, Request(user("Bob", "210987654321"), "service:Get", resource)) == DENIED
 
 
+# --- web identity (OIDC) ----------------------------------------------------------------------
+
+GITHUB = "token.actions.githubusercontent.com"
+GITHUB_PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{GITHUB}"
+
+
+def test_an_oidc_provider_principal_with_audience_and_subject_conditions() -> None:
+    """GitHub Docs, "Configuring OpenID Connect in Amazon Web Services"
+    (https://docs.github.com/en/actions/how-tos/secure-your-work/security-harden-deployments/oidc-in-aws):
+    the trust policy names the IAM OIDC provider as Federated and conditions on
+    `token.actions.githubusercontent.com:aud` = `sts.amazonaws.com` and
+    `token.actions.githubusercontent.com:sub` = `repo:octo-org/octo-repo:ref:refs/heads/octo-branch`;
+    IAM User Guide, "Create a role for OpenID Connect federation"
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-idp_oidc.html): the
+    claims are condition keys of the provider's name.
+    """
+    trust = policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"Federated": GITHUB_PROVIDER},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {
+                    f"{GITHUB}:aud": "sts.amazonaws.com",
+                    f"{GITHUB}:sub": "repo:octo-org/octo-repo:ref:refs/heads/octo-branch",
+                }
+            },
+        }
+    )
+    role = f"arn:aws:iam::{ACCOUNT}:role/GitHubAction-AssumeRoleWithAction"
+
+    def decide(subject: str, provider: str = GITHUB_PROVIDER) -> Decision:
+        claims = {f"{GITHUB}:aud": "sts.amazonaws.com", f"{GITHUB}:sub": subject}
+        request = Request(provider, "sts:AssumeRoleWithWebIdentity", role, claims)
+        return evaluate(
+            request, resource_policy=trust, resource_account=ACCOUNT, resource_kind="role_trust"
+        ).decision
+
+    assert decide("repo:octo-org/octo-repo:ref:refs/heads/octo-branch") == ALLOWED
+    assert decide("repo:octo-org/octo-repo:ref:refs/heads/main") == IMPLICIT
+    assert (
+        decide(
+            "repo:octo-org/octo-repo:ref:refs/heads/octo-branch",
+            provider=(f"arn:aws:iam::444455556666:oidc-provider/{GITHUB}"),
+        )
+        == IMPLICIT
+    )
+    # The provider's account root or one of its roles is not the web identity, nor the reverse.
+    by_account = policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": ACCOUNT},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+        }
+    )
+    web = Request(GITHUB_PROVIDER, "sts:AssumeRoleWithWebIdentity", role, {f"{GITHUB}:sub": "x"})
+    assert (
+        evaluate(
+            web, resource_policy=by_account, resource_account=ACCOUNT, resource_kind="role_trust"
+        ).decision
+        == IMPLICIT
+    )
+    assert (
+        evaluate_policy(
+            trust,
+            Request(
+                user("Bob"),
+                "sts:AssumeRoleWithWebIdentity",
+                role,
+                {
+                    f"{GITHUB}:aud": "sts.amazonaws.com",
+                    f"{GITHUB}:sub": "repo:octo-org/octo-repo:ref:refs/heads/octo-branch",
+                },
+            ),
+        ).decision
+        == IMPLICIT
+    )
+
+
+@pytest.mark.parametrize(
+    "provider", [f"arn:aws:iam::{ACCOUNT}:saml-provider/Okta", "cognito-identity.amazonaws.com"]
+)
+def test_federated_principals_other_than_oidc_providers_are_not_modelled(provider: str) -> None:
+    trust = policy(
+        {
+            "Effect": "Allow",
+            "Principal": {"Federated": provider},
+            "Action": "sts:AssumeRoleWithSAML",
+        }
+    )
+
+    with pytest.raises(NotImplementedError, match="only IAM OIDC providers"):
+        check_policy(trust, "resource")
+
+
+def test_a_web_identity_has_no_identity_policies() -> None:
+    request = Request(
+        GITHUB_PROVIDER, "sts:AssumeRoleWithWebIdentity", f"arn:aws:iam::{ACCOUNT}:role/R"
+    )
+
+    with pytest.raises(ValueError, match="web identity"):
+        evaluate(request, identity_policies=[policy(ANY_S3)], resource_account=ACCOUNT)
+
+
 # --- what the evaluator refuses ----------------------------------------------------------------
 
 

@@ -44,7 +44,7 @@ def share_dev_source_account(config: dict[str, Any]) -> None:
     config[f"{PROJECT}:sourceAccounts"].append(
         {
             "accountId": "111111111111",
-            "roleArn": "arn:aws:iam::111111111111:role/BackupDeployer",
+            "roleArn": "arn:aws:iam::111111111111:role/BackupDeployer-prod",
             "regions": ["ap-southeast-2"],
         }
     )
@@ -64,6 +64,66 @@ def test_the_example_stacks_do_not_collide() -> None:
         assert result.collisions == [], result.collisions
         assert result.warnings == [], result.warnings
         assert result.checked == [other for other in stacks if other != stack]
+
+
+def test_two_stacks_deploying_through_one_role_are_warned_with_both_key_paths(
+    tmp_path: Path,
+) -> None:
+    dev_role = "arn:aws:iam::000000000000:role/BackupDeployer-dev"
+
+    def dev_management_role(config: dict[str, Any]) -> None:
+        config[f"{PROJECT}:organization"]["managementAccount"]["roleArn"] = dev_role
+        config[f"{PROJECT}:sourceAccounts"][1]["roleArn"] = dev_role.replace(
+            "000000000000", "666666666666"
+        )
+
+    def dev_reaches_666(config: dict[str, Any]) -> None:
+        config[f"{PROJECT}:sourceAccounts"].append(
+            {
+                "accountId": "666666666666",
+                "roleArn": "arn:aws:iam::666666666666:role/BackupDeployer-dev",
+                "regions": ["ap-southeast-2"],
+            }
+        )
+
+    root = folder(
+        tmp_path,
+        dev=changed("dev", dev_reaches_666),
+        prod=changed("prod", dev_management_role),
+    )
+
+    result = check_stack("prod", root=root)
+
+    assert result.collisions == []
+    shared = [w for w in result.warnings if "both deploy through" in w]
+    # Each stack's key path and its line, so that either file can be changed.
+    assert [w.split(": whoever")[0] for w in shared] == [
+        f"stacks 'prod' and 'dev' both deploy through {dev_role} "
+        "(prod: organization.managementAccount.roleArn (Pulumi.prod.yaml:7); "
+        "dev: organization.managementAccount.roleArn (Pulumi.dev.yaml:7))",
+        "stacks 'prod' and 'dev' both deploy through "
+        "arn:aws:iam::666666666666:role/BackupDeployer-dev "
+        "(prod: sourceAccounts[1].roleArn (Pulumi.prod.yaml:44); "
+        "dev: sourceAccounts[1].roleArn (Pulumi.dev.yaml:26))",
+    ]
+    assert all(
+        w.endswith(
+            "whoever may deploy one may change the other's resources; give each environment "
+            'deploy roles of its own, even in a shared account (docs/pipeline.md, "Deploy roles '
+            'per environment")'
+        )
+        for w in shared
+    )
+
+
+def test_preview_roles_may_be_shared(tmp_path: Path) -> None:
+    # Read-only: sharing BackupPreviewer gives no environment a way into another's resources.
+    root = folder(tmp_path, dev=example("dev"), prod=example("prod"))
+    dev = example("dev")["config"][f"{PROJECT}:organization"]["managementAccount"]
+    prod = example("prod")["config"][f"{PROJECT}:organization"]["managementAccount"]
+
+    assert dev["previewRoleArn"] == prod["previewRoleArn"]
+    assert check_stack("prod", root=root).warnings == []
 
 
 def test_two_environments_share_a_source_account_without_collisions(tmp_path: Path) -> None:
@@ -167,13 +227,15 @@ def test_two_owners_of_an_accounts_region_settings_are_refused(tmp_path: Path) -
 
 def test_the_same_bucket_name_anywhere_is_refused(tmp_path: Path) -> None:
     def same_bucket(config: dict[str, Any]) -> None:
-        config[f"{PROJECT}:dynamodbExport"]["bucket"]["name"] = "dynamodb-backup-dev"
+        config[f"{PROJECT}:dynamodbExport"]["bucket"]["name"] = "dynamodb-backup-dev-333333333333"
 
     root = folder(tmp_path, dev=example("dev"), prod=changed("prod", same_bucket))
 
     messages = check_stack("prod", root=root).collisions
 
-    assert any("S3 bucket 'dynamodb-backup-dev' across AWS" in m for m in messages), messages
+    assert any("S3 bucket 'dynamodb-backup-dev-333333333333' across AWS" in m for m in messages), (
+        messages
+    )
 
 
 def test_a_stack_with_secrets_or_esc_is_checked_in_part_and_says_so(
@@ -258,7 +320,7 @@ def test_plan_and_validate_refuse_a_collision_with_exit_2_and_no_trace(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def same_bucket(config: dict[str, Any]) -> None:
-        config[f"{PROJECT}:dynamodbExport"]["bucket"]["name"] = "dynamodb-backup-dev"
+        config[f"{PROJECT}:dynamodbExport"]["bucket"]["name"] = "dynamodb-backup-dev-333333333333"
 
     root = folder(tmp_path, dev=example("dev"), prod=changed("prod", same_bucket))
     monkeypatch.setattr(plan, "ROOT", root)
@@ -274,7 +336,10 @@ def test_plan_and_validate_refuse_a_collision_with_exit_2_and_no_trace(
     assert main(["--stack", "prod", *extra]) == 2
 
     err = capsys.readouterr().err
-    assert "error: stacks 'prod' and 'dev' would both create S3 bucket 'dynamodb-backup-dev'" in err
+    assert (
+        "error: stacks 'prod' and 'dev' would both create S3 bucket 'dynamodb-backup-dev-333333333333'"
+        in err
+    )
     assert "Traceback" not in err
     assert not out.exists()
 

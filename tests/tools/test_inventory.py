@@ -205,7 +205,7 @@ def test_every_registered_resource_is_in_the_inventory(prod_run: OfflineRun) -> 
     key_policy = resources[resource_key("aws:kms/key:Key", "destination-ap-southeast-2-key")]
     assert key_policy["inputs"]["policy"]["Version"] == "2012-10-17"
     provider = resources[resource_key(PROVIDER_TYPE, "aws-555555555555")]
-    assert provider["inputs"]["assumeRoles"][0]["roleArn"].endswith(":role/BackupDeployer")
+    assert provider["inputs"]["assumeRoles"][0]["roleArn"].endswith(":role/BackupDeployer-prod")
     function = resources[
         resource_key(
             "aws:lambda/function:Function", "exporter-444444444444-ap-southeast-2-function"

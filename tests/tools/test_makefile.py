@@ -59,26 +59,54 @@ def test_make_alone_shows_the_help_and_installs_nothing() -> None:
     assert make("-n") == make("-n", "help")
 
 
-def _dry_run(tmp_path: Path, target: str) -> str:
-    # A copy without a venv: make shows every install step it would take for `target`.
-    for name in ("Makefile", "requirements.txt", "requirements-dev.txt"):
+def dry_run(tmp_path: Path, *args: str) -> str:
+    """What `make -n ARGS` would run in a copy without a venv: every install step it takes."""
+    for name in ("Makefile", "requirements.lock", "requirements-dev.lock"):
         shutil.copy(ROOT / name, tmp_path / name)
-    return make("-n", target, cwd=tmp_path)
+    return make("-n", *args, cwd=tmp_path)
+
+
+def _installs(commands: str) -> list[str]:
+    return [line for line in commands.splitlines() if "pip install" in line]
 
 
 def test_plan_and_validate_install_only_the_runtime_requirements(tmp_path: Path) -> None:
-    for target in ("plan", "validate", "plan-diff"):
-        commands = _dry_run(tmp_path, target)
+    for target in ("plan", "validate", "plan-diff", "pipeline-policies"):
+        commands = dry_run(tmp_path, target)
 
-        assert "-r requirements.txt" in commands
-        assert "requirements-dev.txt" not in commands
+        assert "-r requirements.lock" in commands
+        assert "requirements-dev" not in commands
 
 
 def test_the_test_targets_add_the_dev_tools(tmp_path: Path) -> None:
     for target in ("test", "lint", "typecheck", "unit", "bench"):
-        commands = _dry_run(tmp_path, target)
+        commands = dry_run(tmp_path, target)
 
-        assert "-r requirements-dev.txt" in commands, target
+        assert "-r requirements-dev.lock" in commands, target
+
+
+def test_every_install_is_from_a_lock_file_with_hashes(tmp_path: Path) -> None:
+    installs = _installs(dry_run(tmp_path, "test"))
+
+    assert len(installs) == 2
+    assert all("--require-hashes" in line and ".txt" not in line for line in installs), installs
+
+
+def test_make_lock_compiles_each_lock_with_hashes_on_python_3_11(tmp_path: Path) -> None:
+    commands = dry_run(tmp_path, "lock")
+    compiles = [line for line in commands.splitlines() if "pip-compile " in line]
+
+    assert "sys.version_info[:2] != (3, 11)" in commands
+    assert [line.split("--output-file ")[1].split()[0] for line in compiles] == [
+        "requirements-dev.lock",
+        "requirements.lock",
+        "policy_pack/requirements.lock",
+    ]
+    assert all(
+        "--generate-hashes" in line and "PIP_CONFIG_FILE=/dev/null" in line for line in compiles
+    )
+    # Runtime and pack locks take the dev lock's versions: one version of each package everywhere.
+    assert all("--constraint requirements-dev.lock" in line for line in compiles[1:])
 
 
 def _runtime_distributions() -> set[str]:

@@ -151,7 +151,7 @@ def test_a_missing_key_points_at_where_it_belongs(tmp_path: Path) -> None:
 
 def test_a_secret_is_not_checked_and_the_check_says_so(tmp_path: Path, no_pulumi: None) -> None:
     text = edited(
-        "    roleArn: arn:aws:iam::222222222222:role/BackupDeployer\n",
+        "    roleArn: arn:aws:iam::222222222222:role/BackupDeployer-dev\n",
         "    roleArn:\n      secure: v1:AAAA\n",
     )
     root = project(tmp_path, text)
