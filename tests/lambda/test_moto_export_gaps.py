@@ -63,7 +63,13 @@ def test_moto_neither_keeps_export_time_nor_holds_exports_in_progress(
     client, arn = table
 
     started = _export(client, arn, "token")
-    described = client.describe_export(ExportArn=started["ExportArn"])["ExportDescription"]
+    # moto runs the export in a thread of its own that ends at once: wait for it.
+    deadline = time.monotonic() + 5
+    while True:
+        described = client.describe_export(ExportArn=started["ExportArn"])["ExportDescription"]
+        if described["ExportStatus"] != "IN_PROGRESS" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
 
     assert "ExportTime" not in described
     assert described["ExportStatus"] == "COMPLETED"

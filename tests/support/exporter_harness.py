@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import boto3
+from moto.scheduler.models import scheduler_backends
 
 from bench.export_emulator import Clock, Firing, complete, scheduled
 
@@ -124,8 +125,9 @@ def invoke(event: Any = None, context: Any = CONTEXT) -> dict[str, Any]:
 
 
 def schedules() -> list[Firing]:
-    """The continuations waiting in the deployment's group, earliest first."""
-    return scheduled(SOURCE_ACCOUNT, REGION, GROUP)
+    """The continuations waiting in the deployment's group, earliest first (none without it)."""
+    groups = scheduler_backends[SOURCE_ACCOUNT][REGION].schedule_groups
+    return scheduled(SOURCE_ACCOUNT, REGION, GROUP) if GROUP in groups else []
 
 
 def fire(clock: Clock) -> dict[str, Any]:
