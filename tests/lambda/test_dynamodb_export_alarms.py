@@ -41,22 +41,16 @@ from components.dynamodb_exporter import (
     MISSED_VALUE,
     AlarmRule,
 )
-
-REGION = "eu-west-1"
-SOURCE_ACCOUNT = "123456789012"
-BACKUP_ACCOUNT = "333333333333"
-BUCKET = "ddb-backup-dest"
-STATE_TABLE = "ddb-export-state"
-GROUP = "ddb-export"
-DAY = datetime(2025, 3, 10, tzinfo=UTC)
-CONTEXT = type(
-    "Context",
-    (),
-    {
-        "invoked_function_arn": f"arn:aws:lambda:{REGION}:{SOURCE_ACCOUNT}:function:ddb-export",
-        "function_name": "ddb-export",
-    },
-)()
+from tests.support.exporter_harness import (
+    BACKUP_ACCOUNT,
+    BUCKET,
+    CONTEXT,
+    DAY,
+    GROUP,
+    REGION,
+    SOURCE_ACCOUNT,
+    STATE_TABLE,
+)
 
 # -- Lambda's JSON log format ------------------------------------------------------
 

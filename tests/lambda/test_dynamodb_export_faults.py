@@ -132,6 +132,13 @@ def lines(clock: Clock) -> Iterator[list[dict[str, Any]]]:
     logger.removeHandler(capture)
 
 
+def numbered_tables(count: int) -> list[str]:
+    """Tables t0, t1, ... with PITR, created; their names."""
+    names = [f"t{i}" for i in range(count)]
+    make_tables(names)
+    return names
+
+
 def exports_of(service: ExportService, table: str, day: int) -> list[Any]:
     """The exports of one table for the cut of DAY + day (by their S3 prefix)."""
     cut = DAY + timedelta(days=day)
@@ -177,8 +184,7 @@ def test_a_run_killed_after_starting_its_exports_never_exports_a_table_twice(
 ) -> None:
     import state_store
 
-    tables = [f"t{i}" for i in range(6)]
-    make_tables(tables)
+    tables = numbered_tables(6)
     exports.hold_in_progress = True
     exports.duration = lambda _name: timedelta(minutes=20)
     save = state_store.StateStore.save
@@ -209,8 +215,7 @@ def test_state_writes_denied_for_hours_neither_repeat_nor_lose_a_table(
 ) -> None:
     # The prod example: a daily run and catch-ups every 6 hours, no continuations.
     monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "3")
-    tables = [f"t{i}" for i in range(6)]
-    make_tables(tables)
+    tables = numbered_tables(6)
     exports.hold_in_progress = True
     exports.duration = lambda _name: timedelta(minutes=20)
     denial_ends = DAY + timedelta(hours=10)
@@ -259,8 +264,7 @@ def test_an_export_api_outage_until_late_evening_still_exports_the_day(
     lines: list[Any],
 ) -> None:
     monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "2")
-    tables = [f"t{i}" for i in range(6)]
-    make_tables(tables)
+    tables = numbered_tables(6)
     chain.duration = lambda _name: timedelta(hours=2)
     # 500s from 03:00 to 22:00; then 6 exports of 2 hours, 2 at a time: done after 04:00,
     # when the next day's cut has started.
@@ -331,8 +335,7 @@ def test_unreadable_state_is_set_aside_rebuilt_and_blocks_no_later_day(
     kind: str,
 ) -> None:
     monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "2")
-    tables = [f"t{i}" for i in range(4)]
-    make_tables(tables)
+    tables = numbered_tables(4)
     clock.now = DAY + timedelta(hours=3)
     invoke({"time": clock.now.isoformat()})  # day 0's first run: two started, two waiting
     _damage(kind, DAY)
@@ -353,8 +356,7 @@ def test_a_failed_create_schedule_is_resumed_without_a_catch_up(
     chain: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "2")
-    tables = [f"t{i}" for i in range(4)]
-    make_tables(tables)
+    tables = numbered_tables(4)
     failures = [1]
     create = EventBridgeSchedulerResponse.create_schedule
 
@@ -484,15 +486,13 @@ def test_a_day_whose_exports_cannot_all_start_within_a_day_is_overdue_then_finis
     hours_long: None,
     chain: ExportService,
     clock: Clock,
-    monkeypatch: pytest.MonkeyPatch,
     lines: list[Any],
 ) -> None:
     # One export at a time in the account, 13 hours each: three tables cannot all
     # start within a day, but they stay exportable for their PITR window.
     chain.limit = 1
     chain.duration = lambda _name: timedelta(hours=13)
-    tables = [f"t{i}" for i in range(3)]
-    make_tables(tables)
+    tables = numbered_tables(3)
     clock.now = DAY + timedelta(hours=3)
 
     drive(clock, DAY + timedelta(days=1, hours=20), cron(range(1), HOURLY))
