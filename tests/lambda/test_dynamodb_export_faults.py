@@ -45,6 +45,8 @@ from tests.support.exporter_harness import (
 # catch-up at five past every hour (stack_config.DEFAULT_CATCH_UP_SCHEDULE).
 PROD_HOURS = (3, 9, 15, 21)
 HOURLY = (3, *range(4, 24))
+# The daily run alone: where continuations carry a cut, catch-ups only add invocations.
+DAILY = (3,)
 LAMBDA_RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=2))
 
 
@@ -264,14 +266,14 @@ def test_an_export_api_outage_until_late_evening_still_exports_the_day(
     lines: list[Any],
 ) -> None:
     monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "2")
-    tables = numbered_tables(6)
-    chain.duration = lambda _name: timedelta(hours=2)
-    # 500s from 03:00 to 22:00; then 6 exports of 2 hours, 2 at a time: done after 04:00,
+    tables = numbered_tables(4)
+    chain.duration = lambda _name: timedelta(hours=3)
+    # 500s from 03:00 to 22:00; then 4 exports of 3 hours, 2 at a time: done after 04:00,
     # when the next day's cut has started.
     chain.outage_until = DAY + timedelta(hours=22)
     clock.now = DAY + timedelta(hours=3)
 
-    drive(clock, DAY + timedelta(days=1, hours=6), cron(range(2), HOURLY))
+    drive(clock, DAY + timedelta(days=1, hours=6), cron(range(2), DAILY))
 
     assert exported_once(chain, tables, 0)
     assert [line["missed"] for line in events(lines, "cut_closed", 0)] == [0]
@@ -285,7 +287,7 @@ def test_a_bucket_that_denies_writes_for_three_hours_still_gets_the_day(
     chain.deny_writes_until = DAY + timedelta(hours=6)
     clock.now = DAY + timedelta(hours=3)
 
-    runs = drive(clock, DAY + timedelta(days=1), cron(range(1), HOURLY))
+    runs = drive(clock, DAY + timedelta(days=1), cron(range(1), DAILY))
 
     assert all(
         [e.status for e in exports_of(chain, table, 0)][-1] == "COMPLETED" for table in tables
@@ -341,9 +343,9 @@ def test_unreadable_state_is_set_aside_rebuilt_and_blocks_no_later_day(
     _damage(kind, DAY)
     clock.advance(timedelta(seconds=1))
 
-    runs = drive(clock, DAY + timedelta(days=2, hours=12), cron(range(3), HOURLY))
+    runs = drive(clock, DAY + timedelta(days=1, hours=12), cron(range(2), DAILY))
 
-    for day in range(3):
+    for day in range(2):
         assert exported_once(chain, tables, day), day
     assert events(lines, "state_unreadable", 0)
     assert any(r.error is not None and "unreadable" in str(r.error) for r in runs)
@@ -369,7 +371,7 @@ def test_a_failed_create_schedule_is_resumed_without_a_catch_up(
     monkeypatch.setattr(EventBridgeSchedulerResponse, "create_schedule", failing_once)
     clock.now = DAY + timedelta(hours=3)
 
-    runs = drive(clock, DAY + timedelta(days=1), cron(range(1), (3,)))  # no catch-up
+    runs = drive(clock, DAY + timedelta(days=1), cron(range(1), DAILY))  # no catch-up
 
     assert runs[0].error is not None and "CreateSchedule" in str(runs[0].error)
     assert exported_once(chain, tables, 0)
@@ -406,7 +408,7 @@ def test_an_export_in_flight_at_the_next_cut_is_followed_and_its_failure_reporte
     chain.fail_next.add("big")
     clock.now = DAY + timedelta(hours=3)
 
-    runs = drive(clock, DAY + timedelta(days=1, hours=8), cron(range(2), HOURLY))
+    runs = drive(clock, DAY + timedelta(days=1, hours=8), cron(range(2), DAILY))
 
     cut = DAY.isoformat()
     failed = [r for r in runs if r.error is not None and r.summary is not None]
@@ -434,10 +436,10 @@ def test_pitr_that_began_after_the_cut_is_skipped_a_window_that_moved_past_it_is
     chain.pitr_earliest["late-pitr"] = DAY + timedelta(minutes=30)
     chain.limit = 0  # another tool holds the account's exports until the next day
     clock.now = DAY + timedelta(hours=3)
-    drive(clock, DAY + timedelta(days=1, hours=5), cron(range(1), HOURLY))
+    drive(clock, DAY + timedelta(days=1, hours=5), cron(range(1), DAILY))
     chain.limit = 300
 
-    drive(clock, DAY + timedelta(days=1, hours=12), cron(range(1, 2), HOURLY))
+    drive(clock, DAY + timedelta(days=1, hours=12), cron(range(1, 2), DAILY))
 
     decisions = {line["table"]: line for line in events(lines, "table", 0)}
     assert decisions["late-pitr"]["decision"] == "skipped"
@@ -456,7 +458,7 @@ def test_a_table_whose_exports_keep_failing_counts_as_missed(
     chain.fail_always.add("doomed")
     clock.now = DAY + timedelta(hours=3)
 
-    drive(clock, DAY + timedelta(days=1, hours=4), cron(range(1), HOURLY))
+    drive(clock, DAY + timedelta(days=1, hours=4), cron(range(1), DAILY))
 
     [closed] = events(lines, "cut_closed", 0)
     assert closed["missed"] == 1 and closed["missedTables"] == ["doomed"]
@@ -471,11 +473,11 @@ def test_a_day_that_never_got_state_alarms(
     tables = ["a", "b"]
     make_tables(tables)
     clock.now = after(days=0)
-    drive(clock, DAY + timedelta(days=1), cron(range(1), HOURLY))
+    drive(clock, DAY + timedelta(days=1), cron(range(1), DAILY))
     # Day 1: no run gets through (state writes denied all day, the function throttled...).
     clock.now = DAY + timedelta(days=2)
 
-    drive(clock, DAY + timedelta(days=2, hours=12), cron(range(2, 3), HOURLY))
+    drive(clock, DAY + timedelta(days=2, hours=12), cron(range(2, 3), DAILY))
 
     [never] = events(lines, "cut_closed", 1)
     assert never["missed"] == 2 and never["neverStarted"] is True
@@ -483,19 +485,21 @@ def test_a_day_that_never_got_state_alarms(
 
 
 def test_a_day_whose_exports_cannot_all_start_within_a_day_is_overdue_then_finished(
-    hours_long: None,
     chain: ExportService,
-    clock: Clock,
+    hours_long: None,
     lines: list[Any],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # One export at a time in the account, 13 hours each: three tables cannot all
-    # start within a day, but they stay exportable for their PITR window.
+    # One export at a time in the account, the first one 25 hours long: the second
+    # table cannot start within a day, but it stays exportable for its PITR window.
+    monkeypatch.setenv("WORKER_THREADS", "1")  # t0 takes the one slot, t1 waits
     chain.limit = 1
-    chain.duration = lambda _name: timedelta(hours=13)
-    tables = numbered_tables(3)
+    chain.duration = lambda name: timedelta(hours=25 if name == "t0" else 1)
+    tables = numbered_tables(2)
     clock.now = DAY + timedelta(hours=3)
 
-    drive(clock, DAY + timedelta(days=1, hours=20), cron(range(1), HOURLY))
+    drive(clock, DAY + timedelta(days=1, hours=8), cron(range(1), DAILY))
 
     [overdue] = events(lines, "cut_overdue", 0)
     assert overdue["missed"] >= 1
