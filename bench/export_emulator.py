@@ -7,8 +7,11 @@ InvalidExportTimeException, and lists exports unordered with random ids. Its
 EventBridge Scheduler stores schedules but never fires them and ignores
 ActionAfterCompletion. `ExportService` replaces moto's three export handlers ON
 PURPOSE with the AWS behaviour the function relies on (each rule cites the API
-reference); table lookup, PITR status, S3 objects and the scheduler's schedules still
-come from moto's own backends. `due_schedules` fires one-time schedules at their
+reference), and DescribeContinuousBackups so that the PITR window follows the virtual
+clock; table lookup, PITR status, S3 objects and the scheduler's schedules still come
+from moto's own backends (tests/lambda/test_moto_export_gaps.py fails when moto
+catches up). It also injects the faults the exporter must survive: throttled
+ListExports, an export API outage, a bucket that denies writes, failing exports. `due_schedules` fires one-time schedules at their
 virtual times and deletes them, as ActionAfterCompletion=DELETE does.
 
 Time is a `Clock` the caller moves: exports given a duration finish when the clock
@@ -142,6 +145,16 @@ class ExportService:
         self.transient: dict[str, list[tuple[str, int]]] = {}
         self.throttle_list_once: set[str] = set()  # tables whose next ListExports throttles
         self.fail_next: set[str] = set()  # tables whose next export ends FAILED
+        self.fail_always: set[str] = set()  # tables whose every export ends FAILED
+        # Faults by time or count (the exporter's fault tests, docs/dynamodb-exporter.md):
+        # exports that end before this time fail as a bucket that denies writes would make
+        # them; ExportTableToPointInTime answers 500 until `outage_until`; the next
+        # `list_storm` ListExports calls are throttled.
+        self.deny_writes_until: datetime | None = None
+        self.outage_until: datetime | None = None
+        self.list_storm = 0
+        # Virtual time every export API call takes (the clock moves on by it).
+        self.call_latency = timedelta(0)
         self.exports: dict[str, FakeExport] = {}
         self.tokens: dict[str, tuple[str, str, datetime]] = {}
         self.attempts: Counter[str] = Counter()  # export calls per table, retries included
@@ -189,9 +202,13 @@ class ExportService:
             table_arn = body["TableArn"]
             name = table_arn.rsplit("/", 1)[-1]
             self.attempts[name] += 1
-            now = self.clock.now
+            now = self._tick()
             if name in self.errors:
                 raise _error(self.errors[name], f"injected failure for {name}")
+            if self.outage_until is not None and now < self.outage_until:
+                failure = _error("InternalServerError", "injected outage")
+                failure.code = 500
+                raise failure
             if self.transient.get(name):
                 code, status = self.transient[name].pop(0)
                 failure = _error(code, f"injected transient failure for {name}")
@@ -221,7 +238,7 @@ class ExportService:
             pitr = table.continuous_backups["PointInTimeRecoveryDescription"]
             if pitr["PointInTimeRecoveryStatus"] != "ENABLED":
                 raise PointInTimeRecoveryUnavailable(name)
-            self._check_times(body, name, now)
+            self._check_times(table, body, name, now)
             if self.in_progress(api.current_account) >= self.limit:
                 raise _error("LimitExceededException", "Too many exports in progress")
             self._last_ms = max(self._last_ms + 1, int(now.timestamp() * 1000))
@@ -253,10 +270,12 @@ class ExportService:
         with self._lock:
             self.settle()
             self.calls["ListExports"] += 1
+            self._tick()
             table_arn = body.get("TableArn")
             name = str(table_arn).rsplit("/", 1)[-1]
-            if name in self.throttle_list_once:
+            if name in self.throttle_list_once or self.list_storm > 0:
                 self.throttle_list_once.discard(name)
+                self.list_storm = max(0, self.list_storm - 1)
                 raise _error("ThrottlingException", "Rate exceeded")
             matching = sorted(
                 (
@@ -291,12 +310,45 @@ class ExportService:
         with self._lock:
             self.settle()
             self.calls["DescribeExport"] += 1
+            self._tick()
             export = self.exports.get(api.body["ExportArn"])
             if export is None:
                 raise _error("ExportNotFoundException", "export not found")
             return ActionResult({"ExportDescription": export.description()})
 
-    def _check_times(self, body: dict[str, Any], name: str, now: datetime) -> None:
+    def describe_continuous_backups(self, api: DynamoHandler) -> ActionResult:
+        """DescribeContinuousBackups with the PITR window on the virtual clock.
+
+        moto stamps EarliestRestorableDateTime with the real time PITR was turned on and
+        never moves it; AWS's window runs from max(PITR start, now - RecoveryPeriodInDays)
+        to LatestRestorableDateTime, "typically 5 minutes before the current time" (API
+        reference, PointInTimeRecoveryDescription).
+        """
+        with self._lock:
+            self.calls["DescribeContinuousBackups"] += 1
+            name = api.body["TableName"]
+            table = api.dynamodb_backend.get_table(name)
+            backups = json.loads(json.dumps(table.continuous_backups, default=str))
+            pitr = backups["PointInTimeRecoveryDescription"]
+            if pitr["PointInTimeRecoveryStatus"] == "ENABLED":
+                earliest, latest = self._window(table, name, self.clock.now)
+                pitr["EarliestRestorableDateTime"] = earliest.timestamp()
+                pitr["LatestRestorableDateTime"] = latest.timestamp()
+            return ActionResult({"ContinuousBackupsDescription": backups})
+
+    def _window(self, table: Any, name: str, now: datetime) -> tuple[datetime, datetime]:
+        """The table's PITR window on the virtual clock: (earliest, latest) restorable time."""
+        pitr = table.continuous_backups["PointInTimeRecoveryDescription"]
+        period = timedelta(days=int(pitr.get("RecoveryPeriodInDays", 35)))
+        start = self.pitr_earliest.get(name, datetime.min.replace(tzinfo=UTC))
+        return max(start, now - period), now - self.pitr_lag
+
+    def _tick(self) -> datetime:
+        """The call's time; each call takes `call_latency` of virtual time."""
+        self.clock.now += self.call_latency
+        return self.clock.now
+
+    def _check_times(self, table: Any, body: dict[str, Any], name: str, now: datetime) -> None:
         if body.get("ExportType") == "INCREMENTAL_EXPORT":
             spec = body.get("IncrementalExportSpecification") or {}
             start, end = utc(spec.get("ExportFromTime")), utc(spec.get("ExportToTime"))
@@ -309,9 +361,8 @@ class ExportService:
         else:
             export_time = utc(body.get("ExportTime")) or now
             earliest = latest = export_time
-        if latest > now - self.pitr_lag or earliest < self.pitr_earliest.get(
-            name, datetime.min.replace(tzinfo=UTC)
-        ):
+        window_start, window_end = self._window(table, name, now)
+        if latest > window_end or earliest < window_start:
             raise _error("InvalidExportTimeException", "outside the PITR window")
 
     def _write(self, export: FakeExport, end: datetime) -> None:
@@ -325,9 +376,13 @@ class ExportService:
         if body["S3Bucket"] not in s3.buckets:
             export.status, export.failure_code = "FAILED", "S3NoSuchBucket"
             return
-        if name in self.fail_next:
+        if name in self.fail_next or name in self.fail_always:
             self.fail_next.discard(name)
             export.status, export.failure_code = "FAILED", "UNKNOWN"
+            return
+        if self.deny_writes_until is not None and end < self.deny_writes_until:
+            # AWS documents no FailureCode values; this one is the emulator's own.
+            export.status, export.failure_code = "FAILED", "S3AccessDenied"
             return
         ddb = dynamodb_backends[export.account][export.region]
         table = next(t for t in ddb.tables.values() if t.table_arn == export.table_arn)
@@ -356,10 +411,15 @@ class ExportService:
 
 @contextmanager
 def installed(service: ExportService) -> Iterator[ExportService]:
-    """`service` answers moto's three export operations inside the block."""
+    """`service` answers moto's export operations and DescribeContinuousBackups in the block."""
     originals = {
         name: getattr(DynamoHandler, name)
-        for name in ("export_table_to_point_in_time", "list_exports", "describe_export")
+        for name in (
+            "export_table_to_point_in_time",
+            "list_exports",
+            "describe_export",
+            "describe_continuous_backups",
+        )
     }
 
     # moto dispatches only to plain functions of the handler class, not bound methods.
@@ -372,10 +432,14 @@ def installed(service: ExportService) -> Iterator[ExportService]:
     def describe_export(api: DynamoHandler) -> ActionResult:
         return service.describe_export(api)
 
+    def describe_continuous_backups(api: DynamoHandler) -> ActionResult:
+        return service.describe_continuous_backups(api)
+
     replacements = {
         "export_table_to_point_in_time": export_table,
         "list_exports": list_exports,
         "describe_export": describe_export,
+        "describe_continuous_backups": describe_continuous_backups,
     }
     for name, function in replacements.items():
         setattr(DynamoHandler, name, function)

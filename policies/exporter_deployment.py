@@ -23,11 +23,16 @@ TIMEOUT_SECONDS = 900
 MEMORY_MB = 512
 METRIC_NAMESPACE = "AwsBackupCopy/DynamoDbExport"
 MISSED_METRIC = "MissedTables"
-# The line the function logs when a cut closes (export_run.CutRun._close). With the JSON
-# log format its fields are top-level keys (handler.log_event), which JSON filter
-# patterns address as `$.<key>` (CloudWatch Logs User Guide, "Using filter patterns to
-# match terms in JSON log events"); `$.missed >= 0` also requires the value to be a number.
-MISSED_FILTER_PATTERN = '{ ($.event = "cut_closed") && ($.missed >= 0) }'
+# The lines the function logs when a cut closes, with the tables it missed for good
+# (export_run.CutRun._close, and days that never got a state), and at a cut's day mark,
+# with the tables not started within a day (cut_overdue). With the JSON log format their
+# fields are top-level keys (handler.log_event), which JSON filter patterns address as
+# `$.<key>`, compounded with && and || in parentheses (CloudWatch Logs User Guide,
+# "Using filter patterns to match terms in JSON log events"); `$.missed >= 0` also
+# requires the value to be a number.
+MISSED_FILTER_PATTERN = (
+    '{ (($.event = "cut_closed") || ($.event = "cut_overdue")) && ($.missed >= 0) }'
+)
 MISSED_VALUE = "$.missed"
 # IAM role names: at most 64 characters (IAM User Guide, "IAM and AWS STS quotas").
 MAX_ROLE_NAME = 64
@@ -46,10 +51,11 @@ class AlarmRule:
     treat_missing_data: str
 
 
-# "Some table stayed deferred for a whole day": a cut closes (no more starts) a day after
-# its first run or at the next scheduled cut's first run, and reports the tables it never
-# started. One data point per cut, whenever the schedules run: any missed table in the
-# last 24 hourly periods keeps the alarm in ALARM, so it shows for a day. Hours without a
+# "Some table stayed deferred for a whole day, or was missed for good": a day after its
+# first run a cut reports the tables it has not started (cut_overdue, and keeps exporting
+# them), and when it closes the tables it missed for good (cut_closed). At most two data
+# points per cut, whenever the schedules run: any missed table in the last 24 hourly
+# periods keeps the alarm in ALARM, so it shows for a day. Hours without a
 # closing cut are not breaching ("missing data" guide: a metric that only reports events).
 # PutMetricAlarm allows Period x EvaluationPeriods up to 7 days for periods of an hour or
 # more (1 day below that); 3,600 x 24 = 86,400 s fits either way (CloudWatch API
@@ -100,8 +106,9 @@ def alarms(function_name: str) -> tuple[Alarm, ...]:
         Alarm(
             suffix="backlog",
             description=(
-                "Some table stayed deferred for a whole day: its cut closed before its "
-                "export could start (exports cannot keep up)"
+                "Some table's export did not start within a day of its cut's first run "
+                "(exports cannot keep up), or a table was missed for good (its PITR window "
+                "moved past the cut, it kept failing, or its day never got a state)"
             ),
             namespace=METRIC_NAMESPACE,
             metric_name=MISSED_METRIC,

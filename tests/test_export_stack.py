@@ -212,6 +212,12 @@ def test_exporter_role_grants_exactly_what_a_run_and_its_continuations_need(
         assert statements.pop("ExportThisAccountsTables")["Resource"] == (
             f"arn:aws:dynamodb:{region}:{account}:table/*"
         )
+        assert statements.pop("ReadThisAccountsPitrWindows") == {
+            "Sid": "ReadThisAccountsPitrWindows",
+            "Effect": "Allow",
+            "Action": "dynamodb:DescribeContinuousBackups",
+            "Resource": f"arn:aws:dynamodb:{region}:{account}:table/*",
+        }
         assert statements.pop("DescribeThisAccountsExports")["Resource"] == (
             f"arn:aws:dynamodb:{region}:{account}:table/*/export/*"
         )

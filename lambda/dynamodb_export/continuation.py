@@ -55,6 +55,12 @@ MAX_SCHEDULE_NAME = 64
 # Scheduler retries a failed invocation; a day's chain outlives no more than this.
 TARGET_MAX_EVENT_AGE_S = 3600
 TARGET_MAX_RETRIES = 5
+# A table's retries across waves after a retryable failure (throttling that outlasted a
+# run's own retries, a failed ListExports, an export that FAILED): 5 minutes, doubling
+# to an hour. Each table backs off on its own, so one storm costs every table one try,
+# not its day, and an hour-long fault costs a table about 6 tries.
+RETRY_BASE = timedelta(minutes=5)
+RETRY_CAP = timedelta(hours=1)
 
 
 def next_check_age(alive_at: float, durations: Sequence[float], *, busy: bool) -> float:
@@ -152,6 +158,17 @@ def likely_durations(
     if expected is None or ratios is None:
         return sorted(durations)
     return sorted(expected * ratio for ratio in ratios)
+
+
+def retry_delay(tries: int, table: str) -> float:
+    """Seconds until try number `tries` + 1 of `table` (`tries` >= 1), with jitter.
+
+    The jitter (half to all of the ceiling) is drawn from the table's name and the try
+    number, so tables that failed together spread out, and a rerun waits the same.
+    """
+    ceiling = min(RETRY_CAP, RETRY_BASE * (1 << max(0, tries - 1))).total_seconds()
+    digest = hashlib.sha256(f"{table}#{tries}".encode()).digest()
+    return ceiling * (0.5 + 0.5 * int.from_bytes(digest[:4], "big") / 0xFFFFFFFF)
 
 
 def remember(samples: list[float], seen: Sequence[float]) -> list[float]:

@@ -25,8 +25,9 @@ MAX_WORKER_THREADS = 64
 DEFAULT_FULL_EXPORT_INTERVAL_DAYS = 7
 MAX_FULL_EXPORT_INTERVAL_DAYS = 365
 # Point-in-time recovery keeps at most 35 days (RecoveryPeriodInDays 1..35): an older
-# cut cannot be exported from any table.
+# cut cannot be exported from any table. Nor does any table keep less than a day.
 PITR_MAX_WINDOW = timedelta(days=35)
+MIN_PITR_WINDOW = timedelta(days=1)
 
 SSE_ALGORITHMS = ("AES256", "KMS")
 EXPORT_FORMATS = ("DYNAMODB_JSON", "ION")

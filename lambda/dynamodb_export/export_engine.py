@@ -8,10 +8,14 @@ The first run of a cut scans every table (`Exporter.scan`):
    previous export of the chain ended).
 
 Every run then starts exports for tables that still need one (`Exporter.start`),
-never more than the free slots it is given. These calls go through a client without
-botocore retries; `Exporter` retries throttling and transient errors itself and never
-LimitExceededException (see EXPORT_MAX_ATTEMPTS). What a run carries over between
-invocations (in-flight exports, tables still to start) is export_run's business.
+never more than the free slots it is given. A table whose first ListExports failed, or
+that a dead run may have started, is **checked** first (`Exporter.check`: ListExports,
+DescribeExport), so no table is exported twice for a cut. These calls go through a
+client without botocore retries; `Exporter` retries throttling and transient errors
+itself a few times and never LimitExceededException (see EXPORT_MAX_ATTEMPTS); what
+outlasts that is deferred with back-off across waves (`Decision.backoff`). What a run
+carries over between invocations (in-flight exports, tables still to start) is
+export_run's business.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from export_config import (
     INCREMENTAL_MAX_WINDOW,
     INCREMENTAL_MIN_WINDOW,
+    MIN_PITR_WINDOW,
     Scope,
     Settings,
     s3_prefix,
@@ -96,6 +101,9 @@ EXPORT_BACKOFF_CAP_S = 20.0
 # InvalidExportTimeException for a cut younger than this is "not restorable yet", to
 # be retried, not a table whose PITR window starts after the cut.
 RECENT_CUT = timedelta(hours=1)
+# A PITR window whose EarliestRestorableDateTime is this close to now - RecoveryPeriodInDays
+# is full: it has moved past the cut rather than begun after it.
+WINDOW_SLACK = timedelta(hours=1)
 
 DynamoDBClient = Any  # boto3 ships no type stubs; the client is dynamically built.
 
@@ -133,6 +141,9 @@ class Decision:
     # For exports: IN_PROGRESS, COMPLETED or FAILED as last seen, and when AWS started it.
     status: str | None = None
     started_at: datetime | None = None
+    # A retryable failure (DEFERRED) or a failure worth retrying (FAILED): the table is
+    # tried again after its back-off, with the same ClientToken.
+    backoff: bool = False
 
     def as_dict(self) -> dict[str, str]:
         """Summary entry: {table, exportArn} for exports, {table, reason} otherwise."""
@@ -155,6 +166,8 @@ class ExportRequest:
     attempt: int
     from_time: datetime | None = None
     reason: str | None = None
+    # False until ListExports has shown whether an export of the cut already exists.
+    checked: bool = True
 
 
 @dataclass
@@ -166,6 +179,8 @@ class Scan:
     in_flight: list[str] = field(default_factory=list)
     plan: Decision | ExportRequest | None = None
     list_error: str | None = None
+    # What is reported for a table planned unchecked (its ListExports failed).
+    note: Decision | None = None
 
 
 @dataclass
@@ -184,13 +199,20 @@ class ScanResult:
 
 @dataclass
 class StartResult:
-    """What `Exporter.start` did with the requests it was given."""
+    """What `Exporter.start` did with the requests it was given, in their order."""
 
-    decisions: list[Decision] = field(default_factory=list)
-    # Requests to try again later: deferred by a call, or never attempted.
-    retry: list[ExportRequest] = field(default_factory=list)
+    # Each attempted request (as checked, if it was checked) and its decision.
+    outcomes: list[tuple[ExportRequest, Decision]] = field(default_factory=list)
     # LimitExceededException was seen: the account is at its export quota.
     limit_exceeded: bool = False
+    # A transient error outlasted a table's retries and stopped the starts: that table
+    # backs off, and the next wave waits for it rather than hitting the storm again.
+    stalled: bool = False
+
+    @property
+    def decisions(self) -> list[Decision]:
+        """The decisions alone."""
+        return [decision for _request, decision in self.outcomes]
 
 
 def backoff_sleep(seconds: float) -> None:
@@ -493,11 +515,15 @@ class Exporter:
         self._on_decision(decision)
         return decision
 
+    def _summaries(self, table: Table) -> list[Mapping[str, Any]]:
+        """The table's newest export summaries (ListExports, first page)."""
+        page = self._client.list_exports(TableArn=table.arn, MaxResults=LIST_EXPORTS_PAGE)
+        return list(page.get("ExportSummaries", []))
+
     def _scan(self, table: Table, selected: bool) -> Scan:
         scan = Scan(table=table, selected=selected)
         try:
-            page = self._client.list_exports(TableArn=table.arn, MaxResults=LIST_EXPORTS_PAGE)
-            summaries: list[Mapping[str, Any]] = list(page.get("ExportSummaries", []))
+            summaries = self._summaries(table)
             scan.in_flight = [
                 str(s.get("ExportArn")) for s in summaries if s.get("ExportStatus") == "IN_PROGRESS"
             ]
@@ -505,18 +531,58 @@ class Exporter:
                 scan.plan = plan_table(
                     self._client, self._settings, self._scope, table, summaries, self._cut
                 )
-        # One table's trouble (throttling beyond retries, a malformed answer, a bug)
-        # must not cost the other tables their backup; it is reported and re-raised
-        # as a failed run at the end.
+        # One table's trouble (a throttling storm that outlasts botocore's retry quota, a
+        # malformed answer, a bug) must not cost it, or any other table, the cut: the
+        # table is planned unchecked, and checked again before its export starts.
         except Exception as exc:  # noqa: BLE001
             scan.list_error = _error_text(exc)
             if selected:
-                scan.plan = Decision(
-                    table.name, Outcome.FAILED, reason=f"checking exports: {scan.list_error}"
+                # The type (and an incremental window) is decided when it is checked.
+                scan.plan = ExportRequest(table, self._settings.export_type, 1, checked=False)
+                scan.note = self._decide(
+                    Decision(
+                        table.name,
+                        Outcome.DEFERRED,
+                        reason=(
+                            f"checking exports: {scan.list_error}; checked again before its "
+                            "export starts"
+                        ),
+                    )
                 )
         if isinstance(scan.plan, Decision):
             self._decide(scan.plan)
         return scan
+
+    def check(self, request: ExportRequest) -> Decision | ExportRequest:
+        """Whether an export of the cut exists for an unchecked request (ListExports first).
+
+        The request as planned now, a Decision (existing, skipped), or a DEFERRED one
+        with back-off when ListExports or DescribeExport fails again.
+        """
+        try:
+            summaries = self._summaries(request.table)
+            plan = plan_table(
+                self._client, self._settings, self._scope, request.table, summaries, self._cut
+            )
+        # Same as _scan: the table waits for its next try; the others go on.
+        except Exception as exc:  # noqa: BLE001
+            return Decision(
+                request.table.name,
+                Outcome.DEFERRED,
+                reason=f"checking exports: {_error_text(exc)}",
+                backoff=True,
+            )
+        if isinstance(plan, Decision):
+            return plan
+        # An export that FAILED since the plan counts in plan's attempt; a later attempt
+        # number than the one planned is never given back.
+        return ExportRequest(
+            plan.table,
+            plan.export_type,
+            max(plan.attempt, request.attempt),
+            from_time=plan.from_time,
+            reason=plan.reason or request.reason,
+        )
 
     def scan(self, tables: Iterable[Table]) -> ScanResult:
         """Pass 1 over every table: what is in flight, what each selected table needs."""
@@ -531,7 +597,7 @@ class Exporter:
                 pool.map(lambda t: self._scan(t, is_selected(t.name, settings)), all_tables)
             )
         return ScanResult(
-            decisions=[s.plan for s in scans if isinstance(s.plan, Decision)],
+            decisions=[d for s in scans for d in (s.plan, s.note) if isinstance(d, Decision)],
             requests=[s.plan for s in scans if isinstance(s.plan, ExportRequest)],
             in_flight_arns=[arn for s in scans for arn in s.in_flight],
             tables_seen=len(all_tables),
@@ -541,48 +607,65 @@ class Exporter:
             ],
         )
 
-    def start(self, requests: Sequence[ExportRequest], slots: int, cap_reason: str) -> StartResult:
+    def start(
+        self,
+        requests: Sequence[ExportRequest],
+        slots: int,
+        cap_reason: str,
+        max_deferred: int | None = None,
+    ) -> StartResult:
         """ExportTableToPointInTime for `requests` in order, using at most `slots` slots.
 
         A table that starts no export (no PITR, an error) gives its slot back, so
         requests are taken in batches of the free slots until the slots are used, the
-        requests run out, or starts stop (LimitExceededException, throttling that
-        outlasts the retries). What was not attempted comes back in `retry`.
+        requests run out, starts stop (LimitExceededException, throttling that
+        outlasts the retries), or `max_deferred` requests were deferred (the caller keeps
+        them, and has room for so many). Outcomes are in the order of `requests`; the
+        requests after the last outcome were not attempted.
         """
         capacity = _Capacity(slots)
         queue = deque(requests)
         result = StartResult()
+        deferred = 0
         with ThreadPoolExecutor(
             max_workers=self._settings.worker_threads, thread_name_prefix="export"
         ) as pool:
             while queue and capacity.free > 0 and capacity.stop_reason is None:
+                if max_deferred is not None and deferred >= max_deferred:
+                    break
                 batch = [queue.popleft() for _ in range(min(capacity.free, len(queue)))]
-                decisions = list(pool.map(lambda r: self._start(r, capacity, cap_reason), batch))
-                for request, decision in zip(batch, decisions, strict=True):
-                    result.decisions.append(decision)
-                    if decision.outcome is Outcome.DEFERRED:
-                        result.retry.append(request)
-        result.retry.extend(queue)
-        result.limit_exceeded = (capacity.stop_reason or "").startswith(_LIMIT_STOP)
+                outcomes = list(pool.map(lambda r: self._start(r, capacity, cap_reason), batch))
+                deferred += sum(1 for _r, d in outcomes if d.outcome is Outcome.DEFERRED)
+                result.outcomes.extend(outcomes)
+        stop = capacity.stop_reason
+        result.limit_exceeded = (stop or "").startswith(_LIMIT_STOP)
+        result.stalled = stop is not None and not result.limit_exceeded
         return result
 
-    def _start(self, request: ExportRequest, capacity: _Capacity, cap_reason: str) -> Decision:
+    def _start(
+        self, request: ExportRequest, capacity: _Capacity, cap_reason: str
+    ) -> tuple[ExportRequest, Decision]:
         name = request.table.name
         stopped = capacity.stop_reason
         if stopped is not None:
-            return self._decide(Decision(name, Outcome.DEFERRED, reason=stopped))
+            return request, self._decide(Decision(name, Outcome.DEFERRED, reason=stopped))
         if not capacity.acquire():
             reason = capacity.stop_reason or cap_reason
-            return self._decide(Decision(name, Outcome.DEFERRED, reason=reason))
+            return request, self._decide(Decision(name, Outcome.DEFERRED, reason=reason))
         started = False
         try:
-            decision = self._call_export(request, capacity)
+            planned = request if request.checked else self.check(request)
+            if isinstance(planned, Decision):
+                decision = planned
+            else:
+                request = planned
+                decision = self._call_export(request, capacity)
             started = decision.outcome is Outcome.STARTED or (
                 decision.outcome is Outcome.EXISTING and decision.status == "IN_PROGRESS"
             )
         finally:
             capacity.release(started=started)
-        return self._decide(decision)
+        return request, self._decide(decision)
 
     def _call_export(self, request: ExportRequest, capacity: _Capacity) -> Decision:
         settings = self._settings
@@ -633,6 +716,8 @@ class Exporter:
             export_type=request.export_type,
             status=status,
             started_at=started_time,
+            # A FAILED export handed back by the ClientToken: tried again, with a new one.
+            backoff=outcome is Outcome.FAILED,
         )
 
     def _request_export(
@@ -662,13 +747,17 @@ class Exporter:
             return description
         # Only a retryable error on every attempt gets here. Throttling or 5xx that
         # outlasted 31 s of backoff would most likely hit every table alike; going on
-        # could cost each remaining table the same, past Lambda's 15 minutes. The
-        # rest is deferred to the next run instead.
+        # could cost each remaining table the same, past Lambda's 15 minutes. This table
+        # backs off across waves (same ClientToken); the rest wait for the next wave
+        # without a try counted against them.
         assert last_error is not None
         error = _error_text(last_error)
         capacity.stop(f"{error} persisted on table {name}: no more exports this run")
         return Decision(
-            name, Outcome.FAILED, reason=f"{error} (gave up after {EXPORT_MAX_ATTEMPTS} attempts)"
+            name,
+            Outcome.DEFERRED,
+            reason=f"{error} (persisted over {EXPORT_MAX_ATTEMPTS} attempts; tried again later)",
+            backoff=True,
         )
 
     def _classify_error(
@@ -688,16 +777,13 @@ class Exporter:
                     Outcome.DEFERRED,
                     reason=f"cut not restorable yet: newer than PITR's latest restorable time ({text})",
                 )
-            return Decision(
-                name,
-                Outcome.SKIPPED,
-                reason=f"export time outside the point-in-time recovery window ({text})",
-            )
+            return self._outside_window(request.table, text)
         if code == "TableNotFoundException":
             return Decision(name, Outcome.SKIPPED, reason="table was deleted during the run")
         if code == "ExportConflictException":
             # "A conflict when writing to the specified S3 bucket" (API reference): no
-            # export of this table is known to be running, so the table failed.
+            # export of this table is known to be running, so the table failed; it is
+            # tried again after its back-off.
             return Decision(
                 name,
                 Outcome.FAILED,
@@ -705,6 +791,7 @@ class Exporter:
                     f"conflict writing to s3://{self._settings.bucket}/"
                     f"{s3_prefix(self._settings, self._scope, name, self._cut)} ({text})"
                 ),
+                backoff=True,
             )
         if code == "LimitExceededException":
             # The account is at its export limit (exports we could not see, e.g. of
@@ -719,7 +806,62 @@ class Exporter:
                 reason=f"an export with this ClientToken already exists ({code})",
                 export_type=request.export_type,
             )
-        return Decision(name, Outcome.FAILED, reason=text)
+        # Anything else (AccessDeniedException, a bucket or key that refuses the export)
+        # is reported, and tried again after the table's back-off.
+        return Decision(name, Outcome.FAILED, reason=text, backoff=True)
+
+    def _outside_window(self, table: Table, text: str) -> Decision:
+        """InvalidExportTimeException for a cut PITR should have caught up with.
+
+        Every PITR window is at least a day long (RecoveryPeriodInDays 1..35, API
+        reference, PointInTimeRecoverySpecification), so for a cut younger than that it
+        means the window began after the cut (a new table, PITR turned on late): skipped.
+        For an older cut the window may instead have moved past it, a day that is lost:
+        DescribeContinuousBackups tells them apart. A window that reaches back its whole
+        recovery period is full, hence moved past the cut; one that reaches back less
+        began after it.
+        """
+        name = table.name
+        if self._started_at - self._cut < MIN_PITR_WINDOW:
+            return Decision(
+                name,
+                Outcome.SKIPPED,
+                reason=f"point-in-time recovery began after the cut ({text})",
+            )
+        try:
+            pitr = self._client.describe_continuous_backups(TableName=name)[
+                "ContinuousBackupsDescription"
+            ].get("PointInTimeRecoveryDescription", {})
+            earliest = _as_utc(pitr.get("EarliestRestorableDateTime"))
+            period = timedelta(days=int(pitr.get("RecoveryPeriodInDays", 35)))
+        # Unknown is treated as lost: an alarm too many beats a silent loss.
+        except Exception as exc:  # noqa: BLE001
+            return Decision(
+                name,
+                Outcome.MISSED,
+                reason=(
+                    f"the point-in-time recovery window no longer reaches the cut, or began "
+                    f"after it ({text}; DescribeContinuousBackups: {_error_text(exc)})"
+                ),
+            )
+        if earliest is not None and earliest > self._started_at - period + WINDOW_SLACK:
+            return Decision(
+                name,
+                Outcome.SKIPPED,
+                reason=(
+                    f"point-in-time recovery began after the cut (earliest restorable "
+                    f"{earliest.isoformat()})"
+                ),
+            )
+        return Decision(
+            name,
+            Outcome.MISSED,
+            reason=(
+                f"the point-in-time recovery window no longer reaches the cut "
+                f"(RecoveryPeriodInDays={period.days}, earliest restorable "
+                f"{earliest.isoformat() if earliest else 'unknown'})"
+            ),
+        )
 
 
 _LIMIT_STOP = "LimitExceededException"

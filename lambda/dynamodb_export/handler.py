@@ -42,6 +42,7 @@ __all__ = [
     "ContinuationError",
     "ExportsFailedError",
     "InvalidEventError",
+    "UnreadableStateError",
     "lambda_handler",
 ]
 
@@ -101,8 +102,15 @@ def utcnow() -> datetime:
 class ContinuationError(Exception):
     """The run's state is saved but its continuation could not be scheduled.
 
-    Raised after the run so that Lambda's Errors metric sees it; the catch-up schedule
-    takes the chain over once the missing continuation is late.
+    Raised after the run so that Lambda's Errors metric sees it; the state records it,
+    so Lambda's retry of the invocation or the next scheduled run resumes the chain.
+    """
+
+
+class UnreadableStateError(Exception):
+    """State that could not be read was set aside and its cut rebuilt from ListExports.
+
+    Raised after the run so that Lambda's Errors metric (the failures alarm) sees it.
     """
 
 
@@ -235,13 +243,22 @@ def make_client(
     return client
 
 
+def _by_outcome(decisions: list[Decision]) -> dict[str, list[dict[str, str]]]:
+    by_outcome: dict[str, list[dict[str, str]]] = {o.value: [] for o in Outcome}
+    for decision in sorted(decisions, key=lambda d: d.table):
+        by_outcome[decision.outcome.value].append(decision.as_dict())
+    return by_outcome
+
+
 def summarize(
     report: RunReport, calls: Mapping[str, Mapping[str, int]], seconds: float
 ) -> dict[str, Any]:
-    """The handler's return value: this run's decisions by outcome plus counts."""
-    by_outcome: dict[str, list[dict[str, str]]] = {o.value: [] for o in Outcome}
-    for decision in sorted(report.decisions, key=lambda d: d.table):
-        by_outcome[decision.outcome.value].append(decision.as_dict())
+    """The handler's return value: this run's decisions by outcome plus counts.
+
+    The lists are the event's cut's; what the run did for other open cuts is under
+    `otherCuts`, one entry a cut, and its cuts' closing reports are in `closed` too.
+    """
+    by_outcome = _by_outcome(report.decisions)
     counts: dict[str, Any] = {name: len(entries) for name, entries in by_outcome.items()}
     counts.update(
         tablesSeen=report.tables_seen,
@@ -258,8 +275,23 @@ def summarize(
         **by_outcome,
         "counts": counts,
         "continuation": report.continuation,
-        "closed": report.closed,
-        "errors": report.errors,
+        "closed": [closed for r in (report, *report.others) for closed in r.closed],
+        "otherCuts": [
+            {
+                "exportTime": other.cut.isoformat(),
+                "action": other.action,
+                "wave": other.wave,
+                "continuation": other.continuation,
+                **{
+                    outcome: entries
+                    for outcome, entries in _by_outcome(other.decisions).items()
+                    if entries
+                },
+            }
+            for other in report.others
+        ],
+        "errors": [error for r in (report, *report.others) for error in r.errors],
+        "alerts": [alert for r in (report, *report.others) for alert in r.alerts],
         "warnings": report.warnings,
         "awsCalls": dict(calls["dynamodb"]),
         "stateCalls": dict(calls["state"]),
@@ -299,6 +331,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         function_name=function_name,
         function_arn=f"arn:{partition}:lambda:{region}:{account}:function:{function_name}",
         log=log_event,
+        clock=utcnow,
     )
     report = CutRun(env).run(continuation, scheduled=continuation is None and not manual)
     calls = {name: counter.snapshot() for name, counter in counters.items()}
@@ -319,9 +352,13 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             "durationSeconds": summary["durationSeconds"],
         },
     )
-    failed = [d for d in report.decisions if d.outcome is Outcome.FAILED]
+    failed = [
+        d for r in (report, *report.others) for d in r.decisions if d.outcome is Outcome.FAILED
+    ]
     if failed:
         raise ExportsFailedError(failed, summary)
-    if report.errors:
-        raise ContinuationError("; ".join(report.errors))
+    if summary["errors"]:
+        raise ContinuationError("; ".join(summary["errors"]))
+    if summary["alerts"]:
+        raise UnreadableStateError("; ".join(summary["alerts"]))
     return summary

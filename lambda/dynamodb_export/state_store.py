@@ -19,7 +19,17 @@ table count except the number of chunk items.
 
 Writes are conditional on the item's `version`, and a run holds a lease (owner and
 expiry) while it works on a cut: an overlapping run finds the lease and leaves the cut
-alone instead of starting exports twice.
+alone instead of starting exports twice. Before a run starts exports it saves its
+**intent** (which tables it is about to start); a run that finds an intent its writer
+never cleared (killed, or its state write denied) checks those tables with ListExports
+before starting them again.
+
+A run item this version cannot read (corrupt, written by another version, its plan
+half-written) raises StateUnreadableError: the run sets it aside (`set_aside`, a copy
+under `<key>#unreadable#<time>`) and rebuilds the cut from ListExports (`create` with
+`replacing`), so that one bad item never blocks a cut, let alone later ones. The `head`
+item also lists the cuts still **open** (tables to start or exports to follow), so that
+any scheduled run can carry on a cut whose chain was lost.
 """
 
 from __future__ import annotations
@@ -47,9 +57,16 @@ HISTORY_CHUNK = 1000
 # the at most 300 a wave can add, a `took` item holds fewer than 550 (about 150 KB
 # uncompressed at most), and the run item never more than 249.
 MEASURED_CHUNK = 250
-# Run items are read by the next cut's first run (closing, durations): a week is ample.
-STATE_TTL = timedelta(days=8)
+# A cut stays open while its tables are exportable: at most 35 days, the longest
+# point-in-time recovery window (RecoveryPeriodInDays 1..35). Its items outlive that.
+STATE_TTL = timedelta(days=36)
 HEAD_KEY = "head"
+# A waiting table's last failure is kept to this many characters (the full text is in its
+# log line): 900 waiting tables stay a fraction of the run item.
+FAILED_CHARS = 160
+# The run item's document format (item attribute `format`; items without one are 1). A
+# run item of a later format is unreadable here: set aside and rebuilt, never guessed at.
+STATE_FORMAT = 2
 
 
 def history_key(table: str, export_type: str) -> str:
@@ -69,6 +86,42 @@ class StateConflictError(Exception):
     """Another run changed the cut's state since it was read (lost lease or race)."""
 
 
+class StateUnreadableError(Exception):
+    """An item of a cut's state cannot be read; `item` is the raw run item, if it was read."""
+
+    def __init__(
+        self,
+        cut: datetime,
+        reason: str,
+        item: Mapping[str, Any] | None = None,
+        version: int | None = None,
+    ) -> None:
+        self.cut = cut
+        self.reason = reason
+        self.item = dict(item) if item is not None else None
+        self._version = version
+        super().__init__(f"state of cut {cut.isoformat()} is unreadable: {reason}")
+
+    @property
+    def version(self) -> str | None:
+        """The run item's `version` attribute as stored, if it has a readable one."""
+        if self._version is not None:
+            return str(self._version)
+        value = (self.item or {}).get("version", {})
+        number = value.get("N") if isinstance(value, Mapping) else None
+        return str(number) if isinstance(number, str) else None
+
+
+@dataclass
+class Head:
+    """The `head` item: the newest scheduled cut, and the cuts still open."""
+
+    newest: datetime | None = None
+    open: set[datetime] = field(default_factory=set)
+    # The item existed but could not be read (it is then rewritten).
+    damaged: str | None = None
+
+
 @dataclass
 class PlanEntry:
     """A table still to start, with what the first run planned for it."""
@@ -80,6 +133,29 @@ class PlanEntry:
     reason: str | None = None
     # Seconds the table's export took when it last ran (the history); None if unknown.
     expected: float | None = None
+    # False: whether an export of the cut already exists is unknown (its ListExports
+    # failed, or a run died after saving its intent to start it); checked before starting.
+    checked: bool = True
+    # Retryable failures so far and when the next try may come (epoch seconds): the
+    # table's own back-off, so that one storm does not use up every table's retries.
+    tries: int = 0
+    not_before: float = 0.0
+    # The last failure (an export that FAILED, an error that is not transient): a table
+    # still failing at the cut's day mark is given up and counted as missed.
+    failed: str | None = None
+
+
+def entry_document(entry: PlanEntry) -> dict[str, Any]:
+    """`entry` as stored: fields at their defaults are left out (plan chunks stay small)."""
+    defaults = PlanEntry(table="")
+    document = {
+        key: value
+        for key, value in asdict(entry).items()
+        if key == "table" or value != getattr(defaults, key)
+    }
+    if entry.failed is not None:
+        document["failed"] = entry.failed[:FAILED_CHARS]
+    return document
 
 
 @dataclass
@@ -132,6 +208,22 @@ class RunState:
     # False from a first run's start until its plan is saved. True by default: states
     # written before the field existed were saved with their plan.
     planned: bool = True
+    # Set (epoch seconds) when a run saves its intent to start the entries from the
+    # requeue list and the plan up to `intent_until`, cleared by that run's next save.
+    intent_at: float | None = None
+    intent_until: int = 0
+    # Plan entries before this index must be checked with ListExports before they start.
+    unchecked_until: int = 0
+    # The continuation for `next_wave` could not be created: the next run resumes it.
+    unscheduled: bool = False
+    # Consecutive waves whose starts a transient error stopped, and until when starts
+    # wait: the cut backs off as a whole during an outage, as each table does.
+    stalls: int = 0
+    stall_until: float = 0.0
+    # The day mark (`deadline`) has been reported (cut_overdue) and failing tables given up.
+    overdue: bool = False
+    # Tables missed for good (the first MISSED_NAMED), for the cut's closing report.
+    missed_tables: list[str] = field(default_factory=list)
     # Persistence: the item's version and lease as read (not part of the document).
     version: int = 0
     lease_owner: str = ""
@@ -145,6 +237,7 @@ class RunState:
     def to_document(self) -> dict[str, Any]:
         """JSON-ready document; persistence fields are item attributes instead."""
         document = asdict(self)
+        document["requeue"] = [entry_document(entry) for entry in self.requeue]
         document["cut"] = self.cut.isoformat()
         for name in ("version", "lease_owner", "lease_until"):
             document.pop(name)
@@ -194,16 +287,29 @@ class StateStore:
         return self._table
 
     def load(self, cut: datetime) -> RunState | None:
-        """The cut's run state (strongly consistent), or None before its first run."""
+        """The cut's run state (strongly consistent), or None before its first run.
+
+        Raises StateUnreadableError when the item exists but cannot be read.
+        """
         item = self._client.get_item(
             TableName=self._table, Key={"pk": {"S": cut_key(cut)}}, ConsistentRead=True
         ).get("Item")
         if item is None:
             return None
-        state = RunState.from_document(_unpack(item["doc"]["B"]))
-        state.version = int(item["version"]["N"])
-        state.lease_owner = item.get("leaseOwner", {}).get("S", "")
-        state.lease_until = float(item.get("leaseUntil", {}).get("N", "0"))
+        try:
+            document_format = int(item.get("format", {}).get("N", "1"))
+            if document_format > STATE_FORMAT:
+                raise ValueError(
+                    f"format {document_format}; this version reads up to {STATE_FORMAT}"
+                )
+            state = RunState.from_document(_unpack(item["doc"]["B"]))
+            state.version = int(item["version"]["N"])
+            state.lease_owner = item.get("leaseOwner", {}).get("S", "")
+            state.lease_until = float(item.get("leaseUntil", {}).get("N", "0"))
+        # Whatever is wrong with it (bad bytes, unknown fields, missing attributes), the
+        # item is set aside and the cut rebuilt: nothing about it can be trusted.
+        except Exception as exc:  # noqa: BLE001
+            raise StateUnreadableError(cut, f"{type(exc).__name__}: {exc}", item) from None
         return state
 
     def _item(self, state: RunState) -> dict[str, Any]:
@@ -211,20 +317,40 @@ class StateStore:
         return {
             "pk": {"S": cut_key(state.cut)},
             "doc": {"B": _pack(state.to_document())},
+            "format": {"N": str(STATE_FORMAT)},
             "version": {"N": str(state.version)},
             "leaseOwner": {"S": state.lease_owner},
             "leaseUntil": {"N": repr(state.lease_until)},
             "expiresAt": {"N": str(expires)},
         }
 
-    def create(self, state: RunState, owner: str, lease_until: float) -> bool:
-        """Write the first state of a cut, holding its lease; False if it already exists."""
-        state.version, state.lease_owner, state.lease_until = 1, owner, lease_until
+    def create(
+        self,
+        state: RunState,
+        owner: str,
+        lease_until: float,
+        replacing: StateUnreadableError | None = None,
+    ) -> bool:
+        """Write the first state of a cut, holding its lease; False if it already exists.
+
+        With `replacing`, the unreadable item it names is overwritten, unless another run
+        changed (or rebuilt) it since it was read.
+        """
+        condition = "attribute_not_exists(pk)"
+        values: dict[str, Any] = {}
+        if replacing is not None and replacing.version is not None:
+            condition += " OR version = :seen"
+            values[":seen"] = {"N": replacing.version}
+        elif replacing is not None:
+            condition += " OR attribute_not_exists(version)"
+        state.version = 1 + int(replacing.version or 0) if replacing is not None else 1
+        state.lease_owner, state.lease_until = owner, lease_until
         try:
             self._client.put_item(
                 TableName=self._table,
                 Item=self._item(state),
-                ConditionExpression="attribute_not_exists(pk)",
+                ConditionExpression=condition,
+                **({"ExpressionAttributeValues": values} if values else {}),
             )
         except ClientError as exc:
             if _is_condition_failure(exc):
@@ -302,18 +428,28 @@ class StateStore:
         )
 
     def _get_chunk(self, state: RunState, name: str) -> Any:
-        """The value of item `cut#<ISO cut>#<name>`, or None if there is no such item."""
+        """The value of item `cut#<ISO cut>#<name>`, or None if there is no such item.
+
+        Raises StateUnreadableError if the item cannot be decoded.
+        """
         item = self._client.get_item(
             TableName=self._table,
             Key={"pk": {"S": f"{cut_key(state.cut)}#{name}"}},
             ConsistentRead=True,
         ).get("Item")
-        return None if item is None else _unpack(item["doc"]["B"])
+        if item is None:
+            return None
+        try:
+            return _unpack(item["doc"]["B"])
+        except Exception as exc:  # noqa: BLE001 - see load
+            raise StateUnreadableError(
+                state.cut, f"{name}: {type(exc).__name__}: {exc}", version=state.version
+            ) from None
 
     def write_plan(self, state: RunState, entries: Sequence[PlanEntry]) -> None:
         """The list of tables to start, in chunk items; written once per cut."""
         for index in range(0, len(entries), PLAN_CHUNK):
-            chunk = [asdict(entry) for entry in entries[index : index + PLAN_CHUNK]]
+            chunk = [entry_document(entry) for entry in entries[index : index + PLAN_CHUNK]]
             self._put_chunk(state, f"plan#{index // PLAN_CHUNK}", chunk)
         state.total = len(entries)
 
@@ -339,7 +475,10 @@ class StateStore:
         names += [f"took#{i}" for i in range(state.took_items)]
         history: dict[str, float] = {}
         for name in names:
-            history.update(self._get_chunk(state, name) or {})
+            try:
+                history.update(self._get_chunk(state, name) or {})
+            except StateUnreadableError:
+                continue  # a damaged history item, like a missing one, is less history
         history.update(state.measured)
         return history
 
@@ -352,31 +491,82 @@ class StateStore:
             chunk_index = position // PLAN_CHUNK
             chunk = self._get_chunk(state, f"plan#{chunk_index}")
             if chunk is None:
-                raise StateConflictError(
-                    f"plan chunk {chunk_index} of cut {state.cut.isoformat()} is missing"
+                # Half-written (or deleted by hand): the plan cannot be trusted any more.
+                raise StateUnreadableError(
+                    state.cut, f"plan chunk {chunk_index} is missing", version=state.version
                 )
             offset = position - chunk_index * PLAN_CHUNK
             taken = chunk[offset : offset + end - position]
-            entries.extend(PlanEntry(**entry) for entry in taken)
+            try:
+                entries.extend(PlanEntry(**entry) for entry in taken)
+            except TypeError as exc:
+                raise StateUnreadableError(
+                    state.cut, f"plan chunk {chunk_index}: {exc}", version=state.version
+                ) from None
             position += len(taken)
         return entries
 
-    def head(self) -> datetime | None:
-        """The newest scheduled cut whose first run has happened."""
+    def set_aside(self, error: StateUnreadableError, now: float) -> str:
+        """Copy an unreadable run item to `<key>#unreadable#<time>` for a person to look at.
+
+        The copy expires like state does; the original is left for `create(replacing=)`.
+        Returns the copy's key.
+        """
+        key = cut_key(error.cut)
+        item = error.item
+        if item is None:
+            item = (
+                self._client.get_item(
+                    TableName=self._table, Key={"pk": {"S": key}}, ConsistentRead=True
+                ).get("Item")
+                or {}
+            )
+        aside = f"{key}#unreadable#{int(now)}"
+        copy = {name: value for name, value in item.items() if name != "pk"}
+        copy.update(
+            pk={"S": aside},
+            reason={"S": error.reason[:1000]},
+            expiresAt={"N": str(int(now + STATE_TTL.total_seconds()))},
+        )
+        self._client.put_item(TableName=self._table, Item=copy)
+        return aside
+
+    def head(self) -> Head:
+        """The newest scheduled cut whose first run has happened, and the open cuts."""
         item = self._client.get_item(
             TableName=self._table, Key={"pk": {"S": HEAD_KEY}}, ConsistentRead=True
         ).get("Item")
         if item is None:
-            return None
-        return datetime.fromisoformat(item["cut"]["S"]).astimezone(UTC)
+            return Head()
+        try:
+            newest = item.get("cut", {}).get("S")
+            return Head(
+                newest=datetime.fromisoformat(newest).astimezone(UTC) if newest else None,
+                open={
+                    datetime.fromisoformat(value).astimezone(UTC)
+                    for value in item.get("open", {}).get("SS", [])
+                },
+            )
+        except (ValueError, TypeError, AttributeError) as exc:
+            return Head(damaged=f"{type(exc).__name__}: {exc}")
+
+    def reset_head(self, head: Head) -> None:
+        """Rewrite a damaged `head` item with what the run knows (its own cut, at least)."""
+        item: dict[str, Any] = {"pk": {"S": HEAD_KEY}}
+        if head.newest is not None:
+            item["cut"] = {"S": head.newest.isoformat()}
+        if head.open:
+            item["open"] = {"SS": sorted(cut.isoformat() for cut in head.open)}
+        self._client.put_item(TableName=self._table, Item=item)
 
     def set_head(self, cut: datetime) -> bool:
         """Move the head to `cut` unless it already names this cut or a newer one."""
         try:
-            self._client.put_item(
+            self._client.update_item(
                 TableName=self._table,
-                Item={"pk": {"S": HEAD_KEY}, "cut": {"S": cut.isoformat()}},
-                ConditionExpression="attribute_not_exists(pk) OR #cut < :cut",
+                Key={"pk": {"S": HEAD_KEY}},
+                UpdateExpression="SET #cut = :cut",
+                ConditionExpression="attribute_not_exists(#cut) OR #cut < :cut",
                 ExpressionAttributeNames={"#cut": "cut"},
                 ExpressionAttributeValues={":cut": {"S": cut.isoformat()}},
             )
@@ -385,3 +575,21 @@ class StateStore:
                 return False
             raise
         return True
+
+    def open_cut(self, cut: datetime) -> None:
+        """List `cut` as open: any scheduled run carries it on until it is closed."""
+        self._open_set("ADD", cut)
+
+    def close_cut(self, cut: datetime) -> None:
+        """Take `cut` off the open list (it is closed, or its state is gone)."""
+        self._open_set("DELETE", cut)
+
+    def _open_set(self, action: str, cut: datetime) -> None:
+        # ADD and DELETE on a string set are atomic: concurrent runs never lose a cut.
+        self._client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": HEAD_KEY}},
+            UpdateExpression=f"{action} #open :cut",
+            ExpressionAttributeNames={"#open": "open"},
+            ExpressionAttributeValues={":cut": {"SS": [cut.isoformat()]}},
+        )

@@ -8,19 +8,30 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 
 FUNCTION_DIR = Path(__file__).resolve().parents[2] / "lambda" / "dynamodb_export"
 if str(FUNCTION_DIR) not in sys.path:
     sys.path.insert(0, str(FUNCTION_DIR))
 
-REGION = "eu-west-1"
-SOURCE_ACCOUNT = "123456789012"  # moto's default account: where the tables live
-BACKUP_ACCOUNT = "333333333333"  # owns the destination bucket
-BUCKET = "ddb-backup-dest"
-STATE_TABLE = "ddb-export-state"  # the exporter's own state, in SOURCE_ACCOUNT
+# The tables and the state table are in moto's default account; the bucket in another.
+from bench.export_emulator import Clock, ExportService, installed  # noqa: E402
+from tests.support.exporter_harness import (  # noqa: E402
+    BACKUP_ACCOUNT,
+    BUCKET,
+    DAY,
+    GROUP,
+    REGION,
+    SCHEDULER_ROLE,
+    STATE_TABLE,
+    create_backup_bucket,
+    create_state_table,
+)
 
 
 @pytest.fixture
@@ -55,3 +66,42 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     ):
         monkeypatch.delenv(name, raising=False)
     yield
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The handler's clock, an hour and five minutes past DAY's cut."""
+    import handler
+
+    fake = Clock(DAY + timedelta(hours=1, minutes=5))
+    monkeypatch.setattr(handler, "utcnow", fake)
+    return fake
+
+
+@pytest.fixture
+def exports(
+    aws_env: None, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[ExportService]:
+    """moto with bench/export_emulator.py installed, the bucket and the state table."""
+    import export_engine
+    import handler
+
+    service = ExportService(clock)
+    # Backoff between export attempts is recorded, not slept, to keep the tests fast.
+    monkeypatch.setattr(export_engine, "backoff_sleep", service.sleeps.append)
+    handler._caller_identity.cache_clear()
+    with mock_aws(), installed(service):
+        create_backup_bucket()
+        create_state_table()
+        yield service
+
+
+@pytest.fixture
+def chain(exports: ExportService, monkeypatch: pytest.MonkeyPatch) -> ExportService:
+    """Continuations on: the deployment's schedule group and scheduler role."""
+    monkeypatch.setenv("SCHEDULE_GROUP", GROUP)
+    monkeypatch.setenv("SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)
+    boto3.client("scheduler", region_name=REGION).create_schedule_group(Name=GROUP)
+    exports.hold_in_progress = True
+    exports.duration = lambda _name: timedelta(minutes=20)
+    return exports

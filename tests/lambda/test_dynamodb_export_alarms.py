@@ -41,22 +41,16 @@ from components.dynamodb_exporter import (
     MISSED_VALUE,
     AlarmRule,
 )
-
-REGION = "eu-west-1"
-SOURCE_ACCOUNT = "123456789012"
-BACKUP_ACCOUNT = "333333333333"
-BUCKET = "ddb-backup-dest"
-STATE_TABLE = "ddb-export-state"
-GROUP = "ddb-export"
-DAY = datetime(2025, 3, 10, tzinfo=UTC)
-CONTEXT = type(
-    "Context",
-    (),
-    {
-        "invoked_function_arn": f"arn:aws:lambda:{REGION}:{SOURCE_ACCOUNT}:function:ddb-export",
-        "function_name": "ddb-export",
-    },
-)()
+from tests.support.exporter_harness import (
+    BACKUP_ACCOUNT,
+    BUCKET,
+    CONTEXT,
+    DAY,
+    GROUP,
+    REGION,
+    SOURCE_ACCOUNT,
+    STATE_TABLE,
+)
 
 # -- Lambda's JSON log format ------------------------------------------------------
 
@@ -240,12 +234,14 @@ def _record(message: str, **extra: Any) -> logging.LogRecord:
 def test_the_pattern_matches_a_closed_cut_line_and_reads_the_missed_count() -> None:
     pattern = FilterPattern(MISSED_FILTER_PATTERN)
     closed = lambda_json_line(_record("cut closed", event="cut_closed", missed=3))
+    overdue = lambda_json_line(_record("cut overdue", event="cut_overdue", missed=2))
     totals = lambda_json_line(_record("wave", event="totals", missed=0, deferred=4))
     # The old style: fields JSON-encoded into the message string, which the JSON log
     # format puts under "message"; no top-level `event`, so nothing matches.
     old_style = lambda_json_line(_record(json.dumps({"event": "cut_closed", "missed": 3})))
 
     assert pattern.matches(closed) and select(json.loads(closed), MISSED_VALUE) == 3
+    assert pattern.matches(overdue) and select(json.loads(overdue), MISSED_VALUE) == 2
     assert not pattern.matches(totals)
     assert not pattern.matches(old_style)
     assert not pattern.matches(lambda_json_line(_record("x", event="cut_closed", missed="3")))
@@ -373,12 +369,12 @@ def test_a_day_that_cannot_export_every_table_raises_the_alarm_for_a_day(
     # start within a day, whatever runs when.
     lines = _one_at_a_time(day, monkeypatch, schedule, timedelta(hours=12))
 
-    # The next day's first run (03:00) closes the day: the alarm is up within the hour
-    # and stays up for a day.
-    closed = [json.loads(line) for _, line in lines if '"cut_closed"' in line]
-    assert [c["missed"] for c in closed] >= [1]
+    # At the day mark (03:00 the next day) the cut reports what it has not started and
+    # goes on exporting it: the alarm is up within the hour and stays up for a day.
+    overdue = [json.loads(line) for _, line in lines if '"cut_overdue"' in line]
+    assert [c["missed"] for c in overdue] >= [1]
     states = _alarm_over(lines, range(24, 52))
-    assert states[:4] == ["OK"] * 4  # until the day closes at 03:00 the next day
+    assert states[:4] == ["OK"] * 4  # until the day mark at 03:00 the next day
     assert set(states[4:28]) == {"ALARM"}
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -25,139 +24,40 @@ import handler
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 from export_config import ConfigurationError, InvalidEventError
-from moto import mock_aws
 from moto.scheduler.models import scheduler_backends
 
-from bench.export_emulator import (
-    Clock,
-    ExportService,
-    Firing,
-    complete,
-    installed,
-    scheduled,
-    utc,
+from bench.export_emulator import Clock, ExportService, complete, utc
+from tests.support.exporter_harness import (
+    BACKUP_ACCOUNT,
+    BUCKET,
+    CONTEXT,
+    DAY,
+    EVENT,
+    GROUP,
+    REGION,
+    ROOT,
+    SCHEDULER_ROLE,
+    SOURCE_ACCOUNT,
+    STATE_TABLE,
+    after,
+    backup_account_client,
+    create_backup_bucket,
+    ddb,
+    fire,
+    forget_state,
+    invoke,
+    make_tables,
+    names_of,
+    run_day,
+    schedules,
+    table_arn,
 )
-
-# Same values as conftest.aws_env (conftest is not importable for mypy).
-REGION = "eu-west-1"
-SOURCE_ACCOUNT = "123456789012"
-BACKUP_ACCOUNT = "333333333333"
-BUCKET = "ddb-backup-dest"
-STATE_TABLE = "ddb-export-state"
-DAY = datetime(2025, 3, 10, tzinfo=UTC)
-# An hour after the cut: point-in-time recovery has long caught up with it.
-EVENT = {"source": "aws.events", "time": "2025-03-10T01:05:00Z"}
-CONTEXT = SimpleNamespace(
-    invoked_function_arn=f"arn:aws:lambda:{REGION}:{SOURCE_ACCOUNT}:function:ddb-export",
-    function_name="ddb-export",
-)
-# Where this account's and Region's exports of the cut land.
-ROOT = f"prod/{SOURCE_ACCOUNT}/{REGION}"
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock(DAY + timedelta(hours=1, minutes=5))
-    monkeypatch.setattr(handler, "utcnow", fake)
-    return fake
-
-
-@pytest.fixture
-def exports(
-    aws_env: None, clock: Clock, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[ExportService]:
-    service = ExportService(clock)
-    # Backoff between export attempts is recorded, not slept, to keep the tests fast.
-    monkeypatch.setattr(export_engine, "backoff_sleep", service.sleeps.append)
-    handler._caller_identity.cache_clear()
-    with mock_aws(), installed(service):
-        _create_backup_bucket()
-        _create_state_table()
-        yield service
-
-
-def _backup_account_client(service: str) -> Any:
-    creds = boto3.client("sts", region_name=REGION).assume_role(
-        RoleArn=f"arn:aws:iam::{BACKUP_ACCOUNT}:role/backup-admin", RoleSessionName="tests"
-    )["Credentials"]
-    return boto3.client(
-        service,
-        region_name=REGION,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-    )
-
-
-def _create_backup_bucket() -> None:
-    _backup_account_client("s3").create_bucket(
-        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
-
-
-def _ddb() -> Any:
-    return boto3.client("dynamodb", region_name=REGION)
-
-
-def _create_state_table() -> None:
-    # As the deployment creates it (components/dynamodb_exporter.py).
-    _ddb().create_table(
-        TableName=STATE_TABLE,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
-def _forget_state() -> None:
-    """Lose every run state (a recreated state table): the next run is a first run."""
-    client = _ddb()
-    for item in client.scan(TableName=STATE_TABLE)["Items"]:
-        client.delete_item(TableName=STATE_TABLE, Key={"pk": item["pk"]})
-
-
-def _create_tables(names: list[str], *, pitr: bool = True) -> None:
-    client = _ddb()
-    for name in names:
-        client.create_table(
-            TableName=name,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        client.put_item(TableName=name, Item={"pk": {"S": f"{name}-item"}})
-        if pitr:
-            client.update_continuous_backups(
-                TableName=name,
-                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
-            )
-
-
-def _table_arn(name: str) -> str:
-    return f"arn:aws:dynamodb:{REGION}:{SOURCE_ACCOUNT}:table/{name}"
-
-
-def _names(entries: list[dict[str, str]]) -> list[str]:
-    return sorted(entry["table"] for entry in entries)
-
-
-def _after(*, days: int) -> datetime:
-    """An hour and five minutes past the cut of DAY + days: PITR has caught up."""
-    return DAY + timedelta(days=days, hours=1, minutes=5)
-
-
-def _run(event: Any = None, context: Any = CONTEXT) -> dict[str, Any]:
-    # Lambda parses the environment once per cold start; the tests change it per
-    # test, so every invocation here starts cold.
-    handler.cold_start()
-    result: dict[str, Any] = handler.lambda_handler(EVENT if event is None else event, context)
-    return result
 
 
 def _start_foreign_export(name: str, prefix: str = "other-tool") -> None:
     # An export another tool started: different prefix, counts against the quota.
-    _ddb().export_table_to_point_in_time(
-        TableArn=_table_arn(name),
+    ddb().export_table_to_point_in_time(
+        TableArn=table_arn(name),
         S3Bucket=BUCKET,
         S3BucketOwner=BACKUP_ACCOUNT,
         S3Prefix=prefix,
@@ -175,13 +75,13 @@ def test_first_run_exports_every_table_over_several_list_pages(
 ) -> None:
     with_pitr = [f"orders-{i:03d}" for i in range(101)]
     without_pitr = ["scratch-a", "scratch-b"]
-    _create_tables(with_pitr)
-    _create_tables(without_pitr, pitr=False)
+    make_tables(with_pitr)
+    make_tables(without_pitr, pitr=False)
 
-    summary = _run()
+    summary = invoke()
 
     assert summary["exportTime"] == "2025-03-10T00:00:00+00:00"
-    assert _names(summary["started"]) == with_pitr
+    assert names_of(summary["started"]) == with_pitr
     assert summary["skipped"] == [
         {"table": name, "reason": "point-in-time recovery is not enabled"} for name in without_pitr
     ]
@@ -202,15 +102,14 @@ def test_data_lands_in_the_other_accounts_bucket_under_account_and_region(
     monkeypatch.setenv("S3_SSE_ALGORITHM", "KMS")
     monkeypatch.setenv("S3_SSE_KMS_KEY_ID", f"arn:aws:kms:{REGION}:{BACKUP_ACCOUNT}:key/k1")
     monkeypatch.setenv("EXPORT_FORMAT", "ION")
-    _create_tables(["users"])
+    make_tables(["users"])
 
-    summary = _run()
+    summary = invoke()
 
     export_arn = summary["started"][0]["exportArn"]
     export_id = export_arn.rsplit("/", 1)[-1]
     keys = [
-        obj["Key"]
-        for obj in _backup_account_client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]
+        obj["Key"] for obj in backup_account_client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]
     ]
     base = f"{ROOT}/users/2025/03/10/AWSDynamoDB/{export_id}"
     assert f"{base}/manifest-summary.json" in keys
@@ -227,15 +126,15 @@ def test_data_lands_in_the_other_accounts_bucket_under_account_and_region(
 def test_rerun_within_8_hours_reuses_the_export_via_client_token(
     exports: ExportService, clock: Clock
 ) -> None:
-    _create_tables(["a", "b"])
+    make_tables(["a", "b"])
     # ListExports lags behind the first run's exports, so only ClientToken can
     # prevent duplicates (AWS: idempotent for 8 hours).
     exports.hide_from_list = True
-    first = _run()
+    first = invoke()
     clock.advance(timedelta(hours=2))
-    _forget_state()  # nothing remembers the first run: ClientToken has to
+    forget_state()  # nothing remembers the first run: ClientToken has to
 
-    second = _run()
+    second = invoke()
 
     assert len(exports.exports) == 2
     assert second["started"] == []
@@ -248,16 +147,16 @@ def test_rerun_within_8_hours_reuses_the_export_via_client_token(
 def test_rerun_after_8_hours_is_caught_by_describe_export(
     exports: ExportService, clock: Clock
 ) -> None:
-    _create_tables(["a", "b", "c"])
-    first = _run()
+    make_tables(["a", "b", "c"])
+    first = invoke()
     clock.advance(timedelta(hours=9))  # ClientTokens have expired
-    _forget_state()  # nothing remembers the first run: DescribeExport has to
+    forget_state()  # nothing remembers the first run: DescribeExport has to
 
-    second = _run()
+    second = invoke()
 
     assert len(exports.exports) == 3
     assert second["started"] == []
-    assert _names(second["existing"]) == ["a", "b", "c"]
+    assert names_of(second["existing"]) == ["a", "b", "c"]
     assert {e["exportArn"] for e in second["existing"]} == {
         e["exportArn"] for e in first["started"]
     }
@@ -269,24 +168,26 @@ def test_rerun_after_8_hours_is_caught_by_describe_export(
 def test_failed_export_of_the_cut_is_retried_with_a_new_token(
     exports: ExportService, clock: Clock
 ) -> None:
-    _create_tables(["a"])
-    _backup_account_client("s3").delete_bucket(Bucket=BUCKET)
+    make_tables(["a"])
+    backup_account_client("s3").delete_bucket(Bucket=BUCKET)
     exports.hold_in_progress = True
-    first = _run()
+    first = invoke()
     exports.complete_all()  # the bucket is missing: AWS fails it with S3NoSuchBucket
-    assert _names(first["started"]) == ["a"]
+    assert names_of(first["started"]) == ["a"]
     assert exports.of_table("a")[0].failure_code == "S3NoSuchBucket"
 
-    _create_backup_bucket()
+    create_backup_bucket()
     exports.hold_in_progress = False
     clock.advance(timedelta(hours=1))
     with pytest.raises(handler.ExportsFailedError) as caught:
-        _run()  # the catch-up run sees the failure, reports it and starts attempt 2
+        invoke()  # the catch-up run sees the failure and reports it
+    clock.advance(timedelta(minutes=10))  # the table's back-off: 2.5 to 5 minutes
+    third = invoke()  # attempt 2
 
     second = caught.value.summary
-    assert _names(second["failed"]) == ["a"]
-    assert "S3NoSuchBucket; starting attempt 2" in second["failed"][0]["reason"]
-    assert _names(second["started"]) == ["a"]
+    assert names_of(second["failed"]) == ["a"]
+    assert "S3NoSuchBucket; starting attempt 2 after its back-off" in second["failed"][0]["reason"]
+    assert second["started"] == [] and names_of(third["started"]) == ["a"]
     tokens = [e.token for e in exports.of_table("a")]
     assert len(tokens) == 2 and tokens[0] != tokens[1]
     assert [e.status for e in exports.of_table("a")] == ["FAILED", "COMPLETED"]
@@ -297,14 +198,14 @@ def test_concurrency_cap_counts_exports_already_running(
 ) -> None:
     monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "5")
     monkeypatch.setenv("EXCLUDE_TABLES", "legacy-*")
-    _create_tables(["legacy-1", "t1", "t2", "t3", "t4", "t5"])
+    make_tables(["legacy-1", "t1", "t2", "t3", "t4", "t5"])
     exports.hold_in_progress = True
     # Three exports in flight, one of them on a table this function excludes.
     _start_foreign_export("legacy-1")
     _start_foreign_export("t1")
     _start_foreign_export("t2", prefix="manual")
 
-    summary = _run()
+    summary = invoke()
 
     assert summary["counts"]["inFlightBefore"] == 3
     assert summary["counts"]["capacity"] == 2
@@ -318,14 +219,14 @@ def test_limit_exceeded_defers_the_rest_without_failing_the_run(
     exports: ExportService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WORKER_THREADS", "1")
-    _create_tables(["t1", "t2", "t3", "t4"])
+    make_tables(["t1", "t2", "t3", "t4"])
     exports.hold_in_progress = True
     exports.limit = 2  # the account quota is hit before MAX_CONCURRENT_EXPORTS
 
-    summary = _run()
+    summary = invoke()
 
-    assert _names(summary["started"]) == ["t1", "t2"]
-    assert _names(summary["deferred"]) == ["t3", "t4"]
+    assert names_of(summary["started"]) == ["t1", "t2"]
+    assert names_of(summary["deferred"]) == ["t3", "t4"]
     assert "LimitExceededException" in summary["deferred"][0]["reason"]
     assert summary["failed"] == []
     # botocore counts LimitExceededException as throttling; the export client has its
@@ -338,16 +239,16 @@ def test_limit_exceeded_defers_the_rest_without_failing_the_run(
 def test_export_throttling_and_5xx_are_retried_with_backoff(
     exports: ExportService,
 ) -> None:
-    _create_tables(["a", "b"])
+    make_tables(["a", "b"])
     exports.transient["a"] = [
         ("ThrottlingException", 400),
         ("InternalServerError", 500),
         ("SomethingNew", 503),  # unknown code, retried for its 5xx status
     ]
 
-    summary = _run()
+    summary = invoke()
 
-    assert _names(summary["started"]) == ["a", "b"]
+    assert names_of(summary["started"]) == ["a", "b"]
     assert exports.attempts == Counter({"a": 4, "b": 1})
     assert summary["awsCalls"]["ExportTableToPointInTime"] == 5  # every attempt counts
     assert len(exports.of_table("a")) == 1
@@ -356,37 +257,35 @@ def test_export_throttling_and_5xx_are_retried_with_backoff(
     assert all(0 <= delay <= 2**n for n, delay in enumerate(exports.sleeps))
 
 
-def test_export_throttling_that_never_ends_fails_the_table_and_defers_the_rest(
+def test_export_throttling_that_outlasts_the_retries_defers_the_table_and_the_rest(
     exports: ExportService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WORKER_THREADS", "1")  # a, then b, then c
-    _create_tables(["a", "b", "c"])
+    make_tables(["a", "b", "c"])
     exports.errors["a"] = "ThrottlingException"
 
-    with pytest.raises(handler.ExportsFailedError) as caught:
-        _run()
+    summary = invoke()
 
     # 6, not 6 x botocore's attempts: the export client does no retries of its own.
     assert exports.attempts == Counter({"a": export_engine.EXPORT_MAX_ATTEMPTS})
     assert len(exports.sleeps) == export_engine.EXPORT_MAX_ATTEMPTS - 1
     assert sum(exports.sleeps) <= 31
-    summary = caught.value.summary
-    (failed,) = summary["failed"]
-    assert failed["table"] == "a"
-    assert "ThrottlingException" in failed["reason"]
-    assert "gave up after 6 attempts" in failed["reason"]
+    # Throttling is no failure of the table: it backs off across waves (same ClientToken).
+    assert summary["failed"] == []
+    deferred = {entry["table"]: entry["reason"] for entry in summary["deferred"]}
+    assert "ThrottlingException" in deferred["a"]
+    assert "persisted over 6 attempts; tried again later" in deferred["a"]
     # Throttling that outlasts the backoff would cost every table the same: the rest
     # waits for the next run instead of running the function into its timeout.
-    assert _names(summary["deferred"]) == ["b", "c"]
-    assert "ThrottlingException" in summary["deferred"][0]["reason"]
-    assert "persisted on table a" in summary["deferred"][0]["reason"]
+    assert "persisted on table a" in deferred["b"] and "persisted on table a" in deferred["c"]
+    assert summary["counts"]["pending"] == 3
 
 
 def test_throttled_export_is_deferred_once_another_table_hits_the_limit(
     exports: ExportService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("WORKER_THREADS", "2")
-    _create_tables(["a", "b"])
+    make_tables(["a", "b"])
     exports.errors["a"] = "ThrottlingException"
     exports.errors["b"] = "LimitExceededException"
     # a's backoff lasts until b's LimitExceededException has stopped new starts.
@@ -400,9 +299,9 @@ def test_throttled_export_is_deferred_once_another_table_hits_the_limit(
     monkeypatch.setattr(export_engine._Capacity, "stop", stop_and_signal)
     monkeypatch.setattr(export_engine, "backoff_sleep", lambda _s: limit_hit.wait(5))
 
-    summary = _run()
+    summary = invoke()
 
-    assert _names(summary["deferred"]) == ["a", "b"]
+    assert names_of(summary["deferred"]) == ["a", "b"]
     assert "LimitExceededException earlier in run" in summary["deferred"][0]["reason"]
     assert exports.attempts == Counter({"a": 1, "b": 1})
     assert summary["failed"] == []
@@ -455,23 +354,23 @@ def test_tables_without_pitr_do_not_use_up_capacity(
 ) -> None:
     monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "2")
     monkeypatch.setenv("WORKER_THREADS", "1")
-    _create_tables(["a"], pitr=False)
-    _create_tables(["b", "c", "d"])
+    make_tables(["a"], pitr=False)
+    make_tables(["b", "c", "d"])
 
-    summary = _run()
+    summary = invoke()
 
-    assert _names(summary["skipped"]) == ["a"]
-    assert _names(summary["started"]) == ["b", "c"]
+    assert names_of(summary["skipped"]) == ["a"]
+    assert names_of(summary["started"]) == ["b", "c"]
     assert summary["counts"]["pending"] == 1  # d waits for a slot
 
 
 def test_throttling_is_retried_by_botocore(exports: ExportService) -> None:
-    _create_tables(["a"])
+    make_tables(["a"])
     exports.throttle_list_once.add("a")
 
-    summary = _run()
+    summary = invoke()
 
-    assert _names(summary["started"]) == ["a"]
+    assert names_of(summary["started"]) == ["a"]
     assert summary["awsCalls"]["ListExports"] == 1  # one API call, retried inside botocore
     assert exports.throttle_list_once == set()
 
@@ -479,15 +378,15 @@ def test_throttling_is_retried_by_botocore(exports: ExportService) -> None:
 def test_one_failing_table_does_not_stop_the_others_and_the_run_raises(
     exports: ExportService,
 ) -> None:
-    _create_tables(["a", "b", "c"])
+    make_tables(["a", "b", "c"])
     exports.errors["b"] = "AccessDeniedException"
 
     with pytest.raises(handler.ExportsFailedError) as caught:
-        _run()
+        invoke()
 
     assert [d.table for d in caught.value.failed] == ["b"]
     assert "AccessDeniedException" in str(caught.value)
-    assert _names(caught.value.summary["started"]) == ["a", "c"]
+    assert names_of(caught.value.summary["started"]) == ["a", "c"]
     assert len(exports.of_table("a")) == 1 and len(exports.of_table("c")) == 1
 
 
@@ -496,41 +395,41 @@ def test_include_and_exclude_patterns(
 ) -> None:
     monkeypatch.setenv("INCLUDE_TABLES", "orders-*,users")
     monkeypatch.setenv("EXCLUDE_TABLES", "*-tmp")
-    _create_tables(["orders-eu", "orders-tmp", "users", "users-archive", "audit"])
+    make_tables(["orders-eu", "orders-tmp", "users", "users-archive", "audit"])
 
-    summary = _run()
+    summary = invoke()
 
-    assert _names(summary["started"]) == ["orders-eu", "users"]
+    assert names_of(summary["started"]) == ["orders-eu", "users"]
     assert summary["counts"]["excluded"] == 3
     assert summary["skipped"] == []
 
 
 def test_pitr_window_starting_after_the_cut_is_skipped(exports: ExportService) -> None:
-    _create_tables(["new-table", "old-table"])
+    make_tables(["new-table", "old-table"])
     exports.pitr_earliest["new-table"] = DAY + timedelta(minutes=2)
 
-    summary = _run()
+    summary = invoke()
 
-    assert _names(summary["started"]) == ["old-table"]
-    assert _names(summary["skipped"]) == ["new-table"]
-    assert "point-in-time recovery window" in summary["skipped"][0]["reason"]
+    assert names_of(summary["started"]) == ["old-table"]
+    assert names_of(summary["skipped"]) == ["new-table"]
+    assert "point-in-time recovery began after the cut" in summary["skipped"][0]["reason"]
 
 
 def test_export_conflict_fails_the_table_with_the_message(exports: ExportService) -> None:
     # ExportConflictException: "a conflict when writing to the specified S3 bucket".
-    _create_tables(["a", "b"])
+    make_tables(["a", "b"])
     exports.errors["a"] = "ExportConflictException"
 
     with pytest.raises(handler.ExportsFailedError) as caught:
-        _run()
+        invoke()
 
     summary = caught.value.summary
-    assert _names(summary["failed"]) == ["a"] and summary["existing"] == []
+    assert names_of(summary["failed"]) == ["a"] and summary["existing"] == []
     reason = summary["failed"][0]["reason"]
     assert "ExportConflictException: injected failure for a" in reason
     assert f"s3://{BUCKET}/{ROOT}/a/2025/03/10" in reason
     assert exports.attempts["a"] == 1  # not retried
-    assert _names(summary["started"]) == ["b"]
+    assert names_of(summary["started"]) == ["b"]
 
 
 @pytest.mark.parametrize(
@@ -539,12 +438,12 @@ def test_export_conflict_fails_the_table_with_the_message(exports: ExportService
 def test_client_token_mismatch_codes_are_treated_as_already_started(
     exports: ExportService, code: str
 ) -> None:
-    _create_tables(["a"])
+    make_tables(["a"])
     exports.errors["a"] = code
 
-    summary = _run()
+    summary = invoke()
 
-    assert _names(summary["existing"]) == ["a"]
+    assert names_of(summary["existing"]) == ["a"]
     assert code in summary["existing"][0]["reason"]
     assert summary["failed"] == []
 
@@ -553,9 +452,9 @@ def test_incremental_without_previous_export_falls_back_to_full(
     exports: ExportService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EXPORT_TYPE", "INCREMENTAL_EXPORT")
-    _create_tables(["a"])
+    make_tables(["a"])
 
-    summary = _run()
+    summary = invoke()
 
     assert summary["started"][0]["exportType"] == "FULL_EXPORT"
     assert "no previous completed export" in summary["started"][0]["reason"]
@@ -565,13 +464,13 @@ def test_incremental_chains_from_the_previous_export(
     exports: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EXPORT_TYPE", "INCREMENTAL_EXPORT")
-    _create_tables(["a"])
-    clock.now = _after(days=-1)
-    _run({"time": "2025-03-09T00:05:00Z"})  # yesterday: full, first in the chain
-    clock.now = _after(days=0)
+    make_tables(["a"])
+    clock.now = after(days=-1)
+    invoke({"time": "2025-03-09T00:05:00Z"})  # yesterday: full, first in the chain
+    clock.now = after(days=0)
 
-    summary = _run()
-    again = _run()
+    summary = invoke()
+    again = invoke()
 
     assert summary["started"][0]["exportType"] == "INCREMENTAL_EXPORT"
     body = exports.exports[summary["started"][0]["exportArn"]].body
@@ -589,12 +488,12 @@ def test_incremental_gap_over_24_hours_falls_back_to_full(
     exports: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EXPORT_TYPE", "INCREMENTAL_EXPORT")
-    _create_tables(["a"])
-    clock.now = _after(days=-2)
-    _run({"time": "2025-03-08T00:00:00Z"})  # the run of 2025-03-09 never happened
-    clock.now = _after(days=0)
+    make_tables(["a"])
+    clock.now = after(days=-2)
+    invoke({"time": "2025-03-08T00:00:00Z"})  # the run of 2025-03-09 never happened
+    clock.now = after(days=0)
 
-    summary = _run()
+    summary = invoke()
 
     started = summary["started"][0]
     assert started["exportType"] == "FULL_EXPORT"
@@ -607,26 +506,26 @@ def test_incremental_takes_a_periodic_full_export_then_chains_from_it(
 ) -> None:
     # Default FULL_EXPORT_INTERVAL_DAYS=7: 2025-03-09 has ordinal 739319 = 7 x 105617.
     monkeypatch.setenv("EXPORT_TYPE", "INCREMENTAL_EXPORT")
-    _create_tables(["a"])
-    clock.now = _after(days=-2)
-    _run({"time": "2025-03-08T00:05:00Z"})  # first of the chain: full
-    clock.now = _after(days=-1)
+    make_tables(["a"])
+    clock.now = after(days=-2)
+    invoke({"time": "2025-03-08T00:05:00Z"})  # first of the chain: full
+    clock.now = after(days=-1)
 
-    periodic = _run({"time": "2025-03-09T00:05:00Z"})
-    clock.now = _after(days=0)
-    following = _run()
+    periodic = invoke({"time": "2025-03-09T00:05:00Z"})
+    clock.now = after(days=0)
+    following = invoke()
 
     started = periodic["started"][0]
     assert started["exportType"] == "FULL_EXPORT"
     assert "periodic full export" in started["reason"]
     assert "FULL_EXPORT_INTERVAL_DAYS=7" in started["reason"]
     assert utc(exports.exports[started["exportArn"]].body["ExportTime"]) == DAY - timedelta(days=1)
-    # Stateless: the date decides, no DescribeExport is spent on the chain's end. The
-    # first run of a scheduled cut closes the previous one, which missed nothing.
+    # Stateless: the date decides, no DescribeExport is spent on the chain's end. Its
+    # export ended at once, so the cut closed in its first run, having missed nothing.
     assert periodic["awsCalls"].get("DescribeExport", 0) == 0
     assert periodic["closed"] == [
         {
-            "exportTime": "2025-03-08T00:00:00+00:00",
+            "exportTime": "2025-03-09T00:00:00+00:00",
             "missed": 0,
             "missedTables": [],
             "stillRunning": 0,
@@ -644,18 +543,18 @@ def test_full_export_interval_is_configurable_and_ignored_for_full_deployments(
 ) -> None:
     # 2025-03-10 has ordinal 739320: a periodic day for an interval of 2, not of 7.
     monkeypatch.setenv("FULL_EXPORT_INTERVAL_DAYS", "2")
-    _create_tables(["incr", "full"])
+    make_tables(["incr", "full"])
     monkeypatch.setenv("EXPORT_TYPE", "INCREMENTAL_EXPORT")
     monkeypatch.setenv("INCLUDE_TABLES", "incr")
-    clock.now = _after(days=-1)
-    _run({"time": "2025-03-09T00:05:00Z"})  # full: first of the chain
-    clock.now = _after(days=0)
+    clock.now = after(days=-1)
+    invoke({"time": "2025-03-09T00:05:00Z"})  # full: first of the chain
+    clock.now = after(days=0)
 
-    incremental_deployment = _run()
+    incremental_deployment = invoke()
     monkeypatch.delenv("EXPORT_TYPE")
     monkeypatch.setenv("INCLUDE_TABLES", "full")
-    _forget_state()  # another deployment: its own state
-    full_deployment = _run()
+    forget_state()  # another deployment: its own state
+    full_deployment = invoke()
 
     started = incremental_deployment["started"][0]
     assert started["exportType"] == "FULL_EXPORT"
@@ -668,10 +567,10 @@ def test_incremental_window_under_15_minutes_is_skipped(
     exports: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EXPORT_TYPE", "INCREMENTAL_EXPORT")
-    _create_tables(["a"])
-    _run({"exportTime": "2025-03-09T23:50:00Z"})  # a manual export 10 minutes before
+    make_tables(["a"])
+    invoke({"exportTime": "2025-03-09T23:50:00Z"})  # a manual export 10 minutes before
 
-    summary = _run()
+    summary = invoke()
 
     assert summary["started"] == []
     assert "less than 15 minutes" in summary["skipped"][0]["reason"]
@@ -722,15 +621,15 @@ def test_good_environment_logs_nothing_at_cold_start(
 
 def test_bad_event_field_is_named(exports: ExportService) -> None:
     with pytest.raises(InvalidEventError, match="'exportTime'"):
-        _run({"exportTime": "last tuesday"})
+        invoke({"exportTime": "last tuesday"})
 
 
 def test_account_from_sts_without_lambda_context(exports: ExportService) -> None:
-    _create_tables(["a"])
+    make_tables(["a"])
 
-    summary = _run(context=None)
+    summary = invoke(context=None)
 
-    assert summary["started"][0]["exportArn"].startswith(_table_arn("a") + "/export/")
+    assert summary["started"][0]["exportArn"].startswith(table_arn("a") + "/export/")
 
 
 # -- layout across accounts and Regions ---------------------------------------------
@@ -781,12 +680,12 @@ def test_same_table_name_in_two_accounts_and_regions_lands_under_separate_prefix
                 function_name="ddb-export",
             )
             handler._caller_identity.cache_clear()
-            summary = _run(context=context)
+            summary = invoke(context=context)
             arns.append(summary["started"][0]["exportArn"])
 
     keys = [
         obj["Key"]
-        for obj in _backup_account_client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]
+        for obj in backup_account_client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]
         if obj["Key"].endswith("manifest-summary.json")
     ]
     expected = {
@@ -803,16 +702,16 @@ def test_same_table_name_in_two_accounts_and_regions_lands_under_separate_prefix
 
 
 def test_the_state_table_is_never_listed_nor_exported(exports: ExportService) -> None:
-    _create_tables(["a"])
+    make_tables(["a"])
     # Even with PITR on, which the deployment does not enable.
-    _ddb().update_continuous_backups(
+    ddb().update_continuous_backups(
         TableName=STATE_TABLE,
         PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
     )
 
-    summary = _run()
+    summary = invoke()
 
-    assert _names(summary["started"]) == ["a"]
+    assert names_of(summary["started"]) == ["a"]
     assert summary["counts"]["tablesSeen"] == 1
     assert exports.attempts == Counter({"a": 1})
     assert exports.of_table(STATE_TABLE) == []
@@ -822,16 +721,16 @@ def test_the_state_table_is_never_listed_nor_exported(exports: ExportService) ->
 def test_a_later_run_of_the_cut_checks_only_in_flight_exports(
     exports: ExportService, clock: Clock
 ) -> None:
-    _create_tables([f"t{i}" for i in range(6)])
+    make_tables([f"t{i}" for i in range(6)])
     exports.hold_in_progress = True
     exports.duration = lambda _name: timedelta(minutes=20)
-    first = _run()
+    first = invoke()
     clock.advance(timedelta(hours=1))
 
-    second = _run()
+    second = invoke()
 
     assert first["counts"]["inFlight"] == 6
-    assert _names(second["completed"]) == [f"t{i}" for i in range(6)]
+    assert names_of(second["completed"]) == [f"t{i}" for i in range(6)]
     # No ListTables, no ListExports: the state says which exports to look at.
     assert second["awsCalls"] == {"DescribeExport": 6}
     assert second["counts"]["pending"] == 0 and second["counts"]["inFlight"] == 0
@@ -842,7 +741,7 @@ def test_a_first_run_that_died_before_saving_its_plan_is_redone_not_taken_as_don
 ) -> None:
     import export_run
 
-    _create_tables(["a", "b"])
+    make_tables(["a", "b"])
     list_tables = export_engine.list_tables
 
     def unreachable(*_args: Any, **_kwargs: Any) -> Any:
@@ -850,34 +749,37 @@ def test_a_first_run_that_died_before_saving_its_plan_is_redone_not_taken_as_don
 
     monkeypatch.setattr(export_run, "list_tables", unreachable)
     with pytest.raises(EndpointConnectionError):
-        _run()  # dies after writing the cut's first state
+        invoke()  # dies after writing the cut's first state
     monkeypatch.setattr(export_run, "list_tables", list_tables)
-    retried = _run()  # Lambda's retry, while the dead run's lease lasts
+    retried = invoke()  # Lambda's retry, while the dead run's lease lasts
     clock.advance(timedelta(minutes=20))
 
-    later = _run()
+    later = invoke()
 
     assert retried["action"] == "busy" and retried["started"] == []
     assert later["action"] == "wave"
-    assert _names(later["started"]) == ["a", "b"]
+    assert names_of(later["started"]) == ["a", "b"]
 
 
 def test_an_export_that_fails_later_is_reported_and_started_again(
     exports: ExportService, clock: Clock
 ) -> None:
-    _create_tables(["a", "b"])
+    make_tables(["a", "b"])
     exports.hold_in_progress = True
     exports.duration = lambda _name: timedelta(minutes=20)
     exports.fail_next.add("a")
-    _run()
+    invoke()
     clock.advance(timedelta(hours=1))
 
     with pytest.raises(handler.ExportsFailedError) as caught:
-        _run()
+        invoke()
+
+    clock.advance(timedelta(minutes=10))  # a's back-off
+    later = invoke()
 
     summary = caught.value.summary
-    assert _names(summary["failed"]) == ["a"] and _names(summary["completed"]) == ["b"]
-    assert _names(summary["started"]) == ["a"]
+    assert names_of(summary["failed"]) == ["a"] and names_of(summary["completed"]) == ["b"]
+    assert names_of(later["started"]) == ["a"]
     tokens = {e.token for e in exports.of_table("a")}
     assert len(tokens) == 2  # attempt 2 has its own ClientToken
 
@@ -890,13 +792,13 @@ def test_the_list_of_tables_to_start_spans_several_chunks(
     monkeypatch.setattr(state_store, "PLAN_CHUNK", 3)
     monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "4")
     names = [f"t{i:02d}" for i in range(10)]
-    _create_tables(names)
+    make_tables(names)
     exports.hold_in_progress = True
     exports.duration = lambda _name: timedelta(minutes=20)
 
     started: list[str] = []
     for _ in range(4):
-        started += _names(_run()["started"])
+        started += names_of(invoke()["started"])
         clock.advance(timedelta(minutes=30))
 
     assert sorted(started) == names  # every table once, across chunk boundaries
@@ -909,81 +811,55 @@ def test_the_list_of_tables_to_start_spans_several_chunks(
 def test_a_run_just_after_midnight_waits_for_pitr_instead_of_skipping(
     exports: ExportService, clock: Clock
 ) -> None:
-    _create_tables(["a", "b"])
+    make_tables(["a", "b"])
     exports.pitr_lag = timedelta(minutes=5)  # LatestRestorableDateTime ~5 min behind
     clock.now = DAY + timedelta(minutes=5)
 
-    early = _run({"time": "2025-03-10T00:05:00Z"})
+    early = invoke({"time": "2025-03-10T00:05:00Z"})
     clock.now = DAY + timedelta(hours=1, minutes=5)
-    later = _run({"time": "2025-03-10T01:05:00Z"})
+    later = invoke({"time": "2025-03-10T01:05:00Z"})
 
     assert early["skipped"] == [] and early["started"] == []
     assert early["counts"]["pending"] == 2
     assert "ExportTableToPointInTime" not in early["awsCalls"]
-    assert _names(later["started"]) == ["a", "b"]
+    assert names_of(later["started"]) == ["a", "b"]
 
 
 def test_invalid_export_time_for_a_recent_cut_defers_and_is_retried(
     exports: ExportService, clock: Clock
 ) -> None:
-    _create_tables(["a"])
+    make_tables(["a"])
     exports.pitr_lag = timedelta(minutes=15)  # lagging more than usual
     clock.now = DAY + timedelta(minutes=12)
 
-    early = _run({"time": "2025-03-10T00:12:00Z"})
+    early = invoke({"time": "2025-03-10T00:12:00Z"})
     clock.now = DAY + timedelta(minutes=40)
-    later = _run({"time": "2025-03-10T00:40:00Z"})
+    later = invoke({"time": "2025-03-10T00:40:00Z"})
 
     assert early["skipped"] == []
-    assert _names(early["deferred"]) == ["a"]
+    assert names_of(early["deferred"]) == ["a"]
     assert "cut not restorable yet" in early["deferred"][0]["reason"]
-    assert _names(later["started"]) == ["a"]
+    assert names_of(later["started"]) == ["a"]
 
 
 def test_a_cut_whose_pitr_window_starts_later_is_still_skipped_with_the_reason(
     exports: ExportService,
 ) -> None:
-    _create_tables(["new-table"])
+    make_tables(["new-table"])
     exports.pitr_earliest["new-table"] = DAY + timedelta(minutes=2)
 
-    summary = _run()
+    summary = invoke()
 
-    assert "point-in-time recovery window" in summary["skipped"][0]["reason"]
+    assert "point-in-time recovery began after the cut" in summary["skipped"][0]["reason"]
 
 
 # -- continuations ------------------------------------------------------------------
 
-GROUP = "ddb-export"
-SCHEDULER_ROLE = f"arn:aws:iam::{SOURCE_ACCOUNT}:role/ddb-export-scheduler-{REGION}"
-
-
-@pytest.fixture
-def chain(exports: ExportService, monkeypatch: pytest.MonkeyPatch) -> ExportService:
-    """Continuations on: the deployment's schedule group and scheduler role."""
-    monkeypatch.setenv("SCHEDULE_GROUP", GROUP)
-    monkeypatch.setenv("SCHEDULER_ROLE_ARN", SCHEDULER_ROLE)
-    boto3.client("scheduler", region_name=REGION).create_schedule_group(Name=GROUP)
-    exports.hold_in_progress = True
-    exports.duration = lambda _name: timedelta(minutes=20)
-    return exports
-
-
-def _schedules() -> list[Firing]:
-    return scheduled(SOURCE_ACCOUNT, REGION, GROUP)
-
-
-def _fire(clock: Clock) -> dict[str, Any]:
-    """Move to the chain's next schedule and run it, as EventBridge Scheduler would."""
-    [firing] = _schedules()
-    clock.now = max(clock.now, firing.at)
-    complete(SOURCE_ACCOUNT, REGION, GROUP, firing)
-    return _run(firing.event)
-
 
 def test_a_run_that_leaves_work_schedules_one_small_continuation(chain: ExportService) -> None:
-    _create_tables([f"t{i:03d}" for i in range(300)])
+    make_tables([f"t{i:03d}" for i in range(300)])
 
-    summary = _run()
+    summary = invoke()
 
     groups = scheduler_backends[SOURCE_ACCOUNT][REGION].schedule_groups
     [schedule] = groups[GROUP].schedules.values()
@@ -1005,12 +881,12 @@ def test_the_chain_runs_until_every_export_is_out_then_stops(
 ) -> None:
     monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "2")
     names = [f"t{i}" for i in range(5)]
-    _create_tables(names)
-    _run()
+    make_tables(names)
+    invoke()
 
     waves = []
-    while _schedules():
-        waves.append(_fire(clock))
+    while schedules():
+        waves.append(fire(clock))
 
     assert all(len(exports) == 1 for exports in map(chain.of_table, names))
     assert all(e.status == "COMPLETED" for e in chain.exports.values())
@@ -1027,27 +903,27 @@ def test_the_chain_runs_until_every_export_is_out_then_stops(
 
 
 def test_a_retried_continuation_does_nothing(chain: ExportService, clock: Clock) -> None:
-    _create_tables([f"t{i}" for i in range(3)])
-    _run()
-    [firing] = _schedules()
+    make_tables([f"t{i}" for i in range(3)])
+    invoke()
+    [firing] = schedules()
     clock.now = firing.at
     complete(SOURCE_ACCOUNT, REGION, GROUP, firing)
-    _run(firing.event)
+    invoke(firing.event)
     calls_before = Counter(chain.calls)
 
-    again = _run(firing.event)  # Lambda's async retry of the same invocation
+    again = invoke(firing.event)  # Lambda's async retry of the same invocation
 
     assert again["action"] == "stale"
     assert chain.calls == calls_before
-    assert len(_schedules()) == 1  # still exactly one chain
+    assert len(schedules()) == 1  # still exactly one chain
 
 
 def test_overlapping_runs_cannot_start_two_chains(
     chain: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _create_tables([f"t{i}" for i in range(3)])
-    _run()
-    [firing] = _schedules()
+    make_tables([f"t{i}" for i in range(3)])
+    invoke()
+    [firing] = schedules()
     clock.now = firing.at
     complete(SOURCE_ACCOUNT, REGION, GROUP, firing)
     # Both copies of the wave get past the lease, as if one had outlived it; the
@@ -1058,19 +934,19 @@ def test_overlapping_runs_cannot_start_two_chains(
     monkeypatch.setattr(state_store.StateStore, "acquire", lambda *_args, **_kw: True)
     monkeypatch.setattr(state_store.StateStore, "save", lambda *_args, **_kw: None)
 
-    first = _run(firing.event)
-    second = _run(firing.event)
+    first = invoke(firing.event)
+    second = invoke(firing.event)
 
     assert first["continuation"]["status"] == "created"
     assert second["continuation"]["status"] == "exists"
     assert first["continuation"]["name"] == second["continuation"]["name"]
-    assert [f.name for f in _schedules()] == [first["continuation"]["name"]]
+    assert [f.name for f in schedules()] == [first["continuation"]["name"]]
 
 
 def test_concurrent_first_runs_make_one_state_and_one_chain(
     chain: ExportService, clock: Clock
 ) -> None:
-    _create_tables([f"t{i}" for i in range(4)])
+    make_tables([f"t{i}" for i in range(4)])
     handler.cold_start()
     results: list[dict[str, Any]] = []
 
@@ -1084,7 +960,7 @@ def test_concurrent_first_runs_make_one_state_and_one_chain(
         worker.join()
 
     assert sorted(r["action"] for r in results) == ["busy", "wave"]
-    assert len(_schedules()) == 1
+    assert len(schedules()) == 1
     assert all(len(chain.of_table(f"t{i}")) == 1 for i in range(4))
 
 
@@ -1092,18 +968,18 @@ def test_catch_up_leaves_a_healthy_chain_alone_and_takes_over_a_lost_one(
     chain: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "2")
-    _create_tables([f"t{i}" for i in range(5)])
-    _run()
-    [firing] = _schedules()
+    make_tables([f"t{i}" for i in range(5)])
+    invoke()
+    [firing] = schedules()
     clock.now = firing.at - timedelta(minutes=2)
 
-    healthy = _run()  # the hourly catch-up, before the continuation is due
+    healthy = invoke()  # the hourly catch-up, before the continuation is due
 
     # The continuation is lost (say, deleted by hand); the catch-up after the grace takes over.
     complete(SOURCE_ACCOUNT, REGION, GROUP, firing)
     clock.now = firing.at + timedelta(minutes=15)
-    takeover = _run()
-    stale = _run(firing.event)  # the lost continuation, should it turn up after all
+    takeover = invoke()
+    stale = invoke(firing.event)  # the lost continuation, should it turn up after all
 
     assert healthy["action"] == "chain-active" and healthy["awsCalls"] == {}
     assert takeover["action"] == "wave" and takeover["continuation"]["status"] == "created"
@@ -1127,10 +1003,10 @@ def test_limit_exceeded_in_a_wave_lowers_capacity_for_an_hour_without_failing(
     chain: ExportService, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "4")
-    _create_tables([f"t{i}" for i in range(8)])
+    make_tables([f"t{i}" for i in range(8)])
     chain.limit = 3  # another tool holds part of the account's quota, unseen
 
-    first = _run()
+    first = invoke()
 
     assert first["counts"]["started"] == 3 and first["failed"] == []
     assert "account export limit reached" in first["deferred"][0]["reason"]
@@ -1140,15 +1016,6 @@ def test_limit_exceeded_in_a_wave_lowers_capacity_for_an_hour_without_failing(
 
 
 # -- each table's export duration, remembered from day to day ------------------------
-
-
-def _day(clock: Clock, days: int) -> dict[str, Any]:
-    """The scheduled first run of DAY + days, then its chain to the end; the first run's summary."""
-    clock.now = _after(days=days)
-    first = _run({"time": clock.now.isoformat()})
-    while _schedules():
-        _fire(clock)
-    return first
 
 
 def _started_order(service: ExportService, day: int) -> list[set[str]]:
@@ -1172,11 +1039,11 @@ def test_with_history_the_longest_exports_start_first_and_new_tables_before_them
     monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "2")
     minutes = {"a": 9, "b": 24, "c": 12, "d": 20, "e": 15, "new": 10}
     chain.duration = lambda name: timedelta(minutes=minutes[name])
-    _create_tables(["a", "b", "c", "d", "e"])
-    _day(clock, -1)  # no history yet: name order
-    _create_tables(["new"])
+    make_tables(["a", "b", "c", "d", "e"])
+    run_day(clock, -1)  # no history yet: name order
+    make_tables(["new"])
 
-    _day(clock, 0)
+    run_day(clock, 0)
 
     assert _started_order(chain, -1)[0] == {"a", "b"}
     waves = _started_order(chain, 0)
@@ -1190,18 +1057,18 @@ def test_with_history_an_export_is_described_once_when_it_should_have_ended(
     chain: ExportService, clock: Clock
 ) -> None:
     names = [f"t{i}" for i in range(3)]
-    _create_tables(names)
-    _day(clock, -1)
+    make_tables(names)
+    run_day(clock, -1)
     yesterday = Counter(chain.calls)
 
-    first = _day(clock, 0)
+    first = run_day(clock, 0)
 
     today = Counter(chain.calls) - yesterday
     # Without history every export is polled (every 5 minutes for a new deployment).
     assert yesterday["DescribeExport"] > len(names)
     # With it, nothing waits for a slot: one look each, once the export should be done.
     assert today["DescribeExport"] == len(names)
-    started = min(e.start for e in chain.exports.values() if e.start >= _after(days=0))
+    started = min(e.start for e in chain.exports.values() if e.start >= after(days=0))
     assert datetime.fromisoformat(first["continuation"]["at"]) - started >= timedelta(minutes=20)
 
 
@@ -1211,18 +1078,18 @@ def test_history_orders_the_day_only_while_it_predicted_durations(
 ) -> None:
     monkeypatch.setenv("MAX_CONCURRENT_EXPORTS", "5")
     names = [f"t{i}" for i in range(10)]
-    _create_tables(names)
+    make_tables(names)
     longer_by_name = [10 + 2 * i for i in range(10)]
     # Yesterday's longest were t4, t5, t0, t1 and t2, but its durations are all over the place
     # against the day before: they spread more around it than the durations do.
     scrambled = [24, 22, 20, 18, 28, 26, 16, 14, 12, 10]
     day_before, yesterday = longer_by_name, longer_by_name if predictive else scrambled
     chain.duration = lambda name: timedelta(minutes=day_before[int(name[1:])])
-    _day(clock, -2)
+    run_day(clock, -2)
     chain.duration = lambda name: timedelta(minutes=yesterday[int(name[1:])])
-    _day(clock, -1)
+    run_day(clock, -1)
 
-    _day(clock, 0)
+    run_day(clock, 0)
 
     first_wave = _started_order(chain, 0)[0]
     if predictive:

@@ -16,8 +16,10 @@ from typing import Any
 import boto3
 import pytest
 from continuation import PRIOR_RATIOS, add_to_fit, history_predicts, trusted_ratios
+from export_run import REQUEUE_MAX
 from moto import mock_aws
 from state_store import (
+    FAILED_CHARS,
     HISTORY_CHUNK,
     MEASURED_CHUNK,
     PLAN_CHUNK,
@@ -115,7 +117,28 @@ def test_a_days_state_stays_under_the_item_limit_at_any_table_count(
 
 def test_the_run_item_stays_under_the_item_limit_when_full(store: StateStore) -> None:
     state = _state(store)
-    names = _longest_names(2 * IN_FLIGHT + MEASURED_CHUNK)
+    # Tables waiting in the run item: REQUEUE_MAX, plus the last batch of the wave that
+    # reached it, plus a wave's exports that FAILED.
+    waiting = REQUEUE_MAX + 2 * IN_FLIGHT
+    names = _longest_names(2 * IN_FLIGHT + MEASURED_CHUNK + waiting)
+    failure = "export FAILED: S3AccessDenied; starting attempt 7 after its back-off "
+    state.requeue = [
+        PlanEntry(
+            name,
+            "INCREMENTAL_EXPORT",
+            7,
+            "2025-03-09T00:00:00+00:00",
+            "incremental requested but previous export ends 2025-03-08T00:00:00+00:00",
+            1402.5,
+            checked=False,
+            tries=6,
+            not_before=1.7e9 + i / 3,
+            failed=(failure + name)[:FAILED_CHARS],
+        )
+        for i, name in enumerate(names[-waiting:])
+    ]
+    names = names[:-waiting]
+    state.missed_tables = names[:50]
     arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/{}/export/01741572000000-0123abcd"
     state.in_flight = [
         Tracked(arn.format(name), name, 1.7e9, 1.7e9 + 900.5, 123.25, 2, "FULL_EXPORT", 1400.75)
